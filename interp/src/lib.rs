@@ -1,0 +1,2 @@
+//! pipe-interp: checked program -> stage graph -> cache lookups -> parallel
+//! execution -> reports; watch mode.

@@ -1,0 +1,3 @@
+//! The `pipe` command.
+
+fn main() {}

@@ -1,0 +1,13 @@
+//! pipe-lang: source text -> checked program. The whole front end of `.pipe`:
+//! lexing, parsing with recovery, name resolution, type and unit checking,
+//! formatting and diagnostics. It performs no I/O: imported files come through
+//! the `SourceLoader` trait, stage signatures through the `Catalog` trait.
+
+pub mod ast;
+pub mod catalog;
+pub mod diagnostic;
+pub mod span;
+pub mod suggest;
+pub mod types;
+pub mod units;
+pub mod value;

@@ -1,0 +1,1 @@
+//! pipe-sim: deterministic, plain-Rust hardware simulators and their workloads.

@@ -1,0 +1,15 @@
+//! pipe-stdlib: the stage catalog. Every stage is a signature (for the checker,
+//! `pipe doc` and the LSP) plus an implementation on the tensor backend
+//! (`pipe-nn`) or a simulator (`pipe-sim`).
+
+pub mod artifact;
+pub mod dataset;
+pub mod metrics;
+pub mod model;
+pub mod registry;
+pub mod stage;
+pub mod stages;
+
+pub use artifact::Artifact;
+pub use registry::Stdlib;
+pub use stage::{Input, StageContext, StageError, StageInput, StageOutput};
