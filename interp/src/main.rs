@@ -1,3 +1,40 @@
-//! The `pipe` command.
+//! The `pipe` command: parses the command line and dispatches to one module per
+//! subcommand. Exit codes: 0 success (warnings allowed), 1 errors in the input or
+//! a failed run, 2 usage or I/O problems.
 
-fn main() {}
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "pipe", version, about = "Declarative pipelines for efficient-ML research")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files for errors without running anything.
+    Check(pipe_interp::cmd_check::Args),
+    /// Format files canonically (comments kept).
+    Fmt(pipe_interp::cmd_fmt::Args),
+    /// Show the stage catalog, or one stage's signature and docs.
+    Doc(pipe_interp::cmd_doc::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => pipe_interp::cmd_check::run(args),
+        Command::Fmt(args) => pipe_interp::cmd_fmt::run(args),
+        Command::Doc(args) => pipe_interp::cmd_doc::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
