@@ -6,6 +6,7 @@
 pub mod ast;
 pub mod catalog;
 pub mod diagnostic;
+pub mod program;
 pub mod span;
 pub mod suggest;
 pub mod types;
