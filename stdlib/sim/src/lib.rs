@@ -1,1 +1,4 @@
-//! pipe-sim: deterministic, plain-Rust hardware simulators and their workloads.
+//! pipe-sim: deterministic, plain-Rust hardware simulators and the architecture
+//! descriptor they price.
+
+pub mod arch;
