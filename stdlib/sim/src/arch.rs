@@ -51,7 +51,12 @@ pub enum Op {
     },
     /// `count` independent (m×k)·(k×n) products with no weights (attention scores
     /// and attention-weighted values, one per head).
-    Matmul { m: usize, k: usize, n: usize, count: usize },
+    Matmul {
+        m: usize,
+        k: usize,
+        n: usize,
+        count: usize,
+    },
     /// Elementwise or reduction work with no multiply-accumulate array use
     /// (norms, activations, pooling, softmax): `elements` outputs.
     Elementwise { elements: usize },

@@ -1,4 +1,15 @@
 //! pipe-sim: deterministic, plain-Rust hardware simulators and the architecture
-//! descriptor they price.
+//! descriptor they price: an accelerator model (QUIDAM-style, SCALE-Sim-exact
+//! compute cycles), last-level NVM caches (DeepNVM++-style), a phone SoC thermal
+//! model (dynamic shifting vs throttling), reference workloads and SVG plots.
+//! No file is read here except through the explicit `read` functions.
 
+pub mod accelerator;
 pub mod arch;
+pub mod csv;
+pub mod dataflow;
+pub mod error;
+pub mod ppa;
+pub mod workload;
+
+pub use error::SimError;

@@ -1,0 +1,332 @@
+//! Workloads for the simulators: built-in reference networks with their real
+//! layer shapes (ResNet-50, MobileNetV2 1.0 and ViT-B/16, all at 224×224), and
+//! SCALE-Sim topology CSV files (convolution and GEMM forms), all as an `Arch`.
+//! Shapes only: no weights, no simulation.
+
+use crate::arch::{Arch, Layer, Op};
+use crate::csv::CsvTable;
+use crate::error::SimError;
+
+/// Names accepted by `builtin`.
+pub const BUILTIN: &[&str] = &["resnet50", "mobilenet_v2", "vit_b16"];
+
+/// A built-in reference workload by name, at 16-bit precision.
+pub fn builtin(name: &str) -> Result<Arch, SimError> {
+    match name {
+        "resnet50" => Ok(resnet50()),
+        "mobilenet_v2" => Ok(mobilenet_v2()),
+        "vit_b16" => Ok(vit_b16()),
+        other => Err(SimError::Invalid(format!(
+            "unknown built-in workload `{other}`; choose one of {}",
+            BUILTIN.join(", ")
+        ))),
+    }
+}
+
+/// Builds a layer list while tracking the current feature map (channels, size).
+struct Builder {
+    layers: Vec<Layer>,
+    ch: usize,
+    hw: usize,
+}
+
+impl Builder {
+    fn new(ch: usize, hw: usize) -> Self {
+        Builder {
+            layers: Vec::new(),
+            ch,
+            hw,
+        }
+    }
+
+    fn push(&mut self, name: String, op: Op) {
+        self.layers.push(Layer {
+            name,
+            op,
+            weight_bits: 16,
+            act_bits: 16,
+            pow2_shifts: None,
+        });
+    }
+
+    /// A square convolution with "same"-style padding `kernel / 2`.
+    fn conv(&mut self, name: String, out_ch: usize, kernel: usize, stride: usize, groups: usize) {
+        self.conv_padded(name, out_ch, kernel, stride, groups, kernel / 2);
+    }
+
+    fn conv_padded(
+        &mut self,
+        name: String,
+        out_ch: usize,
+        kernel: usize,
+        stride: usize,
+        groups: usize,
+        padding: usize,
+    ) {
+        let out = (self.hw + 2 * padding - kernel) / stride + 1;
+        let op = Op::Conv2d {
+            in_ch: self.ch,
+            out_ch,
+            kernel: [kernel, kernel],
+            stride,
+            padding,
+            groups,
+            in_hw: [self.hw, self.hw],
+            out_hw: [out, out],
+        };
+        self.push(name, op);
+        self.ch = out_ch;
+        self.hw = out;
+    }
+
+    fn elementwise(&mut self, name: String, elements: usize) {
+        self.push(name, Op::Elementwise { elements });
+    }
+
+    /// A 3×3 stride-2 max pool (padding 1), as in ResNet's stem.
+    fn max_pool(&mut self, name: String) {
+        self.hw = (self.hw + 2 - 3) / 2 + 1;
+        self.elementwise(name, self.ch * self.hw * self.hw);
+    }
+
+    fn global_pool_and_fc(&mut self, classes: usize) {
+        self.elementwise("avgpool".into(), self.ch);
+        let op = Op::Linear {
+            in_features: self.ch,
+            out_features: classes,
+            tokens: 1,
+        };
+        self.push("fc".into(), op);
+    }
+
+    fn finish(self, name: &str, input_hw: usize) -> Arch {
+        Arch {
+            name: name.to_string(),
+            input: vec![3, input_hw, input_hw],
+            layers: self.layers,
+        }
+    }
+}
+
+/// ResNet-50 v1.5 (torchvision): stride in the 3×3 convolution of each bottleneck.
+pub fn resnet50() -> Arch {
+    let mut b = Builder::new(3, 224);
+    b.conv("conv1".into(), 64, 7, 2, 1);
+    b.max_pool("maxpool".into());
+    let stages = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)];
+    for (s, &(width, blocks, stride)) in stages.iter().enumerate() {
+        for i in 0..blocks {
+            let stride = if i == 0 { stride } else { 1 };
+            let (in_ch, in_hw) = (b.ch, b.hw);
+            let p = format!("layer{}.{}", s + 1, i);
+            b.conv(format!("{p}.conv1"), width, 1, 1, 1);
+            b.conv(format!("{p}.conv2"), width, 3, stride, 1);
+            b.conv(format!("{p}.conv3"), width * 4, 1, 1, 1);
+            if i == 0 {
+                let (out_ch, out_hw) = (b.ch, b.hw);
+                b.ch = in_ch;
+                b.hw = in_hw;
+                b.conv(format!("{p}.downsample"), out_ch, 1, stride, 1);
+                b.hw = out_hw;
+            }
+            b.elementwise(format!("{p}.add"), b.ch * b.hw * b.hw);
+        }
+    }
+    b.global_pool_and_fc(1000);
+    b.finish("resnet50", 224)
+}
+
+/// MobileNetV2 width 1.0 (Sandler et al. 2018, Table 2 settings).
+pub fn mobilenet_v2() -> Arch {
+    let mut b = Builder::new(3, 224);
+    b.conv("features.0".into(), 32, 3, 2, 1);
+    // (expansion t, output channels c, repeats n, first stride s)
+    let settings = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ];
+    let mut index = 1;
+    for &(t, c, n, s) in &settings {
+        for i in 0..n {
+            let stride = if i == 0 { s } else { 1 };
+            let in_ch = b.ch;
+            let p = format!("features.{index}");
+            if t != 1 {
+                b.conv(format!("{p}.expand"), in_ch * t, 1, 1, 1);
+            }
+            let hidden = b.ch;
+            b.conv(format!("{p}.depthwise"), hidden, 3, stride, hidden);
+            b.conv(format!("{p}.project"), c, 1, 1, 1);
+            if stride == 1 && in_ch == c {
+                b.elementwise(format!("{p}.add"), b.ch * b.hw * b.hw);
+            }
+            index += 1;
+        }
+    }
+    b.conv(format!("features.{index}"), 1280, 1, 1, 1);
+    b.global_pool_and_fc(1000);
+    b.finish("mobilenet_v2", 224)
+}
+
+/// ViT-B/16 at 224×224: 196 patches + class token, 12 blocks of width 768, 12 heads.
+pub fn vit_b16() -> Arch {
+    let (dim, heads, depth, mlp) = (768, 12, 12, 3072);
+    let tokens = 197;
+    let mut b = Builder::new(3, 224);
+    b.conv_padded("patch_embed".into(), dim, 16, 16, 1, 0);
+    let linear = |in_features, out_features| Op::Linear {
+        in_features,
+        out_features,
+        tokens,
+    };
+    let head_dim = dim / heads;
+    for i in 0..depth {
+        let p = format!("blocks.{i}");
+        b.elementwise(format!("{p}.norm1"), tokens * dim);
+        b.push(format!("{p}.qkv"), linear(dim, 3 * dim));
+        let scores = Op::Matmul {
+            m: tokens,
+            k: head_dim,
+            n: tokens,
+            count: heads,
+        };
+        b.push(format!("{p}.attn_scores"), scores);
+        b.elementwise(format!("{p}.softmax"), heads * tokens * tokens);
+        let values = Op::Matmul {
+            m: tokens,
+            k: tokens,
+            n: head_dim,
+            count: heads,
+        };
+        b.push(format!("{p}.attn_values"), values);
+        b.push(format!("{p}.proj"), linear(dim, dim));
+        b.elementwise(format!("{p}.norm2"), tokens * dim);
+        b.push(format!("{p}.fc1"), linear(dim, mlp));
+        b.elementwise(format!("{p}.gelu"), tokens * mlp);
+        b.push(format!("{p}.fc2"), linear(mlp, dim));
+    }
+    b.elementwise("norm".into(), dim);
+    let head = Op::Linear {
+        in_features: dim,
+        out_features: 1000,
+        tokens: 1,
+    };
+    b.push("head".into(), head);
+    b.finish("vit_b16", 224)
+}
+
+/// The two SCALE-Sim topology layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopologyForm {
+    /// `Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides`
+    Conv,
+    /// `Layer, M, N, K`: an (M×K)·(K×N) product.
+    Gemm,
+}
+
+/// Reads a SCALE-Sim topology file; the form is taken from the header (`M, N, K`
+/// columns mean GEMM). Layers named with `DP` are depthwise, as in SCALE-Sim.
+pub fn topology(path: &std::path::Path) -> Result<Arch, SimError> {
+    let table = CsvTable::read(path)?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "topology".into());
+    topology_from_table(&table, &name)
+}
+
+/// Parses topology text (see `topology`); `source` names it in errors.
+pub fn topology_from_text(source: &str, text: &str) -> Result<Arch, SimError> {
+    let table = CsvTable::parse(source, text)?;
+    topology_from_table(&table, source)
+}
+
+fn topology_form(table: &CsvTable) -> Result<TopologyForm, SimError> {
+    let h: Vec<&str> = table.header.iter().map(String::as_str).collect();
+    if h.len() >= 4 && h[1] == "m" && h[2] == "n" && h[3] == "k" {
+        return Ok(TopologyForm::Gemm);
+    }
+    if h.len() >= 8 && h[1].contains("ifmap") && h[3].contains("filter") {
+        return Ok(TopologyForm::Conv);
+    }
+    Err(SimError::table(
+        &table.source,
+        "unrecognised SCALE-Sim topology header: expected `Layer name, IFMAP Height, IFMAP Width, \
+         Filter Height, Filter Width, Channels, Num Filter, Strides` (convolution form) or \
+         `Layer, M, N, K` (GEMM form)",
+    ))
+}
+
+fn topology_from_table(table: &CsvTable, name: &str) -> Result<Arch, SimError> {
+    let form = topology_form(table)?;
+    let mut layers = Vec::with_capacity(table.rows.len());
+    for row in &table.rows {
+        let layer_name = table.text(row, 0)?.to_string();
+        let op = match form {
+            TopologyForm::Gemm => gemm_row(table, row)?,
+            TopologyForm::Conv => conv_row(table, row, &layer_name)?,
+        };
+        layers.push(Layer {
+            name: layer_name,
+            op,
+            weight_bits: 16,
+            act_bits: 16,
+            pow2_shifts: None,
+        });
+    }
+    let input = match layers.first().map(|l| &l.op) {
+        Some(Op::Conv2d { in_ch, in_hw, .. }) => vec![*in_ch, in_hw[0], in_hw[1]],
+        Some(Op::Matmul { m, k, .. }) => vec![*m, *k],
+        _ => Vec::new(),
+    };
+    Ok(Arch {
+        name: name.to_string(),
+        input,
+        layers,
+    })
+}
+
+fn gemm_row(table: &CsvTable, row: &crate::csv::CsvRow) -> Result<Op, SimError> {
+    Ok(Op::Matmul {
+        m: table.count(row, 1)?,
+        n: table.count(row, 2)?,
+        k: table.count(row, 3)?,
+        count: 1,
+    })
+}
+
+/// One convolution row, sized exactly as SCALE-Sim sizes it: no padding,
+/// `out = ceil((in - filter + stride) / stride)`.
+fn conv_row(table: &CsvTable, row: &crate::csv::CsvRow, name: &str) -> Result<Op, SimError> {
+    let [ih, iw, fh, fw, ch, nf, stride] = [1, 2, 3, 4, 5, 6, 7].map(|c| table.count(row, c));
+    let (ih, iw, fh, fw, ch, nf, stride) = (ih?, iw?, fh?, fw?, ch?, nf?, stride?);
+    if fh > ih || fw > iw {
+        return Err(table.row_error(
+            row,
+            format!("the {fh}×{fw} filter is larger than the {ih}×{iw} input"),
+        ));
+    }
+    let out = |i: usize, f: usize| (i - f + stride).div_ceil(stride);
+    let depthwise = name.contains("DP");
+    // SCALE-Sim runs a `DP` layer as `Channels` single-channel layers of `Num Filter` filters.
+    let (in_ch, out_ch, groups) = if depthwise {
+        (ch, ch * nf, ch)
+    } else {
+        (ch, nf, 1)
+    };
+    Ok(Op::Conv2d {
+        in_ch,
+        out_ch,
+        kernel: [fh, fw],
+        stride,
+        padding: 0,
+        groups,
+        in_hw: [ih, iw],
+        out_hw: [out(ih, fh), out(iw, fw)],
+    })
+}
