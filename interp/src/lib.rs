@@ -5,3 +5,4 @@
 pub mod cmd_check;
 pub mod cmd_doc;
 pub mod cmd_fmt;
+pub mod loader;
