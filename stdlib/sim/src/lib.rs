@@ -11,6 +11,7 @@ pub mod dataflow;
 pub mod error;
 pub mod nvm;
 pub mod ppa;
+pub mod thermal;
 pub mod workload;
 
 pub use error::SimError;

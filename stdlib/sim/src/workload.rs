@@ -7,14 +7,25 @@ use crate::arch::{Arch, Layer, Op};
 use crate::csv::CsvTable;
 use crate::error::SimError;
 
-/// Names accepted by `builtin`.
-pub const BUILTIN: &[&str] = &["resnet50", "mobilenet_v2", "vit_b16"];
+/// Names accepted by `builtin`. The `mobilenet_v2_<width>` variants are the
+/// paper's width multipliers (weight-shared sub-networks of a slimmable model).
+pub const BUILTIN: &[&str] = &[
+    "resnet50",
+    "mobilenet_v2",
+    "mobilenet_v2_0.75",
+    "mobilenet_v2_0.5",
+    "mobilenet_v2_0.35",
+    "vit_b16",
+];
 
 /// A built-in reference workload by name, at 16-bit precision.
 pub fn builtin(name: &str) -> Result<Arch, SimError> {
     match name {
         "resnet50" => Ok(resnet50()),
         "mobilenet_v2" => Ok(mobilenet_v2()),
+        "mobilenet_v2_0.75" => Ok(mobilenet_v2_width(0.75)),
+        "mobilenet_v2_0.5" => Ok(mobilenet_v2_width(0.5)),
+        "mobilenet_v2_0.35" => Ok(mobilenet_v2_width(0.35)),
         "vit_b16" => Ok(vit_b16()),
         other => Err(SimError::Invalid(format!(
             "unknown built-in workload `{other}`; choose one of {}",
@@ -138,8 +149,24 @@ pub fn resnet50() -> Arch {
 
 /// MobileNetV2 width 1.0 (Sandler et al. 2018, Table 2 settings).
 pub fn mobilenet_v2() -> Arch {
+    mobilenet_v2_width(1.0)
+}
+
+/// Channels rounded to a multiple of 8, never more than 10% below `v`
+/// (torchvision's `_make_divisible`).
+fn make_divisible(v: f64) -> usize {
+    let rounded = (((v + 4.0) as usize) / 8 * 8).max(8);
+    if (rounded as f64) < 0.9 * v {
+        rounded + 8
+    } else {
+        rounded
+    }
+}
+
+/// MobileNetV2 with a width multiplier, as torchvision builds it.
+pub fn mobilenet_v2_width(width: f64) -> Arch {
     let mut b = Builder::new(3, 224);
-    b.conv("features.0".into(), 32, 3, 2, 1);
+    b.conv("features.0".into(), make_divisible(32.0 * width), 3, 2, 1);
     // (expansion t, output channels c, repeats n, first stride s)
     let settings = [
         (1, 16, 1, 1),
@@ -152,6 +179,7 @@ pub fn mobilenet_v2() -> Arch {
     ];
     let mut index = 1;
     for &(t, c, n, s) in &settings {
+        let c = make_divisible(c as f64 * width);
         for i in 0..n {
             let stride = if i == 0 { s } else { 1 };
             let in_ch = b.ch;
@@ -168,9 +196,20 @@ pub fn mobilenet_v2() -> Arch {
             index += 1;
         }
     }
-    b.conv(format!("features.{index}"), 1280, 1, 1, 1);
+    b.conv(
+        format!("features.{index}"),
+        make_divisible(1280.0 * width.max(1.0)),
+        1,
+        1,
+        1,
+    );
     b.global_pool_and_fc(1000);
-    b.finish("mobilenet_v2", 224)
+    let name = if width == 1.0 {
+        "mobilenet_v2".to_string()
+    } else {
+        format!("mobilenet_v2_{width}")
+    };
+    b.finish(&name, 224)
 }
 
 /// ViT-B/16 at 224×224: 196 patches + class token, 12 blocks of width 768, 12 heads.

@@ -33,6 +33,19 @@ fn builtin_workloads_have_published_mac_counts() {
 }
 
 #[test]
+fn mobilenet_v2_widths_have_published_mac_counts() {
+    // Sandler et al. 2018, Table 6 / the TF-slim model zoo at 224×224.
+    for (name, macs) in [
+        ("mobilenet_v2_0.75", 209e6),
+        ("mobilenet_v2_0.5", 97e6),
+        ("mobilenet_v2_0.35", 59e6),
+    ] {
+        let got = builtin(name).unwrap().macs() as f64;
+        assert!(within(got, macs, 0.05), "{name}: {got}");
+    }
+}
+
+#[test]
 fn builtin_workloads_have_published_parameter_counts() {
     let weights = |name| {
         builtin(name)

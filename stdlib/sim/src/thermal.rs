@@ -1,0 +1,292 @@
+//! "Play It Cool"-style thermal study of a phone SoC running inference at a
+//! fixed frame rate: a lumped thermal RC model, a DVFS governor with a trip
+//! point and hysteresis, latency and power per model from its FLOPs and the
+//! current frequency, and three policies (`static_large`, `static_small`,
+//! `dynamic_shift`: run the small weight-shared model when the chip nears the
+//! trip point, the large one when it has cooled). All constants are the
+//! project's own (the paper published none; PAPERS.md section 9):
+//! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·P_dyn·(f/f_max)³` with
+//! `u = min(1, latency·fps)`; `latency = FLOPs / (f · flops_per_cycle)`.
+
+use crate::error::SimError;
+
+/// One model the device can run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceModel {
+    pub name: String,
+    /// Forward FLOPs per inference.
+    pub flops: f64,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    StaticLarge,
+    StaticSmall,
+    DynamicShift,
+}
+
+impl Policy {
+    pub const NAMES: &'static [&'static str] = &["static_large", "static_small", "dynamic_shift"];
+
+    pub fn parse(name: &str) -> Option<Policy> {
+        match name {
+            "static_large" => Some(Policy::StaticLarge),
+            "static_small" => Some(Policy::StaticSmall),
+            "dynamic_shift" => Some(Policy::DynamicShift),
+            _ => None,
+        }
+    }
+}
+
+/// The phone: thermal RC, power, DVFS and workload rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Soc {
+    pub ambient_c: f64,
+    /// Junction-to-ambient thermal resistance, K/W.
+    pub r_k_per_w: f64,
+    /// Thermal capacitance, J/K.
+    pub c_j_per_k: f64,
+    /// The governor lowers the clock one level when the temperature reaches this.
+    pub trip_c: f64,
+    /// ... and raises it one level when the temperature is this far below the trip.
+    pub hysteresis_c: f64,
+    /// DVFS levels, ascending, Hz.
+    pub freqs_hz: Vec<f64>,
+    pub p_idle_w: f64,
+    /// Dynamic power when fully busy at the top frequency.
+    pub p_dyn_w: f64,
+    pub flops_per_cycle: f64,
+    /// Inference requests per second.
+    pub fps: f64,
+}
+
+impl Soc {
+    /// The project's default phone (not from the paper, which published none):
+    /// 25 degC ambient, R = 10 K/W and C = 5 J/K (a 50 s time constant), trip at
+    /// 70 degC with 5 degC hysteresis, big-core DVFS levels 1.0-2.8 GHz, 0.3 W
+    /// idle and 6 W dynamic at 2.8 GHz, 8 FLOPs per cycle, 30 inferences per second.
+    pub fn phone_default() -> Soc {
+        Soc {
+            ambient_c: 25.0,
+            r_k_per_w: 10.0,
+            c_j_per_k: 5.0,
+            trip_c: 70.0,
+            hysteresis_c: 5.0,
+            freqs_hz: [1.0, 1.4, 1.8, 2.2, 2.5, 2.8]
+                .iter()
+                .map(|g| g * 1e9)
+                .collect(),
+            p_idle_w: 0.3,
+            p_dyn_w: 6.0,
+            flops_per_cycle: 8.0,
+            fps: 30.0,
+        }
+    }
+}
+
+/// When `dynamic_shift` switches: to the small model at `trip − margin`, back
+/// to the large one at `trip − margin − band`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shift {
+    pub margin_c: f64,
+    pub band_c: f64,
+}
+
+impl Shift {
+    /// The project's default: to the small model 3 degC below the trip point,
+    /// back 10 degC below that.
+    pub fn project_default() -> Shift {
+        Shift {
+            margin_c: 3.0,
+            band_c: 10.0,
+        }
+    }
+}
+
+/// Time stepping: the model is integrated every `dt_s`, traced every `sample_s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    pub duration_s: f64,
+    pub dt_s: f64,
+    pub sample_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracePoint {
+    pub time_s: f64,
+    pub temp_c: f64,
+    pub freq_hz: f64,
+    pub latency_ms: f64,
+    pub power_w: f64,
+    /// Index into the models (0 large, 1 small).
+    pub model: usize,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThermalReport {
+    pub trace: Vec<TracePoint>,
+    pub max_temp_c: f64,
+    pub min_freq_hz: f64,
+    pub start_latency_ms: f64,
+    pub max_latency_ms: f64,
+    pub mean_latency_ms: f64,
+    /// Mean accuracy over time, when every model has one.
+    pub mean_accuracy: Option<f64>,
+    /// Seconds spent below the top frequency.
+    pub throttled_s: f64,
+    /// Fraction of time on the small model.
+    pub small_fraction: f64,
+    pub switches: usize,
+}
+
+const MAX_STEPS: f64 = 1e7;
+
+fn validate(
+    models: &[DeviceModel],
+    policy: Policy,
+    soc: &Soc,
+    clock: &Clock,
+) -> Result<(), SimError> {
+    let needed = if policy == Policy::StaticLarge { 1 } else { 2 };
+    if models.len() < needed {
+        return Err(SimError::Invalid(format!(
+            "this policy needs {needed} model(s) (large first, then small), got {}",
+            models.len()
+        )));
+    }
+    if soc.freqs_hz.is_empty() || soc.freqs_hz.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+        return Err(SimError::Invalid(
+            "`freqs` must list at least one positive frequency".into(),
+        ));
+    }
+    if soc.freqs_hz.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(SimError::Invalid(
+            "`freqs` must be in ascending order".into(),
+        ));
+    }
+    let positive = [
+        ("r", soc.r_k_per_w),
+        ("c", soc.c_j_per_k),
+        ("flops_per_cycle", soc.flops_per_cycle),
+        ("fps", soc.fps),
+        ("dt", clock.dt_s),
+        ("duration", clock.duration_s),
+        ("sample", clock.sample_s),
+    ];
+    if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+        return Err(SimError::Invalid(format!(
+            "`{name}` must be positive, got {v}"
+        )));
+    }
+    if clock.duration_s / clock.dt_s > MAX_STEPS {
+        return Err(SimError::Invalid(format!(
+            "{} s in steps of {} s is more than {MAX_STEPS} steps; use a larger `dt`",
+            clock.duration_s, clock.dt_s
+        )));
+    }
+    if soc.ambient_c >= soc.trip_c {
+        return Err(SimError::Invalid(format!(
+            "the ambient temperature ({} degC) must be below the trip point ({} degC)",
+            soc.ambient_c, soc.trip_c
+        )));
+    }
+    Ok(())
+}
+
+/// Latency (s) and power (W) of a model at a frequency.
+fn operating_point(model: &DeviceModel, soc: &Soc, freq_hz: f64) -> (f64, f64) {
+    let f_max = soc.freqs_hz[soc.freqs_hz.len() - 1];
+    let latency = model.flops / (freq_hz * soc.flops_per_cycle);
+    let busy = (latency * soc.fps).min(1.0);
+    let power = soc.p_idle_w + busy * soc.p_dyn_w * (freq_hz / f_max).powi(3);
+    (latency, power)
+}
+
+/// The model the policy runs now, given the current one and the temperature.
+fn choose(policy: Policy, current: usize, temp_c: f64, soc: &Soc, shift: &Shift) -> usize {
+    match policy {
+        Policy::StaticLarge => 0,
+        Policy::StaticSmall => 1,
+        Policy::DynamicShift => {
+            let to_small = soc.trip_c - shift.margin_c;
+            if temp_c >= to_small {
+                1
+            } else if temp_c <= to_small - shift.band_c {
+                0
+            } else {
+                current
+            }
+        }
+    }
+}
+
+/// Runs the policy for `clock.duration_s`, starting at ambient temperature and the top frequency.
+pub fn simulate(
+    models: &[DeviceModel],
+    policy: Policy,
+    soc: &Soc,
+    shift: &Shift,
+    clock: &Clock,
+) -> Result<ThermalReport, SimError> {
+    validate(models, policy, soc, clock)?;
+    let top = soc.freqs_hz.len() - 1;
+    let steps = (clock.duration_s / clock.dt_s).ceil() as usize;
+    let sample_every = ((clock.sample_s / clock.dt_s).round() as usize).max(1);
+    let (mut temp, mut level) = (soc.ambient_c, top);
+    let mut model = choose(policy, 0, temp, soc, shift);
+    let start_latency_ms = operating_point(&models[model], soc, soc.freqs_hz[top]).0 * 1e3;
+    let mut report = ThermalReport {
+        trace: Vec::with_capacity(steps / sample_every + 1),
+        max_temp_c: temp,
+        min_freq_hz: soc.freqs_hz[top],
+        start_latency_ms,
+        max_latency_ms: 0.0,
+        mean_latency_ms: 0.0,
+        mean_accuracy: None,
+        throttled_s: 0.0,
+        small_fraction: 0.0,
+        switches: 0,
+    };
+    let (mut latency_sum, mut accuracy_sum, mut small_steps) = (0.0, 0.0, 0usize);
+    for step in 0..=steps {
+        let next = choose(policy, model, temp, soc, shift);
+        report.switches += usize::from(next != model);
+        model = next;
+        let freq = soc.freqs_hz[level];
+        let (latency, power) = operating_point(&models[model], soc, freq);
+        let latency_ms = latency * 1e3;
+        if step % sample_every == 0 {
+            report.trace.push(TracePoint {
+                time_s: step as f64 * clock.dt_s,
+                temp_c: temp,
+                freq_hz: freq,
+                latency_ms,
+                power_w: power,
+                model,
+                accuracy: models[model].accuracy,
+            });
+        }
+        report.max_temp_c = report.max_temp_c.max(temp);
+        report.min_freq_hz = report.min_freq_hz.min(freq);
+        report.max_latency_ms = report.max_latency_ms.max(latency_ms);
+        report.throttled_s += if level < top { clock.dt_s } else { 0.0 };
+        latency_sum += latency_ms;
+        accuracy_sum += models[model].accuracy.unwrap_or(0.0);
+        small_steps += usize::from(model == 1);
+        temp += clock.dt_s / soc.c_j_per_k * (power - (temp - soc.ambient_c) / soc.r_k_per_w);
+        if temp >= soc.trip_c && level > 0 {
+            level -= 1;
+        } else if temp <= soc.trip_c - soc.hysteresis_c && level < top {
+            level += 1;
+        }
+    }
+    let n = (steps + 1) as f64;
+    report.mean_latency_ms = latency_sum / n;
+    report.small_fraction = small_steps as f64 / n;
+    if models.iter().all(|m| m.accuracy.is_some()) {
+        report.mean_accuracy = Some(accuracy_sum / n);
+    }
+    Ok(report)
+}

@@ -1,0 +1,142 @@
+//! The thermal model with the project's default phone: static_large throttles,
+//! dynamic_shift neither throttles nor slows down, and bad inputs are explained.
+
+use pipe_sim::thermal::{simulate, Clock, DeviceModel, Policy, Shift, Soc, ThermalReport};
+use pipe_sim::workload::builtin;
+
+fn models() -> Vec<DeviceModel> {
+    let model = |name: &str, accuracy| DeviceModel {
+        name: name.into(),
+        flops: builtin(name).unwrap().flops() as f64,
+        accuracy: Some(accuracy),
+    };
+    // Accuracies: ImageNet top-1 of MobileNetV2 1.0 and 0.5 (Sandler et al. 2018).
+    vec![
+        model("mobilenet_v2", 0.72),
+        model("mobilenet_v2_0.5", 0.654),
+    ]
+}
+
+fn run(policy: Policy) -> ThermalReport {
+    let clock = Clock {
+        duration_s: 600.0,
+        dt_s: 0.05,
+        sample_s: 1.0,
+    };
+    simulate(
+        &models(),
+        policy,
+        &Soc::phone_default(),
+        &Shift::project_default(),
+        &clock,
+    )
+    .unwrap()
+}
+
+#[test]
+fn static_large_throttles_and_slows_down() {
+    let r = run(Policy::StaticLarge);
+    let soc = Soc::phone_default();
+    assert!(
+        r.min_freq_hz < soc.freqs_hz[soc.freqs_hz.len() - 1],
+        "never throttled"
+    );
+    assert!(r.throttled_s > 60.0, "throttled only {} s", r.throttled_s);
+    assert!(
+        r.max_latency_ms > 1.2 * r.start_latency_ms,
+        "{} vs {}",
+        r.max_latency_ms,
+        r.start_latency_ms
+    );
+    assert!(r.max_temp_c >= soc.trip_c);
+}
+
+#[test]
+fn dynamic_shift_holds_latency_and_stays_below_trip() {
+    let r = run(Policy::DynamicShift);
+    let soc = Soc::phone_default();
+    assert!(r.max_temp_c < soc.trip_c, "reached {} degC", r.max_temp_c);
+    assert_eq!(r.throttled_s, 0.0);
+    assert!(
+        r.max_latency_ms <= 1.1 * r.start_latency_ms,
+        "{} vs {}",
+        r.max_latency_ms,
+        r.start_latency_ms
+    );
+    assert!(
+        r.switches >= 2 && r.small_fraction > 0.0 && r.small_fraction < 1.0,
+        "{r:?}"
+    );
+    let acc = r.mean_accuracy.unwrap();
+    assert!(acc > 0.654 && acc < 0.72, "{acc}");
+}
+
+#[test]
+fn static_small_stays_cool_at_lower_accuracy() {
+    let r = run(Policy::StaticSmall);
+    assert_eq!(r.throttled_s, 0.0);
+    assert!(r.max_temp_c < Soc::phone_default().trip_c);
+    assert!((r.mean_accuracy.unwrap() - 0.654).abs() < 1e-9);
+}
+
+#[test]
+fn traces_are_sampled_and_ordered() {
+    let r = run(Policy::StaticLarge);
+    assert_eq!(r.trace.len(), 601);
+    assert!(r.trace.windows(2).all(|w| w[1].time_s > w[0].time_s));
+    assert!(r.trace.iter().all(|p| p.model == 0));
+}
+
+#[test]
+fn bad_inputs_are_explained() {
+    let clock = Clock {
+        duration_s: 10.0,
+        dt_s: 0.1,
+        sample_s: 1.0,
+    };
+    let one = &models()[..1];
+    let err = simulate(
+        one,
+        Policy::DynamicShift,
+        &Soc::phone_default(),
+        &Shift::project_default(),
+        &clock,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs 2 model(s)"), "{err}");
+    let mut soc = Soc::phone_default();
+    soc.freqs_hz.reverse();
+    let err = simulate(
+        &models(),
+        Policy::StaticLarge,
+        &soc,
+        &Shift::project_default(),
+        &clock,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ascending"), "{err}");
+    let mut soc = Soc::phone_default();
+    soc.ambient_c = 80.0;
+    let err = simulate(
+        &models(),
+        Policy::StaticLarge,
+        &soc,
+        &Shift::project_default(),
+        &clock,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("below the trip point"), "{err}");
+    let tiny = Clock {
+        dt_s: 1e-9,
+        ..clock
+    };
+    let err = simulate(
+        &models(),
+        Policy::StaticLarge,
+        &Soc::phone_default(),
+        &Shift::project_default(),
+        &tiny,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("larger `dt`"), "{err}");
+}
