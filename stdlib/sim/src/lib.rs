@@ -10,6 +10,7 @@ pub mod csv;
 pub mod dataflow;
 pub mod error;
 pub mod nvm;
+pub mod plot;
 pub mod ppa;
 pub mod thermal;
 pub mod workload;
