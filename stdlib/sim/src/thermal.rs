@@ -5,8 +5,9 @@
 //! `dynamic_shift`: run the small weight-shared model when the chip nears the
 //! trip point, the large one when it has cooled). All constants are the
 //! project's own (the paper published none; PAPERS.md section 9):
-//! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·P_dyn·(f/f_max)³` with
-//! `u = min(1, latency·fps)`; `latency = FLOPs / (f · flops_per_cycle)`.
+//! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·(P_full − P_idle)·(f/f_max)³`
+//! with `u = min(1, latency·fps)` the busy fraction (dynamic power ∝ f·V², V ∝ f);
+//! `latency = FLOPs / (f · flops_per_cycle)`.
 
 use crate::error::SimError;
 
@@ -54,8 +55,8 @@ pub struct Soc {
     /// DVFS levels, ascending, Hz.
     pub freqs_hz: Vec<f64>,
     pub p_idle_w: f64,
-    /// Dynamic power when fully busy at the top frequency.
-    pub p_dyn_w: f64,
+    /// Total power when fully busy at the top frequency.
+    pub p_full_w: f64,
     pub flops_per_cycle: f64,
     /// Inference requests per second.
     pub fps: f64,
@@ -63,26 +64,34 @@ pub struct Soc {
 
 impl Soc {
     /// The project's default phone (not from the paper, which published none):
-    /// 25 degC ambient, R = 10 K/W and C = 5 J/K (a 50 s time constant), trip at
-    /// 70 degC with 5 degC hysteresis, big-core DVFS levels 1.0-2.8 GHz, 0.3 W
-    /// idle and 6 W dynamic at 2.8 GHz, 8 FLOPs per cycle, 30 inferences per second.
+    /// 25 degC ambient, R = 8 K/W and C = 4 J/K (a 32 s time constant), trip at
+    /// 70 degC with 5 degC hysteresis, 8 DVFS levels from 0.6 to 2.4 GHz, 0.3 W
+    /// idle and 7 W fully busy at 2.4 GHz, 8 FLOPs per cycle, 30 inferences per
+    /// second. The same values are the `sim.thermal` stage's defaults.
     pub fn phone_default() -> Soc {
         Soc {
             ambient_c: 25.0,
-            r_k_per_w: 10.0,
-            c_j_per_k: 5.0,
+            r_k_per_w: 8.0,
+            c_j_per_k: 4.0,
             trip_c: 70.0,
             hysteresis_c: 5.0,
-            freqs_hz: [1.0, 1.4, 1.8, 2.2, 2.5, 2.8]
-                .iter()
-                .map(|g| g * 1e9)
-                .collect(),
+            freqs_hz: levels(0.6e9, 2.4e9, 8),
             p_idle_w: 0.3,
-            p_dyn_w: 6.0,
+            p_full_w: 7.0,
             flops_per_cycle: 8.0,
             fps: 30.0,
         }
     }
+}
+
+/// `n` evenly spaced frequencies from `lo` to `hi` (one level: `hi`).
+pub fn levels(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n <= 1 {
+        return vec![hi];
+    }
+    (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect()
 }
 
 /// When `dynamic_shift` switches: to the small model at `trip − margin`, back
@@ -167,14 +176,20 @@ fn validate(
         ));
     }
     let positive = [
-        ("r", soc.r_k_per_w),
-        ("c", soc.c_j_per_k),
+        ("resistance", soc.r_k_per_w),
+        ("capacitance", soc.c_j_per_k),
         ("flops_per_cycle", soc.flops_per_cycle),
         ("fps", soc.fps),
-        ("dt", clock.dt_s),
+        ("step", clock.dt_s),
         ("duration", clock.duration_s),
         ("sample", clock.sample_s),
     ];
+    if soc.p_full_w < soc.p_idle_w {
+        return Err(SimError::Invalid(format!(
+            "full power ({} W) must not be below idle power ({} W)",
+            soc.p_full_w, soc.p_idle_w
+        )));
+    }
     if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
         return Err(SimError::Invalid(format!(
             "`{name}` must be positive, got {v}"
@@ -182,7 +197,7 @@ fn validate(
     }
     if clock.duration_s / clock.dt_s > MAX_STEPS {
         return Err(SimError::Invalid(format!(
-            "{} s in steps of {} s is more than {MAX_STEPS} steps; use a larger `dt`",
+            "{} s in steps of {} s is more than {MAX_STEPS} steps; use a larger `step`",
             clock.duration_s, clock.dt_s
         )));
     }
@@ -200,7 +215,7 @@ fn operating_point(model: &DeviceModel, soc: &Soc, freq_hz: f64) -> (f64, f64) {
     let f_max = soc.freqs_hz[soc.freqs_hz.len() - 1];
     let latency = model.flops / (freq_hz * soc.flops_per_cycle);
     let busy = (latency * soc.fps).min(1.0);
-    let power = soc.p_idle_w + busy * soc.p_dyn_w * (freq_hz / f_max).powi(3);
+    let power = soc.p_idle_w + busy * (soc.p_full_w - soc.p_idle_w) * (freq_hz / f_max).powi(3);
     (latency, power)
 }
 

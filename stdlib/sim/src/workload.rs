@@ -369,3 +369,84 @@ fn conv_row(table: &CsvTable, row: &crate::csv::CsvRow, name: &str) -> Result<Op
         out_hw: [out(ih, fh), out(iw, fw)],
     })
 }
+
+/// A weight-shared sub-network at `width` of `arch`'s channels, sliced as a
+/// slimmable network slices its weights (`weight[:out·w, :in·w]`): every
+/// channel count scales except the input image's channels and the classifier's
+/// outputs; attention matmuls keep their shapes per head and lose heads.
+pub fn slim(arch: &Arch, width: f64) -> Result<Arch, SimError> {
+    if !(width > 0.0 && width <= 1.0) {
+        return Err(SimError::Invalid(format!(
+            "a slimmed width must be in (0, 1], got {width}"
+        )));
+    }
+    let scale = |c: usize| ((c as f64 * width).round() as usize).max(1);
+    let last_mac = arch.layers.iter().rposition(|l| l.op.macs() > 0);
+    let first_mac = arch.layers.iter().position(|l| l.op.macs() > 0);
+    let mut out = arch.clone();
+    out.name = format!("{}@{width}", arch.name);
+    for (i, layer) in out.layers.iter_mut().enumerate() {
+        let keep_in = Some(i) == first_mac;
+        let keep_out = Some(i) == last_mac;
+        layer.op = match layer.op {
+            Op::Conv2d {
+                in_ch,
+                out_ch,
+                kernel,
+                stride,
+                padding,
+                groups,
+                in_hw,
+                out_hw,
+            } => {
+                let depthwise = groups > 1 && groups == in_ch;
+                let new_in = if keep_in { in_ch } else { scale(in_ch) };
+                let new_out = if keep_out {
+                    out_ch
+                } else if depthwise {
+                    new_in
+                } else {
+                    scale(out_ch)
+                };
+                let groups = if depthwise { new_in } else { groups };
+                Op::Conv2d {
+                    in_ch: new_in,
+                    out_ch: new_out,
+                    kernel,
+                    stride,
+                    padding,
+                    groups,
+                    in_hw,
+                    out_hw,
+                }
+            }
+            Op::Linear {
+                in_features,
+                out_features,
+                tokens,
+            } => Op::Linear {
+                in_features: if keep_in {
+                    in_features
+                } else {
+                    scale(in_features)
+                },
+                out_features: if keep_out {
+                    out_features
+                } else {
+                    scale(out_features)
+                },
+                tokens,
+            },
+            Op::Matmul { m, k, n, count } => Op::Matmul {
+                m,
+                k,
+                n,
+                count: scale(count),
+            },
+            Op::Elementwise { elements } => Op::Elementwise {
+                elements: scale(elements),
+            },
+        };
+    }
+    Ok(out)
+}

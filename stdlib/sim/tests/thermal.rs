@@ -138,5 +138,5 @@ fn bad_inputs_are_explained() {
         &tiny,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("larger `dt`"), "{err}");
+    assert!(err.to_string().contains("larger `step`"), "{err}");
 }

@@ -2,7 +2,7 @@
 //! SCALE-Sim forms and bad files give errors naming the file and the row.
 
 use pipe_sim::arch::Op;
-use pipe_sim::workload::{builtin, topology, topology_from_text};
+use pipe_sim::workload::{builtin, slim, topology, topology_from_text};
 
 fn within(x: f64, target: f64, rel: f64) -> bool {
     (x - target).abs() <= rel * target
@@ -152,4 +152,30 @@ fn bad_topologies_name_file_and_row() {
         err.contains("/nonexistent/topo.csv") && err.contains("cannot read"),
         "{err}"
     );
+}
+
+#[test]
+fn slimming_scales_macs_about_quadratically_and_keeps_the_ends() {
+    let full = builtin("mobilenet_v2").unwrap();
+    let half = slim(&full, 0.5).unwrap();
+    let ratio = half.macs() as f64 / full.macs() as f64;
+    // Inner layers scale by w^2, the stem and classifier by w.
+    assert!(ratio > 0.25 && ratio < 0.4, "{ratio}");
+    assert_eq!(half.layers[0].op, {
+        let mut op = full.layers[0].op.clone();
+        if let Op::Conv2d { ref mut out_ch, .. } = op {
+            *out_ch = 16;
+        }
+        op
+    });
+    match half.layers.last().unwrap().op {
+        Op::Linear {
+            out_features,
+            in_features,
+            ..
+        } => assert_eq!((in_features, out_features), (640, 1000)),
+        ref other => panic!("{other:?}"),
+    }
+    assert!(slim(&full, 1.5).unwrap_err().to_string().contains("(0, 1]"));
+    assert_eq!(slim(&full, 1.0).unwrap().macs(), full.macs());
 }
