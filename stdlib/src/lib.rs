@@ -3,6 +3,7 @@
 //! (`pipe-nn`) or a simulator (`pipe-sim`).
 
 pub mod artifact;
+pub mod data;
 pub mod dataset;
 pub mod metrics;
 pub mod model;

@@ -37,7 +37,7 @@ fn digits() -> StageDef {
             vec![],
             classify(),
         ),
-        None,
+        Some(crate::data::digits::run),
     )
 }
 
@@ -60,7 +60,7 @@ fn mnist() -> StageDef {
             ],
             classify(),
         ),
-        None,
+        Some(crate::data::idx::run),
     )
 }
 
@@ -86,7 +86,7 @@ fn cifar10() -> StageDef {
             ],
             classify(),
         ),
-        None,
+        Some(crate::data::cifar::run),
     )
 }
 
@@ -115,7 +115,7 @@ fn shapes() -> StageDef {
             ],
             classify(),
         ),
-        None,
+        Some(crate::data::shapes::run),
     )
 }
 
@@ -293,7 +293,7 @@ fn split() -> StageDef {
             ),
             "data",
         ),
-        None,
+        Some(crate::data::subsets::run_split),
     )
 }
 
@@ -319,7 +319,7 @@ fn sample() -> StageDef {
             ),
             "data",
         ),
-        None,
+        Some(crate::data::subsets::run_sample),
     )
 }
 
@@ -351,6 +351,6 @@ fn labeled() -> StageDef {
             ),
             "data",
         ),
-        None,
+        Some(crate::data::subsets::run_labeled),
     )
 }
