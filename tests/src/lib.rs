@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: locating the `pipe` binary and
 //! running it on real files in temporary directories.
 
+pub mod fixtures;
+
 use std::path::PathBuf;
 use std::process::Command;
 
