@@ -1,2 +1,37 @@
-//! pipe-nn: the tensor backend. Runtime-shaped layers built from dfdx tensor ops,
-//! models, optimizers and training loops. All dfdx use in the project stays here.
+//! pipe-nn: the tensor backend. Runtime-shaped layers with explicit backward
+//! passes on f32 buffers (hot matrix products through `gemm`), models,
+//! optimizers, schedules, the training loop and model files. It knows nothing
+//! about stages, artifacts or the cache: `pipe-stdlib` adapts it. See
+//! docs/tensor-backend.md for why the layers are our own.
+
+pub mod activation;
+pub mod attention;
+pub mod conv;
+pub mod dropout;
+pub mod error;
+pub mod init;
+pub mod layer;
+pub mod linear;
+pub mod loss;
+pub mod matmul;
+pub mod models;
+pub mod network;
+pub mod norm;
+pub mod optim;
+pub mod param;
+pub mod pool;
+pub mod quant;
+pub mod reshape;
+pub mod schedule;
+pub mod sequential;
+pub mod spec;
+pub mod tensor;
+pub mod tokens;
+pub mod train;
+
+pub use layer::{Layer, Mode};
+pub use param::Param;
+pub use tensor::Tensor;
+pub use error::NnError;
+pub use network::{Block, Network};
+pub use spec::{Family, ModelSpec};

@@ -1,0 +1,184 @@
+//! `Network`: a model as named blocks (the unit of top-k fine-tuning), built
+//! from a `ModelSpec`. Forward takes sample-major images `[N, C, H, W]` and
+//! gives logits `[N, classes]`; backward stops below the lowest block that has
+//! a trainable param. Also the model files: weights as safetensors, and the
+//! architecture descriptor for the simulators.
+
+use crate::error::NnError;
+use crate::layer::{Layer, Mode, Tensor};
+use crate::models;
+use crate::optim::{clip_factor, grad_norm, Optimizer};
+use crate::param::Param;
+use crate::sequential::Sequential;
+use crate::spec::ModelSpec;
+use pipe_sim::arch::Arch;
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+pub struct Block {
+    pub name: String,
+    pub body: Sequential,
+}
+
+pub struct Network {
+    pub spec: ModelSpec,
+    pub blocks: Vec<Block>,
+    /// Index of the first block the last train forward kept activations for.
+    lowest_trained: usize,
+}
+
+impl Network {
+    /// A freshly initialised network (weights from `spec.seed`).
+    pub fn build(spec: &ModelSpec) -> Result<Network, NnError> {
+        spec.validate()?;
+        Ok(Network {
+            spec: spec.clone(),
+            blocks: models::build(spec),
+            lowest_trained: 0,
+        })
+    }
+
+    /// Rebuilds a saved network: the spec and its safetensors weights.
+    pub fn load(spec: &ModelSpec, weights: &[u8]) -> Result<Network, NnError> {
+        let mut net = Network::build(spec)?;
+        net.load_weights(weights)?;
+        Ok(net)
+    }
+
+    /// Logits `[N, classes]` for images `[N, C, H, W]`. In `Mode::Train`,
+    /// blocks below the lowest trainable one run as in evaluation and keep
+    /// nothing (their params get no gradient anyway).
+    pub fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        self.lowest_trained = if mode == Mode::Train { self.lowest_trainable_block() } else { self.blocks.len() };
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let m = if i >= self.lowest_trained { mode } else { Mode::Eval };
+            x = block.body.forward(x, m);
+        }
+        x
+    }
+
+    /// Backpropagates the logits' gradient down to the lowest trainable block.
+    pub fn backward(&mut self, mut dy: Tensor) {
+        for block in self.blocks[self.lowest_trained..].iter_mut().rev() {
+            dy = block.body.backward(dy);
+        }
+    }
+
+    /// The index of the lowest block with a trainable param (the block count
+    /// when everything is frozen).
+    pub fn lowest_trainable_block(&mut self) -> usize {
+        let mut lowest = self.blocks.len();
+        for (i, block) in self.blocks.iter_mut().enumerate().rev() {
+            let mut any = false;
+            block.body.visit("", &mut |_, p| any |= p.trainable());
+            if any {
+                lowest = i;
+            }
+        }
+        lowest
+    }
+
+    /// Every param and buffer as `block.layer.param`, in a fixed order.
+    pub fn visit(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        for block in &mut self.blocks {
+            block.body.visit(&block.name, f);
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        self.visit(&mut |_, p| p.zero_grad());
+    }
+
+    /// Clips gradients to `max_norm` (0: off) and applies one optimizer step at
+    /// `lr`. Returns the gradient norm before clipping.
+    pub fn step(&mut self, opt: &mut Optimizer, lr: f32, max_norm: f32) -> f32 {
+        let mut sum = 0.0f64;
+        self.visit(&mut |_, p| sum += f64::from(grad_norm(std::iter::once(&*p))).powi(2));
+        let norm = sum.sqrt() as f32;
+        let factor = clip_factor(norm, max_norm);
+        opt.begin();
+        let mut index = 0;
+        self.visit(&mut |_, p| {
+            if factor != 1.0 {
+                p.grad.iter_mut().for_each(|g| *g *= factor);
+            }
+            opt.update(index, p, lr);
+            index += 1;
+        });
+        norm
+    }
+
+    /// Trainable scalar count.
+    pub fn trainable_params(&mut self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |_, p| {
+            if p.trainable() {
+                n += p.value.len();
+            }
+        });
+        n
+    }
+
+    /// The architecture descriptor with real per-sample shapes.
+    pub fn arch(&self) -> Arch {
+        let mut layers = Vec::new();
+        let mut shape = self.spec.input.to_vec();
+        for block in &self.blocks {
+            shape = block.body.describe(&block.name, &shape, &mut layers);
+        }
+        Arch {
+            name: self.spec.name().to_string(),
+            input: self.spec.input.to_vec(),
+            layers,
+        }
+    }
+
+    /// All params and buffers as safetensors bytes (f32, little-endian).
+    pub fn save_weights(&mut self) -> Result<Vec<u8>, NnError> {
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        self.visit(&mut |name, p| {
+            let bytes = p.value.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push((name.to_string(), p.value.shape.clone(), bytes));
+        });
+        let views = tensors
+            .iter()
+            .map(|(name, shape, bytes)| {
+                TensorView::new(Dtype::F32, shape.clone(), bytes)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| NnError::Weights(format!("`{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        safetensors::serialize(views, None).map_err(|e| NnError::Weights(e.to_string()))
+    }
+
+    /// Overwrites every param and buffer from safetensors bytes; every name must
+    /// be present with the same shape.
+    pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), NnError> {
+        let file = SafeTensors::deserialize(bytes).map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
+        let mut result = Ok(());
+        self.visit(&mut |name, p| {
+            if result.is_ok() {
+                result = read_tensor(&file, name, p);
+            }
+        });
+        result
+    }
+}
+
+fn read_tensor(file: &SafeTensors, name: &str, p: &mut Param) -> Result<(), NnError> {
+    let view = file
+        .tensor(name)
+        .map_err(|_| NnError::Weights(format!("`{name}` is missing; the file was saved from another configuration")))?;
+    if view.dtype() != Dtype::F32 || view.shape() != p.value.shape.as_slice() {
+        return Err(NnError::Weights(format!(
+            "`{name}` is {:?} {:?}, the configuration needs F32 {:?}",
+            view.dtype(),
+            view.shape(),
+            p.value.shape
+        )));
+    }
+    for (v, c) in p.value.data.iter_mut().zip(view.data().chunks_exact(4)) {
+        *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! The supervised training loop and batched inference over in-memory images
+//! `[N, C, H, W]`. Deterministic for a seed at a fixed thread count: the
+//! shuffle, augmentation and dropout all draw from seeded generators. The
+//! caller observes and may stop it through a per-batch callback.
+
+use crate::init::Rng8;
+use crate::layer::{Mode, Tensor};
+use crate::loss::{argmax, cross_entropy};
+use crate::network::Network;
+use crate::optim::{Optimizer, OptimizerKind};
+use crate::schedule::{Schedule, ScheduleKind};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// Labelled images, sample-major.
+#[derive(Clone, Copy)]
+pub struct Images<'a> {
+    pub x: &'a [f32],
+    pub y: &'a [u32],
+    /// Channels, height, width of one sample.
+    pub shape: [usize; 3],
+}
+
+impl Images<'_> {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    fn sample_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub optimizer: OptimizerKind,
+    pub weight_decay: f32,
+    pub schedule: ScheduleKind,
+    pub warmup_epochs: usize,
+    /// Global gradient-norm clip; 0 turns it off.
+    pub clip: f32,
+    pub label_smoothing: f32,
+    pub augment: bool,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub loss: f32,
+    pub accuracy: f32,
+    pub lr: f32,
+}
+
+/// Trains `net` in place. `on_batch` runs after every optimisation step with
+/// the number of steps done; an error from it stops training and is returned.
+pub fn train<E>(
+    net: &mut Network,
+    data: Images,
+    cfg: &TrainConfig,
+    mut on_batch: impl FnMut(usize) -> Result<(), E>,
+) -> Result<Vec<EpochStats>, E> {
+    let n = data.len();
+    let bs = cfg.batch_size.clamp(1, n.max(1));
+    let steps_per_epoch = n.div_ceil(bs);
+    let schedule = Schedule {
+        kind: cfg.schedule,
+        base_lr: cfg.lr,
+        warmup_epochs: cfg.warmup_epochs,
+        epochs: cfg.epochs,
+        steps_per_epoch,
+    };
+    let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
+    let mut rng = Rng8::seed_from_u64(cfg.seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut curve = Vec::with_capacity(cfg.epochs);
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let mut lr = schedule.lr(step);
+        for batch in order.chunks(bs) {
+            let x = gather(data, batch, cfg.augment.then_some(&mut rng));
+            let labels: Vec<u32> = batch.iter().map(|&i| data.y[i]).collect();
+            net.zero_grad();
+            let logits = net.forward(x, Mode::Train);
+            let out = cross_entropy(&logits, &labels, cfg.label_smoothing);
+            net.backward(out.grad);
+            lr = schedule.lr(step);
+            net.step(&mut opt, lr, cfg.clip);
+            step += 1;
+            loss_sum += f64::from(out.loss) * batch.len() as f64;
+            correct += out.correct;
+            on_batch(step)?;
+        }
+        curve.push(EpochStats {
+            epoch: epoch + 1,
+            loss: (loss_sum / n.max(1) as f64) as f32,
+            accuracy: correct as f32 / n.max(1) as f32,
+            lr,
+        });
+    }
+    Ok(curve)
+}
+
+/// The batch `[B, C, H, W]` of samples `indices`, randomly shifted (and, for
+/// colour images, flipped) when a generator is given.
+fn gather(data: Images, indices: &[usize], rng: Option<&mut Rng8>) -> Tensor {
+    let len = data.sample_len();
+    let mut x = Vec::with_capacity(indices.len() * len);
+    for &i in indices {
+        x.extend_from_slice(&data.x[i * len..(i + 1) * len]);
+    }
+    if let Some(rng) = rng {
+        for sample in x.chunks_exact_mut(len) {
+            augment(sample, data.shape, rng);
+        }
+    }
+    let [c, h, w] = data.shape;
+    Tensor::from_vec(&[indices.len(), c, h, w], x)
+}
+
+/// Random crop after zero padding (pad 2, or 1 below 16 pixels) and, for images
+/// with 3+ channels, a horizontal flip with probability 1/2. Digits are not
+/// flipped: a mirrored digit is another symbol.
+fn augment(sample: &mut [f32], [c, h, w]: [usize; 3], rng: &mut Rng8) {
+    let pad = if h.min(w) < 16 { 1 } else { 2 } as isize;
+    let dy = rng.gen_range(-pad..=pad);
+    let dx = rng.gen_range(-pad..=pad);
+    let flip = c >= 3 && rng.gen_bool(0.5);
+    let src = sample.to_vec();
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let sy = y as isize + dy;
+                let sx0 = x as isize + dx;
+                let sx = if flip { w as isize - 1 - sx0 } else { sx0 };
+                let inside = sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize;
+                sample[(ch * h + y) * w + x] = if inside {
+                    src[(ch * h + sy as usize) * w + sx as usize]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+/// Logits `[N, classes]` in evaluation mode, `batch` samples at a time.
+pub fn predict(net: &mut Network, x: &[f32], batch: usize) -> Tensor {
+    let [c, h, w] = net.spec.input;
+    let len = c * h * w;
+    let n = x.len() / len.max(1);
+    let classes = net.spec.classes;
+    let mut out = Vec::with_capacity(n * classes);
+    for chunk in x.chunks(batch.max(1) * len) {
+        let b = chunk.len() / len;
+        let logits = net.forward(Tensor::from_vec(&[b, c, h, w], chunk.to_vec()), Mode::Eval);
+        out.extend_from_slice(&logits.data);
+    }
+    Tensor::from_vec(&[n, classes], out)
+}
+
+/// Predicted class per sample.
+pub fn classify(net: &mut Network, x: &[f32], batch: usize) -> Vec<u32> {
+    let logits = predict(net, x, batch);
+    logits.data.chunks_exact(logits.cols().max(1)).map(|r| argmax(r) as u32).collect()
+}
