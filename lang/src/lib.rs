@@ -6,9 +6,15 @@
 pub mod ast;
 pub mod catalog;
 pub mod diagnostic;
+pub mod format;
+pub mod lexer;
+pub mod parser;
 pub mod program;
 pub mod span;
 pub mod suggest;
 pub mod types;
 pub mod units;
 pub mod value;
+
+pub use format::format;
+pub use parser::{parse, Parsed};

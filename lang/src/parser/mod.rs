@@ -1,0 +1,134 @@
+//! `parse`: source text -> `ast::File` plus every lexical and syntax diagnostic.
+//! The token stream is cut into statements at `use`/`param`/`let` (which never
+//! occur inside a statement), so one broken statement never hides the errors of
+//! the next. Each statement goes through the iterative structure pre-pass
+//! (delimiters, depth) and then the chumsky grammar. Never panics, on any `&str`.
+
+mod docs;
+mod errors;
+mod grammar;
+pub mod structure;
+
+use crate::ast::{File, Stmt, StmtKind};
+use crate::diagnostic::Diagnostic;
+use crate::lexer::{self, Tok, Token};
+use crate::span::Span;
+use chumsky::Parser;
+use std::cell::Cell;
+use std::ops::Range;
+use structure::Structure;
+
+pub use errors::codes;
+
+/// The result of parsing one file: the tree (with `Error` nodes where the text
+/// is broken) and the diagnostics, in source order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub ast: File,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one file. `file` only names the file in diagnostics.
+pub fn parse(file: &str, text: &str) -> Parsed {
+    let lexed = lexer::lex(file, text);
+    let mut diagnostics = lexed.diagnostics;
+    let toks: Vec<Token> = lexed
+        .tokens
+        .iter()
+        .copied()
+        .filter(|t| t.kind != Tok::Junk)
+        .collect();
+    let kinds: Vec<Tok> = toks.iter().map(|t| t.kind).collect();
+    let junk: Vec<usize> = lexed
+        .tokens
+        .iter()
+        .filter(|t| t.kind == Tok::Junk)
+        .map(|t| t.span.start)
+        .collect();
+
+    let base = Cell::new(0);
+    let cx = grammar::Cx {
+        src: text,
+        toks: &toks,
+        base: &base,
+    };
+    let stmt_parser = grammar::stmt(cx);
+    let mut stmts = Vec::new();
+    for range in statement_ranges(&kinds) {
+        let Some(span) = byte_span(&toks, &range) else {
+            continue;
+        };
+        let has_junk = junk.iter().any(|&j| span.contains(j));
+        if !kinds[range.start].starts_stmt() {
+            if !has_junk {
+                diagnostics.push(errors::no_statement(file, text, toks[range.start]));
+            }
+            stmts.push(error_stmt(span));
+            continue;
+        }
+        let mut found = Vec::new();
+        let kind = match structure::check(file, &toks[range.clone()], &mut found) {
+            Structure::TooDeep => StmtKind::Error,
+            shape => {
+                base.set(range.start);
+                let (out, errs) = stmt_parser
+                    .parse(&kinds[range.clone()])
+                    .into_output_errors();
+                if shape == Structure::Ok && !has_junk {
+                    let at_eof = range.end == toks.len();
+                    found.extend(errors::convert(file, cx, &errs, at_eof));
+                }
+                out.unwrap_or(StmtKind::Error)
+            }
+        };
+        diagnostics.extend(found);
+        stmts.push(Stmt {
+            kind,
+            span,
+            doc: None,
+        });
+    }
+    docs::attach(text, &lexed.comments, &lexed.comment_own_line, &mut stmts);
+    diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+    Parsed {
+        ast: File {
+            stmts,
+            comments: lexed.comments,
+        },
+        diagnostics,
+    }
+}
+
+fn error_stmt(span: Span) -> Stmt {
+    Stmt {
+        kind: StmtKind::Error,
+        span,
+        doc: None,
+    }
+}
+
+/// Token ranges of the statements: each starts at a statement keyword, except
+/// possibly a first run of stray tokens.
+fn statement_ranges(kinds: &[Tok]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, k) in kinds.iter().enumerate() {
+        if k.starts_stmt() && i > start {
+            out.push(start..i);
+            start = i;
+        }
+    }
+    if start < kinds.len() {
+        out.push(start..kinds.len());
+    }
+    out
+}
+
+fn byte_span(toks: &[Token], range: &Range<usize>) -> Option<Span> {
+    let first = toks.get(range.start)?;
+    let last = toks.get(range.end.checked_sub(1)?)?;
+    Some(Span::new(first.span.start, last.span.end))
+}
+
+#[cfg(test)]
+mod tests;
