@@ -18,7 +18,7 @@ pub mod codes {
     pub const UNKNOWN_UNIT: &str = "E0104";
     pub const INT_OUT_OF_RANGE: &str = "E0105";
     pub const FLOAT_OUT_OF_RANGE: &str = "E0106";
-    pub const BAD_NUMBER: &str = "E0107";
+    pub const NOT_A_SCALAR: &str = "E0107";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -362,10 +362,12 @@ impl Lexer<'_> {
             .and_then(char::from_u32)
             .is_some();
         if !ok {
-            self.bad_escape(
-                start,
+            let d = self.error(
+                codes::NOT_A_SCALAR,
+                Span::new(start, self.pos),
                 format!("`\\u{{{digits}}}` is not a Unicode scalar value"),
             );
+            d.help = Some("use a code point up to 10FFFF outside D800..DFFF".into());
         }
         ok
     }

@@ -2,6 +2,9 @@
 //! running it on real files in temporary directories.
 
 pub mod fixtures;
+pub mod generate;
+pub mod memory_loader;
+pub mod test_catalog;
 
 use std::path::PathBuf;
 use std::process::Command;
