@@ -1,0 +1,266 @@
+//! Node keys: the blake3 hash of (stage name, stage version, canonical arguments,
+//! the keys of the inputs and which output of each is read). Canonical means only
+//! what the stage sees counts: binding names, spelling (`1_000`, `1e3`), comments,
+//! statement order and `path` strings do not; the content of a `path` input does.
+//! This module computes keys; it never reads or writes the cache.
+
+use crate::graph::{Lowered, Node, NodeId};
+use pipe_lang::catalog::StageSig;
+use pipe_lang::types::Type;
+use pipe_lang::value::Value;
+use serde_json::{json, Value as Json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A content key (blake3, 32 bytes), shown as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    pub fn hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    /// The first 12 hex digits, for tables.
+    pub fn short(&self) -> String {
+        self.hex()[..12].to_string()
+    }
+
+    pub fn parse(hex: &str) -> Option<Key> {
+        blake3::Hash::from_hex(hex).ok().map(|h| Key(*h.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({})", self.short())
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+/// The key of a stage call from its canonical arguments.
+pub fn key_of(stage: &str, version: u32, canonical_args: &BTreeMap<String, Json>) -> Key {
+    let mut h = blake3::Hasher::new();
+    h.update(b"pipe-node/1\n");
+    h.update(stage.as_bytes());
+    h.update(b"\n");
+    h.update(version.to_string().as_bytes());
+    h.update(b"\n");
+    // A BTreeMap of serde_json values serializes with sorted keys at every level
+    // we build (we only build objects from BTreeMaps), so this is deterministic.
+    let args: serde_json::Map<String, Json> = canonical_args.clone().into_iter().collect();
+    h.update(Json::Object(args).to_string().as_bytes());
+    Key(*h.finalize().as_bytes())
+}
+
+/// The canonical arguments of a call: what its key hashes and what `explain` diffs.
+/// `key_of_node` gives the key of an input node, or why it has none.
+pub fn canonical_args(
+    sig: &StageSig,
+    args: &BTreeMap<String, Lowered>,
+    base_dir: &Path,
+    key_of_node: &dyn Fn(NodeId) -> Result<Key, String>,
+) -> Result<BTreeMap<String, Json>, String> {
+    let mut out = BTreeMap::new();
+    for param in &sig.params {
+        let Some(value) = args.get(param.name) else {
+            continue;
+        };
+        let canon = if param.path {
+            canonical_path_arg(value, base_dir, param.name)?
+        } else {
+            canonical(value, &param.ty, key_of_node)?
+        };
+        out.insert(param.name.to_string(), canon);
+    }
+    Ok(out)
+}
+
+fn canonical_path_arg(value: &Lowered, base_dir: &Path, param: &str) -> Result<Json, String> {
+    match value {
+        Lowered::Plain(Value::Str(p)) => {
+            let path = resolve(base_dir, p);
+            Ok(json!({ "content": hash_path(&path)? }))
+        }
+        _ => Err(format!("argument `{param}` must be a path string")),
+    }
+}
+
+/// A `path` argument relative to the directory of the `.pipe` file.
+pub fn resolve(base_dir: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+/// Canonical JSON of one lowered value. Ints passed where floats are expected
+/// become floats, so `lr: 1` and `lr: 1.0` share a key.
+fn canonical(
+    value: &Lowered,
+    ty: &Type,
+    key_of_node: &dyn Fn(NodeId) -> Result<Key, String>,
+) -> Result<Json, String> {
+    Ok(match value {
+        Lowered::Plain(v) => plain(v, ty),
+        Lowered::Output { node, field } => {
+            json!({ "node": key_of_node(*node)?.hex(), "field": field })
+        }
+        Lowered::Record(fields) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in fields {
+                let fty = match ty {
+                    Type::Record(ts) => ts.get(k).cloned().unwrap_or(Type::Any),
+                    _ => Type::Any,
+                };
+                map.insert(k.clone(), canonical(v, &fty, key_of_node)?);
+            }
+            json!({ "record": map })
+        }
+        Lowered::List(items) => {
+            let ety = match ty {
+                Type::List(t) => (**t).clone(),
+                _ => Type::Any,
+            };
+            let items = items
+                .iter()
+                .map(|v| canonical(v, &ety, key_of_node))
+                .collect::<Result<Vec<_>, _>>()?;
+            json!({ "list": items })
+        }
+        Lowered::Sweep(points) => {
+            let ety = match ty {
+                Type::Sweep(t) => (**t).clone(),
+                _ => Type::Any,
+            };
+            let mut out = Vec::with_capacity(points.len());
+            for p in points {
+                let coords: Vec<Json> = p
+                    .coords
+                    .iter()
+                    .map(|(k, v)| json!([k, plain(v, &Type::Any)]))
+                    .collect();
+                out.push(json!({ "coords": coords, "value": canonical(&p.value, &ety, key_of_node)? }));
+            }
+            json!({ "sweep": out })
+        }
+    })
+}
+
+fn plain(v: &Value, ty: &Type) -> Json {
+    let v = coerce(v, ty);
+    serde_json::to_value(&v).unwrap_or(Json::Null)
+}
+
+/// An int where a float is expected becomes a float (recursively through lists).
+pub fn coerce(v: &Value, ty: &Type) -> Value {
+    match (v, ty) {
+        (Value::Int(i), Type::Float) => Value::Float(*i as f64),
+        (Value::List(items), Type::List(t)) => Value::List(items.iter().map(|x| coerce(x, t)).collect()),
+        _ => v.clone(),
+    }
+}
+
+/// blake3 of a file's content, or of a directory's relative paths and contents
+/// (sorted, walked with an explicit stack).
+pub fn hash_path(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
+    if meta.is_file() {
+        let mut h = blake3::Hasher::new();
+        h.update(b"file\n");
+        let bytes = std::fs::read(path).map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
+        h.update(&bytes);
+        return Ok(h.finalize().to_hex().to_string());
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut h = blake3::Hasher::new();
+    h.update(b"dir\n");
+    for f in files {
+        let rel = f.strip_prefix(path).unwrap_or(&f);
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update(b"\0");
+        let bytes = std::fs::read(&f).map_err(|e| format!("input `{}`: {}", f.display(), io_reason(&e)))?;
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The canonical arguments of an already lowered node (for `explain`).
+pub fn node_canonical_args(
+    node: &Node,
+    sig: &StageSig,
+    nodes: &[Node],
+    base_dir: &Path,
+) -> Result<BTreeMap<String, Json>, String> {
+    canonical_args(sig, &node.args, base_dir, &|id| nodes[id].key.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_stable_and_sensitive() {
+        let mut a = BTreeMap::new();
+        a.insert("n".to_string(), json!({"t": "int", "v": 3}));
+        let k1 = key_of("dataset.sample", 1, &a);
+        assert_eq!(k1, key_of("dataset.sample", 1, &a));
+        assert_ne!(k1, key_of("dataset.sample", 2, &a));
+        assert_ne!(k1, key_of("dataset.split", 1, &a));
+        a.insert("n".to_string(), json!({"t": "int", "v": 4}));
+        assert_ne!(k1, key_of("dataset.sample", 1, &a));
+        assert_eq!(Key::parse(&k1.hex()), Some(k1));
+    }
+
+    #[test]
+    fn int_for_float_is_canonical() {
+        assert_eq!(coerce(&Value::Int(1), &Type::Float), Value::Float(1.0));
+        assert_eq!(
+            coerce(&Value::List(vec![Value::Int(2)]), &Type::list(Type::Float)),
+            Value::List(vec![Value::Float(2.0)])
+        );
+    }
+
+    #[test]
+    fn directory_hash_follows_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a.txt"), b"one").unwrap();
+        let h1 = hash_path(dir.path()).unwrap();
+        std::fs::write(dir.path().join("sub/a.txt"), b"two").unwrap();
+        let h2 = hash_path(dir.path()).unwrap();
+        assert_ne!(h1, h2);
+        assert!(hash_path(&dir.path().join("missing")).unwrap_err().contains("no such file"));
+    }
+}
