@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod metrics;
 pub mod model;
 pub mod registry;
+pub mod run;
 pub mod stage;
 pub mod stages;
 

@@ -30,6 +30,17 @@ pub enum Cell {
     Text(String),
 }
 
+impl std::fmt::Display for Cell {
+    /// Numbers in their shortest exact form (integers without a decimal point).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Num(x) if x.fract() == 0.0 && x.abs() < 1e15 => write!(f, "{}", *x as i64),
+            Cell::Num(x) => write!(f, "{x}"),
+            Cell::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub title: String,
@@ -38,8 +49,53 @@ pub struct Table {
 }
 
 impl Table {
+    /// The JSON form (read back by `from_files`) plus `table.csv` and `table.md`
+    /// for people and other tools.
     pub fn to_files(&self) -> Result<Files, StageError> {
-        Ok(Files::from([("table.json".to_string(), json_bytes(self)?)]))
+        Ok(Files::from([
+            ("table.json".to_string(), json_bytes(self)?),
+            ("table.csv".to_string(), self.to_csv().into_bytes()),
+            ("table.md".to_string(), self.to_markdown().into_bytes()),
+        ]))
+    }
+
+    /// RFC 4180 CSV: a header line, then one line per row; cells holding a
+    /// comma, quote or newline are quoted.
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| quote(&c.to_string())).collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table under the title.
+    pub fn to_markdown(&self) -> String {
+        let escape = |s: String| s.replace('|', "\\|").replace('\n', " ");
+        let mut out = String::new();
+        if !self.title.is_empty() {
+            out.push_str(&format!("**{}**\n\n", escape(self.title.clone())));
+        }
+        let header: Vec<String> = self.columns.iter().map(|c| escape(c.clone())).collect();
+        out.push_str(&format!("| {} |\n", header.join(" | ")));
+        out.push_str(&format!("|{}\n", " --- |".repeat(self.columns.len())));
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| escape(c.to_string())).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out
     }
 
     pub fn from_files(files: &Files) -> Result<Self, StageError> {

@@ -236,11 +236,20 @@ pub fn line_svg(chart: &Chart, series: &[Series]) -> String {
     out
 }
 
-/// Scatter of labelled points; the Pareto front (minimising both) is joined
-/// and its points are filled.
+/// Scatter of labelled points with the Pareto front of minimising both.
 pub fn pareto_svg(chart: &Chart, points: &[(String, f64, f64)]) -> String {
     let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.1, p.2)).collect();
-    let front = pareto_front(&xy);
+    pareto_svg_with_front(chart, points, &pareto_front(&xy))
+}
+
+/// Scatter of labelled points; the points at `front` (indices, in drawing
+/// order) are joined and filled.
+pub fn pareto_svg_with_front(
+    chart: &Chart,
+    points: &[(String, f64, f64)],
+    front: &[usize],
+) -> String {
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.1, p.2)).collect();
     let frame = Frame {
         x: axis(xy.iter().map(|p| p.0), false),
         y: axis(xy.iter().map(|p| p.1), false),

@@ -53,7 +53,7 @@ fn pareto() -> StageDef {
             ],
             Type::Plot,
         ),
-        None,
+        Some(crate::run::report::pareto),
     )
 }
 
@@ -76,7 +76,7 @@ fn table() -> StageDef {
             ],
             Type::Table,
         ),
-        None,
+        Some(crate::run::report::table),
     )
 }
 
@@ -95,7 +95,7 @@ fn line() -> StageDef {
             ],
             Type::Plot,
         ),
-        None,
+        Some(crate::run::report::line),
     )
 }
 
@@ -112,6 +112,6 @@ fn bar() -> StageDef {
             ],
             Type::Plot,
         ),
-        None,
+        Some(crate::run::report::bar),
     )
 }

@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::stage::StageDef;
+use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::Type;
 use pipe_lang::units::Dim;
 
@@ -37,12 +38,12 @@ fn workload() -> StageDef {
             vec![choice(
                 "name",
                 "mobilenet_v2",
-                &["resnet50", "mobilenet_v2", "vit_b16"],
-                "ResNet-50, MobileNetV2 1.0 or ViT-B/16, all at 224×224.",
+                pipe_sim::workload::BUILTIN,
+                "ResNet-50, MobileNetV2 1.0 (or its 0.75 / 0.5 / 0.35 widths) or ViT-B/16, all at 224×224.",
             )],
             Type::Model,
         ),
-        None,
+        Some(crate::run::sim::workload),
     )
 }
 
@@ -57,7 +58,7 @@ fn topology() -> StageDef {
             vec![path("file", "SCALE-Sim topology CSV file.")],
             Type::Model,
         ),
-        None,
+        Some(crate::run::sim::topology),
     )
 }
 
@@ -82,7 +83,14 @@ fn accelerator() -> StageDef {
                     &["int16", "int8", "int4", "lightpe1", "lightpe2"],
                     "PE type: integer MAC of 16/8/4 bits, or LightPE with one shift / two shift-adds for power-of-two weights.",
                 ),
-                int("bits", 8, 2, 16, "Operand bit width the PE is priced at."),
+                int(
+                    "bits",
+                    0,
+                    0,
+                    16,
+                    "Activation bit width the PE is priced at (with `pe`, selects the PPA row); \
+                     0: the PE type's own width (int16 16, int8 8, int4 4, LightPEs 8).",
+                ),
                 int("rows", 16, 1, 4096, "PE array rows."),
                 int("cols", 16, 1, 4096, "PE array columns."),
                 quantity("spad", Dim::Bytes, 512.0, 1.0, 16.0 * MIB, "Scratchpad per PE.")
@@ -99,11 +107,14 @@ fn accelerator() -> StageDef {
                 ),
                 float("bandwidth", 16.0, 1e-3, 1e6, "DRAM bandwidth in GB/s.")
                     .default_note("project default, not from the paper: about one LPDDR4 channel"),
-                override_path("ppa", "CSV of per-PE-type area, power and energy replacing the shipped table; empty: the shipped table."),
+                override_path("ppa", "CSV of per-PE-type area, power and energy replacing the shipped table; empty: the shipped table.")
+                    .default_note("the shipped table is the project's own (basis in stdlib/sim/data/ppa_default.csv), not QUIDAM's unpublished one"),
+                override_path("memory", "CSV of SRAM/DRAM access energy, area and leakage (columns kind, capacity_kib, access_pj_16b, area_um2_per_kib, leak_uw_per_kib) replacing the shipped model; empty: the shipped model.")
+                    .default_note("the shipped model is the project's own: Timeloop pat / Eyeriss normalised costs, see stdlib/sim/data/memory_default.csv"),
             ],
             per_layer(),
         ),
-        None,
+        Some(crate::run::sim::accelerator),
     )
 }
 
@@ -133,11 +144,23 @@ fn nvm_cache() -> StageDef {
                     &["iso_capacity", "iso_area"],
                     "Compare against SRAM of the same capacity, or give the NVM the largest capacity fitting SRAM's area.",
                 ),
-                override_path("table", "CSV of per-technology read/write latency and energy, leakage and area per capacity; empty: the shipped table."),
+                override_path("table", "CSV of per-technology read/write latency and energy, leakage and area per capacity (columns tech, node_nm, capacity_mb, read_ns, write_ns, read_pj, write_pj, leak_mw, area_mm2, as NVSim reports them); empty: the shipped table.")
+                    .default_note("the shipped 22 nm table is the project's own (basis in stdlib/sim/data/nvm_default.csv), not DeepNVM++'s unpublished one"),
+                int("batch", 1, 1, 1_000_000, "Inputs per inference batch: activations scale with it, weights are read once per batch."),
+                quantity("line", Dim::Bytes, 64.0, 1.0, 4096.0, "Cache line size; reads and writes are counted in lines.")
+                    .default_note("project default, not from the paper"),
+                int("banks", 16, 1, 4096, "Cache banks serving accesses in parallel.")
+                    .default_note("project default, not from the paper"),
+                float("throughput", 10.0, 1e-6, 1e6, "Compute throughput in TFLOP/s; sets the time the workload computes.")
+                    .default_note("project default, not from the paper: a mid-range GPU"),
+                quantity("dram_energy", Dim::Energy, 6.4e-9, 0.0, 1e-3, "DRAM energy per line fetched on a miss.")
+                    .default_note("project default: Timeloop pat's 200 units per 16-bit access at 1 pJ per unit, 64-byte lines"),
+                quantity("dram_latency", Dim::Time, 100e-9, 0.0, 1e-3, "DRAM latency per miss.")
+                    .default_note("project default, not from the paper"),
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::sim::nvm_cache),
     )
 }
 
@@ -155,7 +178,12 @@ fn thermal() -> StageDef {
              latency, width in use, accuracy. All constants are the project's own model; the \
              paper published none.",
             vec![
-                model("models", "A `model.slimmable` network (its widths are the models to shift between) or any single model."),
+                ParamSig::required(
+                    "models",
+                    Type::Any,
+                    "A list `[large, small]` of models (e.g. two widths of a slimmable network), or one \
+                     model whose `small_width` channel slice is the small model.",
+                ),
                 choice(
                     "policy",
                     "dynamic_shift",
@@ -182,13 +210,25 @@ fn thermal() -> StageDef {
                     .default_note("project default, not from the paper"),
                 int("levels", 8, 2, 64, "DVFS frequency levels between fmin and fmax.")
                     .default_note("project default, not from the paper"),
-                quantity("power", Dim::Power, 4.0, 1e-3, 100.0, "SoC power at fmax running the largest width.")
+                quantity("power", Dim::Power, 7.0, 1e-3, 100.0, "SoC power at fmax when fully busy (dynamic power scales with f³ and the busy fraction).")
                     .default_note("project default, not from the paper"),
+                quantity("idle", Dim::Power, 0.3, 0.0, 100.0, "SoC power when idle.")
+                    .default_note("project default, not from the paper"),
+                float("fps", 30.0, 1e-3, 1e5, "Inference requests per second; a model busy for `latency·fps` of the time.")
+                    .default_note("project default, not from the paper"),
+                float("flops_per_cycle", 8.0, 1e-3, 1e6, "FLOPs the SoC completes per clock cycle; latency = FLOPs / (f · this).")
+                    .default_note("project default, not from the paper"),
+                quantity("band", Dim::Temp, 10.0, 0.0, 100.0, "`dynamic_shift` moves back to the large model this far below its switch-down point.")
+                    .default_note("project default, not from the paper"),
+                float("small_width", 0.5, 0.01, 1.0, "With a single model: the width of its channel slice used as the small model.")
+                    .default_note("project default, not from the paper"),
+                float_list("accuracy", &[], "Accuracy of each model (large first), shown in the trace; empty: none."),
+                quantity("sample", Dim::Time, 1.0, 1e-4, 3600.0, "Trace sampling interval."),
                 quantity("step", Dim::Time, 0.1, 1e-4, 60.0, "Simulation time step.")
                     .default_note("project default, not from the paper"),
             ],
             out,
         ),
-        None,
+        Some(crate::run::sim::thermal),
     )
 }

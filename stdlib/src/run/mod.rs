@@ -1,0 +1,7 @@
+//! Stage implementations, one file per family; the signatures in `stages/` point here.
+
+pub mod eval;
+pub mod model;
+pub mod report;
+pub mod sim;
+pub mod train;

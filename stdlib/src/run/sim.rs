@@ -1,0 +1,458 @@
+//! Implementations of the `sim.*` stages: they turn stage arguments into
+//! `pipe-sim` inputs (reading override tables through `path` parameters only),
+//! run the simulator and package its results as `Metrics` and `Table`
+//! artifacts. No simulation logic lives here.
+
+use crate::artifact::Artifact;
+use crate::metrics::{Cell, Metrics, Table};
+use crate::model::Model;
+use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
+use pipe_sim::accelerator::{self, Design};
+use pipe_sim::arch::Arch;
+use pipe_sim::dataflow::Dataflow;
+use pipe_sim::nvm::{self, CacheTable, Mode, System, Traffic};
+use pipe_sim::ppa::{MemoryModel, PpaTable};
+use pipe_sim::thermal::{self, Clock, DeviceModel, Policy, Shift, Soc};
+use pipe_sim::{workload, SimError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn sim_error(e: SimError) -> StageError {
+    match e {
+        SimError::Table { file, message } => StageError::File {
+            path: file,
+            message,
+        },
+        SimError::Invalid(m) => StageError::Invalid(m),
+    }
+}
+
+/// The architecture descriptor a `Model` carries.
+fn arch_of(model: &Model) -> Result<Arch, StageError> {
+    serde_json::from_slice(&model.arch).map_err(|e| {
+        StageError::Corrupt(format!(
+            "the model's architecture descriptor does not decode: {e}"
+        ))
+    })
+}
+
+/// A weightless `Model` standing for a workload's shapes.
+fn model_of(arch: &Arch) -> Result<Model, StageError> {
+    let arch = serde_json::to_vec(arch)
+        .map_err(|e| StageError::Internal(format!("serializing a workload: {e}")))?;
+    Ok(Model {
+        arch,
+        weights: Vec::new(),
+    })
+}
+
+fn model_output(arch: &Arch) -> Result<StageOutput, StageError> {
+    let metrics = BTreeMap::from([
+        ("macs".to_string(), arch.macs() as f64),
+        ("flops".to_string(), arch.flops() as f64),
+        ("layers".to_string(), arch.layers.len() as f64),
+    ]);
+    Ok(StageOutput::single(Artifact::Model(Arc::new(model_of(arch)?))).with_metrics(&metrics))
+}
+
+/// `sim.workload(name)`.
+pub fn workload(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    let arch = workload::builtin(input.str("name")?).map_err(sim_error)?;
+    model_output(&arch)
+}
+
+/// `sim.topology(file)`.
+pub fn topology(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let arch = workload::topology(&ctx.resolve(input.str("file")?)).map_err(sim_error)?;
+    model_output(&arch)
+}
+
+/// An override table from a `path` parameter, or the shipped one when empty.
+fn table_or<T>(
+    input: &StageInput,
+    ctx: &StageContext,
+    name: &str,
+    read: fn(&std::path::Path) -> Result<T, SimError>,
+    shipped: fn() -> Result<T, SimError>,
+) -> Result<T, StageError> {
+    match input.str(name)? {
+        "" => shipped().map_err(sim_error),
+        path => read(&ctx.resolve(path)).map_err(sim_error),
+    }
+}
+
+/// The PE type's own width, used when `bits` is 0.
+fn native_bits(pe: &str) -> u32 {
+    match pe {
+        "int16" => 16,
+        "int4" => 4,
+        _ => 8,
+    }
+}
+
+fn design(input: &StageInput) -> Result<Design, StageError> {
+    let pe = input.str("pe")?.to_string();
+    let bits = match input.usize("bits")? {
+        0 => native_bits(&pe),
+        b => {
+            u32::try_from(b).map_err(|_| StageError::Invalid(format!("`bits` {b} is too large")))?
+        }
+    };
+    let dataflow = input.str("dataflow")?;
+    Ok(Design {
+        bits,
+        rows: input.u64("rows")?,
+        cols: input.u64("cols")?,
+        spad_bytes: input.f64("spad")?,
+        glb_bytes: input.f64("glb")?,
+        freq_hz: input.f64("freq")?,
+        dataflow: Dataflow::parse(dataflow).ok_or_else(|| {
+            StageError::Internal(format!("dataflow `{dataflow}` passed the checker"))
+        })?,
+        bandwidth: input.f64("bandwidth")? * 1e9,
+        pe,
+    })
+}
+
+fn num(x: f64) -> Cell {
+    Cell::Num(x)
+}
+
+fn layer_table(report: &accelerator::Report, arch: &Arch) -> Table {
+    let columns = [
+        "layer",
+        "kind",
+        "macs",
+        "folds",
+        "compute_cycles",
+        "dram_cycles",
+        "cycles",
+        "utilization",
+        "spad_accesses",
+        "glb_accesses",
+        "dram_bytes",
+        "energy_uj",
+        "latency_us",
+    ];
+    let rows = report
+        .layers
+        .iter()
+        .map(|l| {
+            vec![
+                Cell::Text(l.name.clone()),
+                Cell::Text(l.kind.to_string()),
+                num(l.macs as f64),
+                num(l.folds as f64),
+                num(l.compute_cycles as f64),
+                num(l.dram_cycles as f64),
+                num(l.cycles as f64),
+                num(l.utilization),
+                num(l.spad_accesses as f64),
+                num(l.glb_accesses as f64),
+                num(l.dram_bytes as f64),
+                num(l.energy_pj * 1e-6),
+                num(l.latency_s * 1e6),
+            ]
+        })
+        .collect();
+    Table {
+        title: format!("{} per layer", arch.name),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows,
+    }
+}
+
+fn accelerator_metrics(t: &accelerator::Totals) -> BTreeMap<String, f64> {
+    [
+        ("compute_cycles", t.compute_cycles as f64),
+        ("total_cycles", t.total_cycles as f64),
+        ("utilization", t.utilization),
+        ("latency_ms", t.latency_ms),
+        ("energy_uj", t.energy_uj),
+        ("area_mm2", t.area_mm2),
+        ("perf_per_area", t.perf_per_area),
+        ("edp", t.edp),
+        ("macs", t.macs as f64),
+        ("freq_mhz", t.freq_mhz),
+        ("mac_energy_uj", t.mac_energy_uj),
+        ("spad_energy_uj", t.spad_energy_uj),
+        ("glb_energy_uj", t.glb_energy_uj),
+        ("dram_energy_uj", t.dram_energy_uj),
+        ("leak_energy_uj", t.leak_energy_uj),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn metrics_artifact(values: &BTreeMap<String, f64>) -> Artifact {
+    Artifact::Metrics(Arc::new(Metrics {
+        values: values.clone(),
+        curves: BTreeMap::new(),
+    }))
+}
+
+/// `sim.accelerator(...)` → `{metrics, layers}`.
+pub fn accelerator(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let arch = arch_of(input.model("model")?)?;
+    let design = design(input)?;
+    let ppa = table_or(input, ctx, "ppa", PpaTable::read, PpaTable::default_table)?;
+    let memory = table_or(
+        input,
+        ctx,
+        "memory",
+        MemoryModel::read,
+        MemoryModel::default_model,
+    )?;
+    let report = accelerator::simulate(&arch, &design, &ppa, &memory).map_err(sim_error)?;
+    let metrics = accelerator_metrics(&report.totals);
+    let layers = Artifact::Table(Arc::new(layer_table(&report, &arch)));
+    Ok(
+        StageOutput::record([("metrics", metrics_artifact(&metrics)), ("layers", layers)])
+            .with_metrics(&metrics),
+    )
+}
+
+fn nvm_metrics(c: &nvm::Comparison) -> BTreeMap<String, f64> {
+    let (r, s) = (&c.result, &c.sram);
+    [
+        ("energy_uj", r.energy_uj),
+        ("delay_ms", r.delay_ms),
+        ("edp", r.edp),
+        ("area_mm2", r.cache.area_mm2),
+        ("capacity_mb", r.cache.capacity_mb),
+        ("leak_mw", r.cache.leak_mw),
+        ("read_ns", r.cache.read_ns),
+        ("write_ns", r.cache.write_ns),
+        ("read_pj", r.cache.read_pj),
+        ("write_pj", r.cache.write_pj),
+        ("reads", r.reads),
+        ("writes", r.writes),
+        ("misses", r.misses),
+        ("dynamic_uj", r.dynamic_uj),
+        ("leak_uj", r.leak_uj),
+        ("dram_uj", r.dram_uj),
+        ("sram_energy_uj", s.energy_uj),
+        ("sram_delay_ms", s.delay_ms),
+        ("sram_edp", s.edp),
+        ("sram_area_mm2", s.cache.area_mm2),
+        ("sram_capacity_mb", s.cache.capacity_mb),
+        ("sram_leak_mw", s.cache.leak_mw),
+        ("edp_reduction", c.edp_reduction()),
+        ("energy_reduction", s.energy_uj / r.energy_uj),
+        ("area_reduction", c.area_reduction()),
+        ("capacity_gain", c.capacity_gain()),
+        ("leak_reduction", c.leak_reduction()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// `sim.nvm_cache(...)` → `Metrics`.
+pub fn nvm_cache(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let arch = arch_of(input.model("workload")?)?;
+    let table = table_or(
+        input,
+        ctx,
+        "table",
+        CacheTable::read,
+        CacheTable::default_table,
+    )?;
+    let derived = Traffic::of_arch(&arch, input.f64("line")?, input.f64("batch")?);
+    let (reads, writes) = (input.u64("reads")? as f64, input.u64("writes")? as f64);
+    let traffic = if reads > 0.0 || writes > 0.0 {
+        let working_set = derived
+            .layers
+            .iter()
+            .map(|l| l.working_set_bytes)
+            .fold(0.0, f64::max);
+        Traffic::given(reads, writes, working_set, derived.flops)
+    } else {
+        derived
+    };
+    let system = System {
+        flops_per_s: input.f64("throughput")? * 1e12,
+        banks: input.f64("banks")?,
+        dram_pj_per_line: input.f64("dram_energy")? * 1e12,
+        dram_ns: input.f64("dram_latency")? * 1e9,
+    };
+    let mode = input.str("mode")?;
+    let mode = Mode::parse(mode)
+        .ok_or_else(|| StageError::Internal(format!("mode `{mode}` passed the checker")))?;
+    let node_nm = input.f64("node")? * 1e9;
+    let capacity_mb = input.f64("capacity")? / MIB;
+    let comparison = nvm::compare(
+        &table,
+        input.str("tech")?,
+        node_nm,
+        capacity_mb,
+        mode,
+        &traffic,
+        &system,
+    )
+    .map_err(sim_error)?;
+    let metrics = nvm_metrics(&comparison);
+    Ok(StageOutput::single(metrics_artifact(&metrics)).with_metrics(&metrics))
+}
+
+fn floats(input: &StageInput, name: &str) -> Result<Vec<f64>, StageError> {
+    match input.value(name)? {
+        pipe_lang::value::Value::List(items) => items
+            .iter()
+            .map(|v| {
+                v.as_f64().ok_or_else(|| {
+                    StageError::Invalid(format!("`{name}` must list numbers, got {v}"))
+                })
+            })
+            .collect(),
+        other => Err(StageError::Internal(format!(
+            "`{name}` is not a list: {other}"
+        ))),
+    }
+}
+
+/// The large and small models: a list `[large, small]`, or one model and its
+/// `small_width` slice.
+fn device_models(input: &StageInput) -> Result<Vec<DeviceModel>, StageError> {
+    let archs = match input.get("models")? {
+        Input::Artifact(Artifact::Model(m)) => {
+            let large = arch_of(m)?;
+            let small = workload::slim(&large, input.f64("small_width")?).map_err(sim_error)?;
+            vec![large, small]
+        }
+        Input::Sweep(points) => points
+            .iter()
+            .map(|p| match &p.value {
+                Input::Artifact(Artifact::Model(m)) => arch_of(m),
+                _ => Err(StageError::Invalid(format!(
+                    "`models` item {} is not a model",
+                    p.label
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(StageError::Invalid(
+                "`models` must be a model or a list [large, small] of models".into(),
+            ))
+        }
+    };
+    let accuracy = floats(input, "accuracy")?;
+    if !accuracy.is_empty() && accuracy.len() != archs.len() {
+        return Err(StageError::Invalid(format!(
+            "`accuracy` lists {} values for {} models; give one per model (large first) or none",
+            accuracy.len(),
+            archs.len()
+        )));
+    }
+    Ok(archs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| DeviceModel {
+            name: a.name.clone(),
+            flops: a.flops() as f64,
+            accuracy: accuracy.get(i).copied(),
+        })
+        .collect())
+}
+
+fn trace_table(report: &thermal::ThermalReport, models: &[DeviceModel]) -> Table {
+    let with_accuracy = report.mean_accuracy.is_some();
+    let mut columns = vec![
+        "time_s",
+        "temp_c",
+        "freq_ghz",
+        "latency_ms",
+        "power_w",
+        "model",
+    ];
+    if with_accuracy {
+        columns.push("accuracy");
+    }
+    let rows = report
+        .trace
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                num(p.time_s),
+                num(p.temp_c),
+                num(p.freq_hz / 1e9),
+                num(p.latency_ms),
+                num(p.power_w),
+                Cell::Text(models[p.model].name.clone()),
+            ];
+            if let (true, Some(a)) = (with_accuracy, p.accuracy) {
+                row.push(num(a));
+            }
+            row
+        })
+        .collect();
+    Table {
+        title: "thermal trace".into(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows,
+    }
+}
+
+fn thermal_metrics(r: &thermal::ThermalReport) -> BTreeMap<String, f64> {
+    let mut m: BTreeMap<String, f64> = [
+        ("max_temp_c", r.max_temp_c),
+        ("min_freq_ghz", r.min_freq_hz / 1e9),
+        ("start_latency_ms", r.start_latency_ms),
+        ("max_latency_ms", r.max_latency_ms),
+        ("mean_latency_ms", r.mean_latency_ms),
+        ("latency_increase", r.max_latency_ms / r.start_latency_ms),
+        ("throttled_s", r.throttled_s),
+        ("small_fraction", r.small_fraction),
+        ("switches", r.switches as f64),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(a) = r.mean_accuracy {
+        m.insert("mean_accuracy".into(), a);
+    }
+    m
+}
+
+/// `sim.thermal(...)` → `{metrics, trace}`.
+pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    let models = device_models(input)?;
+    let policy = input.str("policy")?;
+    let policy = Policy::parse(policy)
+        .ok_or_else(|| StageError::Internal(format!("policy `{policy}` passed the checker")))?;
+    let soc = Soc {
+        ambient_c: input.f64("ambient")?,
+        r_k_per_w: input.f64("resistance")?,
+        c_j_per_k: input.f64("capacitance")?,
+        trip_c: input.f64("trip")?,
+        hysteresis_c: input.f64("hysteresis")?,
+        freqs_hz: thermal::levels(
+            input.f64("fmin")?,
+            input.f64("fmax")?,
+            input.usize("levels")?,
+        ),
+        p_idle_w: input.f64("idle")?,
+        p_full_w: input.f64("power")?,
+        flops_per_cycle: input.f64("flops_per_cycle")?,
+        fps: input.f64("fps")?,
+    };
+    let shift = Shift {
+        margin_c: input.f64("margin")?,
+        band_c: input.f64("band")?,
+    };
+    let clock = Clock {
+        duration_s: input.f64("duration")?,
+        dt_s: input.f64("step")?,
+        sample_s: input.f64("sample")?,
+    };
+    let report = thermal::simulate(&models, policy, &soc, &shift, &clock).map_err(sim_error)?;
+    let metrics = thermal_metrics(&report);
+    let trace = Artifact::Table(Arc::new(trace_table(&report, &models)));
+    Ok(
+        StageOutput::record([("metrics", metrics_artifact(&metrics)), ("trace", trace)])
+            .with_metrics(&metrics),
+    )
+}
