@@ -131,9 +131,10 @@ impl<'a> Checker<'a> {
                 stage.span,
                 format!("no stage `{}` in `{namespace}`", stage.name),
             );
-        let suggestion = closest(&wrong, all.iter().map(String::as_str))
-            .map(str::to_string)
-            .or_else(|| self.stage_named(&stage.name));
+        // The same stage name in another namespace beats a near spelling.
+        let suggestion = self
+            .stage_named(&stage.name)
+            .or_else(|| closest(&wrong, all.iter().map(String::as_str)).map(str::to_string));
         if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
@@ -172,7 +173,7 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let got = self.check_arg(sig, param, arg);
-            swept |= matches!(got, Type::Sweep(_)) && !matches!(param.ty, Type::Sweep(_));
+            swept |= matches!(got, Type::Sweep(_)) && broadcasts(&param.ty);
             if sig.output_task_from == Some(param.name) {
                 task = dataset_task(&got);
             }
@@ -319,7 +320,7 @@ impl<'a> Checker<'a> {
     fn check_arg(&mut self, sig: &StageSig, param: &ParamSig, arg: &Arg) -> Type {
         let got = self.infer(&arg.value);
         let single = match &got {
-            Type::Sweep(inner) if !matches!(param.ty, Type::Sweep(_)) => inner.as_ref(),
+            Type::Sweep(inner) if broadcasts(&param.ty) => inner.as_ref(),
             t => t,
         };
         if !Type::accepts(&param.ty, single) {
@@ -535,6 +536,13 @@ impl<'a> Checker<'a> {
         }
         result
     }
+}
+
+/// Whether a sweep passed for a parameter of this type maps the stage over its
+/// points. A `Sweep` or `Any` parameter takes the whole sweep as one value
+/// (`report.pareto(hw, ...)` plots every point).
+fn broadcasts(param: &Type) -> bool {
+    !matches!(param, Type::Sweep(_) | Type::Any)
 }
 
 /// The task of a dataset type (through a sweep), when known.
