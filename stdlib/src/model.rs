@@ -1,19 +1,79 @@
-//! The `Model` artifact: an architecture descriptor (JSON, readable by the
-//! simulators) plus weights as safetensors, so a cached model rebuilds without
-//! rerunning the stage that made it.
+//! The `Model` artifact: `arch.json` (the architecture descriptor, readable by
+//! the simulators, plus under the key `spec` the configuration that rebuilds
+//! the network) and `weights.safetensors`, so a cached model rebuilds without
+//! rerunning the stage that made it. A model without `spec` (a simulator
+//! workload) has a descriptor but no network.
 
 use crate::artifact::{file, Files};
 use crate::StageError;
+use pipe_nn::{ModelSpec, Network, NnError};
+use pipe_sim::arch::Arch;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    /// The architecture descriptor as JSON (layer list with shapes).
+    /// `arch.json`: the descriptor's JSON object, with `spec` beside its fields.
     pub arch: Vec<u8>,
-    /// safetensors bytes.
+    /// safetensors bytes; empty for a workload.
     pub weights: Vec<u8>,
 }
 
+/// `arch.json`: the descriptor's own fields, flattened, so a reader that wants
+/// only an `Arch` decodes the same file.
+#[derive(Serialize, Deserialize)]
+struct ArchFile {
+    #[serde(flatten)]
+    arch: Arch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spec: Option<ModelSpec>,
+}
+
+/// Maps a backend error onto the stage contract.
+pub fn nn_error(e: NnError) -> StageError {
+    match e {
+        NnError::Config(m) => StageError::Invalid(m),
+        NnError::Weights(m) => StageError::Corrupt(m),
+    }
+}
+
 impl Model {
+    /// Saves a trained or fresh network: its spec, descriptor and weights.
+    pub fn from_network(net: &mut Network) -> Result<Model, StageError> {
+        let file = ArchFile {
+            arch: net.arch(),
+            spec: Some(net.spec.clone()),
+        };
+        let arch = serde_json::to_vec(&file).map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))?;
+        Ok(Model {
+            arch,
+            weights: net.save_weights().map_err(nn_error)?,
+        })
+    }
+
+    fn arch_file(&self) -> Result<ArchFile, StageError> {
+        serde_json::from_slice(&self.arch).map_err(|e| StageError::Corrupt(format!("`arch.json`: {e}")))
+    }
+
+    /// The architecture descriptor (layer list with real shapes).
+    pub fn descriptor(&self) -> Result<Arch, StageError> {
+        Ok(self.arch_file()?.arch)
+    }
+
+    /// The configuration that rebuilds the network.
+    pub fn spec(&self) -> Result<ModelSpec, StageError> {
+        self.arch_file()?.spec.ok_or_else(|| {
+            StageError::Invalid(format!(
+                "model `{}` is an architecture description without weights; train or evaluate a `model.*` network instead",
+                self.descriptor().map(|a| a.name).unwrap_or_default()
+            ))
+        })
+    }
+
+    /// The network with its saved weights.
+    pub fn network(&self) -> Result<Network, StageError> {
+        Network::load(&self.spec()?, &self.weights).map_err(nn_error)
+    }
+
     pub fn to_files(&self) -> Result<Files, StageError> {
         Ok(Files::from([
             ("arch.json".to_string(), self.arch.clone()),

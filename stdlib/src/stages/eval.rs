@@ -29,7 +29,7 @@ fn classify() -> StageDef {
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::eval::classify),
     )
 }
 

@@ -51,7 +51,7 @@ fn mlp() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::model::mlp),
     )
 }
 
@@ -90,7 +90,7 @@ fn cnn() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::model::cnn),
     )
 }
 
@@ -115,7 +115,7 @@ fn vit() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::model::vit),
     )
 }
 
@@ -138,7 +138,7 @@ fn mobilenet_v2() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::model::mobilenet_v2),
     )
 }
 
@@ -161,7 +161,7 @@ fn mobilenet_v3() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::model::mobilenet_v3),
     )
 }
 

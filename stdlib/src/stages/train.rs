@@ -55,7 +55,7 @@ fn supervised() -> StageDef {
             ),
             trained(),
         ),
-        None,
+        Some(crate::run::train::supervised),
     )
 }
 

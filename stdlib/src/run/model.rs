@@ -1,0 +1,88 @@
+//! Implementations of `model.mlp`, `model.cnn`, `model.vit`,
+//! `model.mobilenet_v2` and `model.mobilenet_v3`: read the parameters, take
+//! the input shape and classes from the `input` dataset, and build a freshly
+//! initialised network on the tensor backend.
+
+use crate::artifact::Artifact;
+use crate::model::{nn_error, Model};
+use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use pipe_lang::value::Value;
+use pipe_nn::{Family, ModelSpec, Network};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn mlp(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    build(input, Family::Mlp {
+        hidden: sizes(input, "hidden")?,
+    })
+}
+
+pub fn cnn(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    build(input, Family::Cnn {
+        channels: sizes(input, "channels")?,
+        kernel: input.usize("kernel")?,
+        hidden: input.usize("hidden")?,
+    })
+}
+
+pub fn vit(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    build(input, Family::Vit {
+        patch: input.usize("patch")?,
+        dim: input.usize("dim")?,
+        depth: input.usize("depth")?,
+        heads: input.usize("heads")?,
+        mlp_ratio: input.f64("mlp_ratio")? as f32,
+    })
+}
+
+pub fn mobilenet_v2(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    build(input, Family::MobilenetV2 {
+        width: input.f64("width")? as f32,
+        blocks: input.usize("blocks")?,
+        expansion: input.usize("expansion")?,
+    })
+}
+
+pub fn mobilenet_v3(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+    build(input, Family::MobilenetV3 {
+        width: input.f64("width")? as f32,
+        blocks: input.usize("blocks")?,
+        expansion: input.usize("expansion")?,
+        se: input.bool("se")?,
+    })
+}
+
+/// A list-of-int parameter as layer sizes.
+fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
+    let Value::List(items) = input.value(name)? else {
+        return Err(StageError::Internal(format!("argument `{name}` is not a list")));
+    };
+    items
+        .iter()
+        .map(|v| {
+            v.as_i64()
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|&i| i > 0)
+                .ok_or_else(|| StageError::Invalid(format!("`{name}` must hold positive integers, got {v}")))
+        })
+        .collect()
+}
+
+fn build(input: &StageInput, family: Family) -> Result<StageOutput, StageError> {
+    let data = input.dataset("input")?.images()?;
+    let spec = ModelSpec {
+        family,
+        input: [data.channels, data.height, data.width],
+        classes: data.classes(),
+        dropout: input.f64("dropout")? as f32,
+        seed: input.u64("seed")?,
+    };
+    let mut net = Network::build(&spec).map_err(nn_error)?;
+    let arch = net.arch();
+    let metrics = BTreeMap::from([
+        ("params".to_string(), net.trainable_params() as f64),
+        ("macs".to_string(), arch.macs() as f64),
+    ]);
+    let model = Model::from_network(&mut net)?;
+    Ok(StageOutput::single(Artifact::Model(Arc::new(model))).with_metrics(&metrics))
+}

@@ -1,0 +1,130 @@
+//! Implementation of `train.supervised`: reads the optimisation parameters,
+//! runs the backend's training loop on the dataset's images (reporting progress
+//! and polling cancellation every batch) and returns `{model, metrics, curve}`.
+
+use crate::artifact::Artifact;
+use crate::dataset::ImageSet;
+use crate::metrics::{Cell, Metrics, Table};
+use crate::model::Model;
+use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use pipe_nn::optim::OptimizerKind;
+use pipe_nn::schedule::ScheduleKind;
+use pipe_nn::train::{train, EpochStats, Images, TrainConfig};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let model = input.model("model")?;
+    let mut net = model.network()?;
+    let data = input.dataset("data")?.images()?;
+    check_fits(data, &net.spec)?;
+    let cfg = config(input)?;
+    let steps = cfg.epochs * data.len().div_ceil(cfg.batch_size.clamp(1, data.len().max(1)));
+    ctx.progress.set_total(steps as u64, "batches");
+    let images = Images {
+        x: &data.x,
+        y: &data.y,
+        shape: [data.channels, data.height, data.width],
+    };
+    let curve = train(&mut net, images, &cfg, |_| {
+        ctx.progress.advance(1);
+        ctx.check_cancelled()
+    })?;
+    let metrics = metrics(&curve);
+    let trained = Model::from_network(&mut net)?;
+    Ok(StageOutput::record([
+        ("model", Artifact::Model(Arc::new(trained))),
+        ("metrics", Artifact::Metrics(Arc::new(metrics.clone()))),
+        ("curve", Artifact::Table(Arc::new(table(&curve)))),
+    ])
+    .with_metrics(&metrics.values))
+}
+
+/// The optimisation parameters every training stage shares.
+pub fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
+    let optimizer = match input.str("optimizer")? {
+        "adamw" => OptimizerKind::adamw(),
+        "sgd" => OptimizerKind::Sgd {
+            momentum: input.f64("momentum")? as f32,
+        },
+        other => return Err(StageError::Internal(format!("unknown optimizer `{other}`"))),
+    };
+    let schedule = match input.str("schedule")? {
+        "cosine" => ScheduleKind::Cosine,
+        "constant" => ScheduleKind::Constant,
+        "step" => ScheduleKind::Step {
+            every: input.usize("step_every")?,
+            gamma: input.f64("step_gamma")? as f32,
+        },
+        other => return Err(StageError::Internal(format!("unknown schedule `{other}`"))),
+    };
+    Ok(TrainConfig {
+        epochs: input.usize("epochs")?,
+        batch_size: input.usize("batch_size")?.max(1),
+        lr: input.f64("lr")? as f32,
+        optimizer,
+        weight_decay: input.f64("weight_decay")? as f32,
+        schedule,
+        warmup_epochs: input.usize("warmup")?,
+        clip: input.f64("clip")? as f32,
+        label_smoothing: input.f64("label_smoothing")? as f32,
+        augment: input.bool("augment")?,
+        seed: input.u64("seed")?,
+    })
+}
+
+/// The dataset must have the shape and classes the model was built for.
+pub fn check_fits(data: &ImageSet, spec: &pipe_nn::ModelSpec) -> Result<(), StageError> {
+    let shape = [data.channels, data.height, data.width];
+    if shape != spec.input {
+        return Err(StageError::Invalid(format!(
+            "the model was built for {:?} images (C, H, W) but the dataset has {shape:?}; build the model with `input:` this dataset",
+            spec.input
+        )));
+    }
+    if data.classes() != spec.classes {
+        return Err(StageError::Invalid(format!(
+            "the model has {} classes but the dataset has {}; build the model with `input:` this dataset",
+            spec.classes,
+            data.classes()
+        )));
+    }
+    if data.is_empty() {
+        return Err(StageError::Invalid("the dataset is empty".into()));
+    }
+    Ok(())
+}
+
+fn metrics(curve: &[EpochStats]) -> Metrics {
+    let last = curve.last();
+    let values = BTreeMap::from([
+        ("train_loss".to_string(), last.map_or(f64::NAN, |s| f64::from(s.loss))),
+        ("train_accuracy".to_string(), last.map_or(f64::NAN, |s| f64::from(s.accuracy))),
+        ("epochs".to_string(), curve.len() as f64),
+    ]);
+    let series = |f: fn(&EpochStats) -> f32| curve.iter().map(|s| f64::from(f(s))).collect();
+    let curves = BTreeMap::from([
+        ("train_loss".to_string(), series(|s| s.loss)),
+        ("train_accuracy".to_string(), series(|s| s.accuracy)),
+        ("lr".to_string(), series(|s| s.lr)),
+    ]);
+    Metrics { values, curves }
+}
+
+fn table(curve: &[EpochStats]) -> Table {
+    Table {
+        title: "training curve".into(),
+        columns: ["epoch", "loss", "accuracy", "lr"].map(String::from).to_vec(),
+        rows: curve
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Num(s.epoch as f64),
+                    Cell::Num(f64::from(s.loss)),
+                    Cell::Num(f64::from(s.accuracy)),
+                    Cell::Num(f64::from(s.lr)),
+                ]
+            })
+            .collect(),
+    }
+}
