@@ -40,6 +40,11 @@ pub trait Executor: Sync {
     fn submit(&self, job: Job, done: Sender<Finished>);
     /// How many jobs it runs at once; the scheduler keeps at most this many in flight.
     fn parallelism(&self) -> usize;
+    /// Whether the scheduler may run a node on its own thread when it is the only
+    /// one that can run (true for in-process executors).
+    fn inline_when_alone(&self) -> bool {
+        false
+    }
 }
 
 /// Runs jobs on a rayon pool in this process.
@@ -70,6 +75,10 @@ impl Executor for LocalExecutor {
 
     fn parallelism(&self) -> usize {
         self.pool.current_num_threads()
+    }
+
+    fn inline_when_alone(&self) -> bool {
+        true
     }
 }
 

@@ -3,15 +3,24 @@
 //! per concept of the interpreter.
 
 pub mod cache;
+pub mod cmd_cache;
 pub mod cmd_check;
 pub mod cmd_doc;
+pub mod cmd_explain;
 pub mod cmd_fmt;
+pub mod cmd_graph;
+pub mod cmd_run;
+pub mod cmd_watch;
 pub mod executor;
+pub mod frontend;
 pub mod graph;
 pub mod key;
 pub mod loader;
+pub mod lower;
+pub mod overrides;
 pub mod progress;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod stage_input;
 pub mod stage_set;

@@ -20,6 +20,16 @@ enum Command {
     Fmt(pipe_interp::cmd_fmt::Args),
     /// Show the stage catalog, or one stage's signature and docs.
     Doc(pipe_interp::cmd_doc::Args),
+    /// Run a pipeline: what the named bindings need, cached results reused.
+    Run(pipe_interp::cmd_run::Args),
+    /// Say whether a binding is cached, or why it would rerun.
+    Explain(pipe_interp::cmd_explain::Args),
+    /// Print the stage graph (DOT or Mermaid).
+    Graph(pipe_interp::cmd_graph::Args),
+    /// Rerun what changed on every save of the file, its imports or its inputs.
+    Watch(pipe_interp::cmd_watch::Args),
+    /// Inspect (`ls`) or prune (`gc`) the cache.
+    Cache(pipe_interp::cmd_cache::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +38,11 @@ fn main() -> ExitCode {
         Command::Check(args) => pipe_interp::cmd_check::run(args),
         Command::Fmt(args) => pipe_interp::cmd_fmt::run(args),
         Command::Doc(args) => pipe_interp::cmd_doc::run(args),
+        Command::Run(args) => pipe_interp::cmd_run::run(args),
+        Command::Explain(args) => pipe_interp::cmd_explain::run(args),
+        Command::Graph(args) => pipe_interp::cmd_graph::run(args),
+        Command::Watch(args) => pipe_interp::cmd_watch::run(args),
+        Command::Cache(args) => pipe_interp::cmd_cache::run(args),
     };
     match result {
         Ok(code) => code,

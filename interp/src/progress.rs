@@ -72,7 +72,7 @@ impl Progress for NodeBar {
     fn advance(&self, done: u64) {
         if let Ok(slot) = self.bar.lock() {
             if let Some(bar) = slot.as_ref() {
-                bar.set_position(done);
+                bar.inc(done);
             }
         }
     }

@@ -54,6 +54,13 @@ fn short_number(v: f64) -> String {
     }
 }
 
+/// One node as one line (watch mode): status, name, time, headline metrics.
+pub fn line(r: &NodeReport) -> String {
+    format!("{:<7} {}  {:.2}s  {}", r.status.as_str(), r.name, r.seconds, headline(r))
+        .trim_end()
+        .to_string()
+}
+
 /// The terminal table: node, stage, status, time, headline metrics.
 pub fn table(reports: &[NodeReport]) -> String {
     let rows: Vec<[String; 5]> = reports

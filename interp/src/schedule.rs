@@ -301,6 +301,22 @@ impl Execution<'_, '_> {
                 control.cancel_all();
             }
             let starting = !interrupted && !control.drain.load(Ordering::SeqCst);
+            // A lone ready node with nothing else running (a chain) runs right here:
+            // handing it to a worker thread only adds two thread wake-ups per node.
+            if starting && running == 0 && ready.len() == 1 && self.s.executor.inline_when_alone() {
+                let Some(id) = ready.pop_front() else { break };
+                match self.job(id) {
+                    Ok(job) => {
+                        let done = crate::executor::run_job(job);
+                        self.finish(done, &dependents, &mut waiting, &mut ready);
+                    }
+                    Err(msg) => {
+                        let report = self.s.failed(id, msg, 0.0);
+                        self.fail(id, report, &dependents);
+                    }
+                }
+                continue;
+            }
             while starting && running < limit {
                 let Some(id) = ready.pop_front() else { break };
                 match self.job(id) {

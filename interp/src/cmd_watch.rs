@@ -1,0 +1,287 @@
+//! `pipe watch FILE [NAME...]`: on every save of the file, an imported file or an
+//! input data file (notify, debounced ~100 ms), re-check and show diagnostics at
+//! once, then rerun only what changed (keys decide). Nodes still running whose
+//! keys are no longer wanted are cancelled; the next run starts when the old one
+//! has drained. Ignores the cache and `runs/`. Ctrl-C stops cleanly (exit 0).
+
+use crate::cache::Cache;
+use crate::executor::LocalExecutor;
+use crate::frontend::{self, Loaded};
+use crate::key::Key;
+use crate::progress::Quiet;
+use crate::report;
+use crate::run::{self, RunError, RunRequest};
+use crate::schedule::{NodeReport, RunControl, Status};
+use crate::stage_set::StageSet;
+use notify::{RecursiveMode, Watcher};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Quiet time after the last file event before re-checking.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .pipe file.
+    pub file: PathBuf,
+    /// Bindings to keep up to date; all when none is given.
+    pub names: Vec<String>,
+    /// Override a param: `--set bits=3` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Nodes run at once (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Cache directory (default: `.pipe-cache/` beside the file).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+/// What a watch session needs.
+pub struct WatchOptions {
+    pub file: PathBuf,
+    pub names: Vec<String>,
+    pub sets: Vec<String>,
+    pub cache_dir: PathBuf,
+    pub jobs: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let opts = WatchOptions {
+        cache_dir: crate::cmd_run::cache_dir(&args.file, args.cache.as_deref()),
+        file: args.file,
+        names: args.names,
+        sets: args.sets,
+        jobs: args.jobs.unwrap_or(0),
+    };
+    let emit = |line: &str| println!("{line}");
+    match watch(&opts, pipe_stdlib::Stdlib::get(), &stop, &emit) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Watches until `stop` is set. Every line of output goes through `emit`.
+pub fn watch(
+    opts: &WatchOptions,
+    stages: &dyn StageSet,
+    stop: &AtomicBool,
+    emit: &(dyn Fn(&str) + Sync),
+) -> Result<(), String> {
+    let cache = Arc::new(Cache::open(&opts.cache_dir).map_err(|e| e.to_string())?);
+    cache.lock_for_run().map_err(|e| e.to_string())?;
+    let executor = LocalExecutor::new(opts.jobs)?;
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            let _ = tx.send(ev.paths);
+        }
+    })
+    .map_err(|e| format!("cannot watch files: {e}"))?;
+    let ignored = ignored_dirs(opts);
+    let mut watched = Watched::default();
+    std::thread::scope(|scope| {
+        let mut current: Option<(Arc<RunControl>, std::thread::ScopedJoinHandle<()>)> = None;
+        let mut generation = 0usize;
+        let mut dirty = true;
+        while !stop.load(Ordering::SeqCst) {
+            if dirty {
+                dirty = false;
+                let loaded = reload(opts, stages, emit);
+                if let Some(l) = &loaded {
+                    watched.update(&mut watcher, &frontend::watched_files(&l.program, &l.graph));
+                } else {
+                    watched.update(&mut watcher, &[opts.file.clone()]);
+                }
+                if let Some((control, handle)) = current.take() {
+                    let keep = loaded.as_ref().map(|l| wanted_keys(l, &opts.names)).unwrap_or_default();
+                    let cancelled = control.cancel_stale(&keep);
+                    if cancelled > 0 {
+                        emit(&format!("inputs changed: cancelling {cancelled} running node(s)"));
+                    }
+                    let _ = handle.join();
+                }
+                if let Some(loaded) = loaded {
+                    generation += 1;
+                    let control = Arc::new(RunControl::default());
+                    let ctl = Arc::clone(&control);
+                    let (cache, executor) = (&cache, &executor);
+                    let handle = scope.spawn(move || one_run(opts, &loaded, stages, cache, executor, &ctl, emit, generation));
+                    current = Some((control, handle));
+                }
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(paths) if watched.relevant(&paths, &ignored) => {
+                    debounce(&rx);
+                    dirty = true;
+                }
+                _ => {}
+            }
+        }
+        if let Some((control, handle)) = current.take() {
+            control.interrupted.store(true, Ordering::SeqCst);
+            let _ = handle.join();
+        }
+    });
+    emit("stopped watching");
+    Ok(())
+}
+
+/// Waits until no event has come for `DEBOUNCE`.
+fn debounce(rx: &mpsc::Receiver<Vec<PathBuf>>) {
+    while rx.recv_timeout(DEBOUNCE).is_ok() {}
+}
+
+/// Checks and lowers the file, printing its diagnostics at once.
+fn reload(opts: &WatchOptions, stages: &dyn StageSet, emit: &(dyn Fn(&str) + Sync)) -> Option<Loaded> {
+    match frontend::load(&opts.file, stages, &opts.sets, false) {
+        Ok(l) => {
+            if !l.warnings.is_empty() {
+                emit(l.warnings.trim_end());
+            }
+            Some(l)
+        }
+        Err(e) => {
+            emit(e.to_string().trim_end());
+            emit("fix the errors above; watching for changes");
+            None
+        }
+    }
+}
+
+fn wanted_keys(loaded: &Loaded, names: &[String]) -> HashSet<Key> {
+    let Ok(needed) = run::needed(loaded, names) else {
+        return HashSet::new();
+    };
+    needed
+        .iter()
+        .filter_map(|&id| loaded.graph.nodes[id].key.as_ref().ok().copied())
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn one_run(
+    opts: &WatchOptions,
+    loaded: &Loaded,
+    stages: &dyn StageSet,
+    cache: &Arc<Cache>,
+    executor: &LocalExecutor,
+    control: &RunControl,
+    emit: &(dyn Fn(&str) + Sync),
+    generation: usize,
+) {
+    let observer = |r: &NodeReport| {
+        if r.status != Status::Cached {
+            emit(&report::line(r));
+        }
+    };
+    let warn = |w: String| emit(&format!("warning: {w}"));
+    let request = RunRequest {
+        file: &opts.file,
+        loaded,
+        names: &opts.names,
+        stages,
+        cache,
+        executor,
+        control,
+        progress: &Quiet,
+        observer: &observer,
+        warn: &warn,
+        color: false,
+    };
+    match run::run(&request) {
+        Ok(outcome) => {
+            let r = &outcome.result.reports;
+            let count = |s: Status| r.iter().filter(|x| x.status == s).count();
+            emit(&format!(
+                "run {generation}: {} ran, {} cached, {} failed, {} skipped{}",
+                count(Status::Ran),
+                count(Status::Cached),
+                count(Status::Failed),
+                count(Status::Skipped),
+                if outcome.result.ok() { "" } else { " (not ok)" }
+            ));
+        }
+        Err(RunError::Usage(msg)) => emit(&format!("error: {msg}")),
+        Err(RunError::Invalid(rendered)) => emit(rendered.trim_end()),
+    }
+}
+
+/// The cache and run directories: changes there are the watcher's own writes.
+fn ignored_dirs(opts: &WatchOptions) -> Vec<PathBuf> {
+    let base = frontend::base_dir(&opts.file);
+    [opts.cache_dir.clone(), base.join("runs")]
+        .iter()
+        .map(|p| absolute(p))
+        .collect()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// The files and directories being watched, as absolute paths.
+#[derive(Default)]
+struct Watched {
+    files: HashSet<PathBuf>,
+    dirs: HashSet<PathBuf>,
+    /// Watched directories (the parents of files, and input directories).
+    watching: HashSet<PathBuf>,
+}
+
+impl Watched {
+    fn update(&mut self, watcher: &mut notify::RecommendedWatcher, paths: &[PathBuf]) {
+        let mut files = HashSet::new();
+        let mut dirs = HashSet::new();
+        let mut want: HashSet<(PathBuf, bool)> = HashSet::new();
+        for p in paths {
+            let abs = absolute(p);
+            if abs.is_dir() {
+                want.insert((abs.clone(), true));
+                dirs.insert(abs);
+            } else {
+                if let Some(parent) = abs.parent() {
+                    want.insert((parent.to_path_buf(), false));
+                }
+                files.insert(abs);
+            }
+        }
+        for (dir, recursive) in &want {
+            if self.watching.insert(dir.clone()) {
+                let mode = if *recursive {
+                    RecursiveMode::Recursive
+                } else {
+                    RecursiveMode::NonRecursive
+                };
+                let _ = watcher.watch(dir, mode);
+            }
+        }
+        self.files = files;
+        self.dirs = dirs;
+    }
+
+    fn relevant(&self, paths: &[PathBuf], ignored: &[PathBuf]) -> bool {
+        paths.iter().any(|p| {
+            let p = absolute(p);
+            if ignored.iter().any(|i| p.starts_with(i)) {
+                return false;
+            }
+            self.files.contains(&p) || self.dirs.iter().any(|d| p.starts_with(d))
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! `--set name=value`: parses each override as the value of `let x = <value>`,
+//! folds it to a constant and checks it against the root param's declared type.
+//! Only root `param`s can be overridden. This module never changes the program;
+//! lowering substitutes the values.
+
+use pipe_lang::ast::StmtKind;
+use pipe_lang::program::{BindingKind, Program};
+use pipe_lang::types::Type;
+use pipe_lang::value::Value;
+use std::collections::BTreeMap;
+
+/// Parses every `name=value`; the first problem is returned as a one-line error.
+pub fn parse(program: &Program, sets: &[String]) -> Result<BTreeMap<String, Value>, String> {
+    let mut out = BTreeMap::new();
+    for set in sets {
+        let (name, value) = parse_one(program, set)?;
+        if out.insert(name.clone(), value).is_some() {
+            return Err(format!("`--set {set}`: `{name}` is set twice"));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
+    let Some((name, text)) = set.split_once('=') else {
+        return Err(format!("`--set {set}`: expected NAME=VALUE, e.g. `--set bits=3`"));
+    };
+    let name = name.trim();
+    let root = program.root_module();
+    let params: Vec<&str> = root
+        .bindings
+        .values()
+        .filter(|b| b.kind == BindingKind::Param)
+        .map(|b| b.name.as_str())
+        .collect();
+    let binding = match root.bindings.get(name) {
+        Some(b) if b.kind == BindingKind::Param => b,
+        Some(_) => return Err(format!("`--set {set}`: `{name}` is a `let`, not a `param`; only params can be set")),
+        None => {
+            let hint = match pipe_lang::suggest::closest(name, params.iter().copied()) {
+                Some(s) => format!(" (did you mean `{s}`?)"),
+                None if params.is_empty() => " (the file declares no params)".to_string(),
+                None => format!(" (params: {})", params.join(", ")),
+            };
+            return Err(format!("`--set {set}`: no param named `{name}`{hint}"));
+        }
+    };
+    let value = fold_text(text).map_err(|e| format!("`--set {set}`: {e}"))?;
+    let got = value_type(&value);
+    if !Type::accepts(&binding.ty, &got) {
+        return Err(format!(
+            "`--set {set}`: `{name}` is a {}, but `{}` is a {got}",
+            binding.ty,
+            text.trim()
+        ));
+    }
+    Ok((name.to_string(), crate::key::coerce(&value, &binding.ty)))
+}
+
+/// The constant value of `text` as written in a `.pipe` file.
+fn fold_text(text: &str) -> Result<Value, String> {
+    let source = format!("let x = {text}\n");
+    let parsed = pipe_lang::parse("--set", &source);
+    if let Some(d) = parsed.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!("the value does not parse: {}", d.message));
+    }
+    let expr = match parsed.ast.stmts.as_slice() {
+        [stmt] => match &stmt.kind {
+            StmtKind::Let { value, .. } => value,
+            _ => return Err("expected a single value".into()),
+        },
+        _ => return Err("expected a single value".into()),
+    };
+    pipe_lang::fold::const_value(expr, &|_| None).map_err(|e| match e.kind {
+        pipe_lang::fold::FoldErrorKind::NotConstant(_) => {
+            "expected a constant (a number, string, bool, quantity, list or record); quote strings like \"int8\"".to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// The type of a constant, for checking it against a param's declared type.
+pub fn value_type(v: &Value) -> Type {
+    match v {
+        Value::Int(_) => Type::Int,
+        Value::Float(_) => Type::Float,
+        Value::Bool(_) => Type::Bool,
+        Value::Str(_) => Type::Str,
+        Value::Quantity { dim, .. } => Type::Quantity(*dim),
+        Value::List(items) => Type::list(items.first().map(value_type).unwrap_or(Type::Any)),
+        Value::Record(fields) => Type::Record(fields.iter().map(|(k, v)| (k.clone(), value_type(v))).collect()),
+    }
+}

@@ -1,0 +1,219 @@
+//! One run of a lowered pipeline, shared by `pipe run` and `pipe watch`: pick the
+//! nodes the named bindings need, refuse plainly when one has no implementation,
+//! schedule them, remember node names in the cache's index, and write the run
+//! directory. This module prints nothing; callers report.
+
+use crate::cache::Cache;
+use crate::executor::Executor;
+use crate::frontend::{render_all, Loaded};
+use crate::graph::NodeId;
+use crate::progress::ProgressFactory;
+use crate::report::{self, Exported};
+use crate::schedule::{NodeReport, RunControl, RunResult, Scheduler, Status};
+use crate::stage_set::StageSet;
+use pipe_lang::diagnostic::Diagnostic;
+use pipe_stdlib::stage::Outputs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Diagnostic code: a needed stage has no implementation yet.
+const E_NOT_IMPLEMENTED: &str = "E0901";
+
+pub struct RunRequest<'a> {
+    pub file: &'a Path,
+    pub loaded: &'a Loaded,
+    /// Bindings to run; empty: all.
+    pub names: &'a [String],
+    pub stages: &'a dyn StageSet,
+    pub cache: &'a Arc<Cache>,
+    pub executor: &'a dyn Executor,
+    pub control: &'a RunControl,
+    pub progress: &'a dyn ProgressFactory,
+    pub observer: &'a dyn Fn(&NodeReport),
+    pub warn: &'a dyn Fn(String),
+    pub color: bool,
+}
+
+pub struct RunOutcome {
+    pub result: RunResult,
+    /// Where `summary.json` and `report.md` were written.
+    pub run_dir: Option<PathBuf>,
+    /// Why the run directory could not be written.
+    pub run_dir_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Exit 2: e.g. an unknown binding name.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 1: rendered diagnostics (a needed stage is not implemented).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The nodes the request needs, in topological order.
+pub fn needed(loaded: &Loaded, names: &[String]) -> Result<Vec<NodeId>, RunError> {
+    let roots = loaded.graph.roots(names).map_err(RunError::Usage)?;
+    Ok(loaded.graph.needed(&roots))
+}
+
+pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
+    let graph = &req.loaded.graph;
+    let needed = needed(req.loaded, req.names)?;
+    let missing: Vec<Diagnostic> = needed
+        .iter()
+        .map(|&id| &graph.nodes[id])
+        .filter(|n| !n.implemented)
+        .map(|n| {
+            Diagnostic::error(
+                E_NOT_IMPLEMENTED,
+                &n.file,
+                n.span,
+                format!("stage `{}` is not implemented yet", n.stage_name()),
+            )
+            .with_label(n.span, format!("`{}` needs it", n.name))
+            .with_help("run only the bindings that do not need it: `pipe run FILE NAME...`")
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(RunError::Invalid(render_all(&req.loaded.program, &missing, req.color)));
+    }
+    let scheduler = Scheduler {
+        graph,
+        stages: req.stages,
+        cache: req.cache,
+        executor: req.executor,
+        control: req.control,
+        progress: req.progress,
+        observer: req.observer,
+        warn: req.warn,
+    };
+    let result = scheduler.run(&needed);
+    remember_names(req, &result.reports);
+    let exported = exports(req, &result);
+    let stem = req
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pipeline".into());
+    let written = report::write_run_dir(
+        &graph.base_dir,
+        &stem,
+        &req.file.display().to_string(),
+        &result.reports,
+        result.ok(),
+        &exported,
+    );
+    let (run_dir, run_dir_error) = match written {
+        Ok(d) => (Some(d), None),
+        Err(e) => (None, Some(format!("could not write the run directory: {e}"))),
+    };
+    Ok(RunOutcome {
+        result,
+        run_dir,
+        run_dir_error,
+    })
+}
+
+/// Points each node name (and alias) at the key it had in this run.
+fn remember_names(req: &RunRequest, reports: &[NodeReport]) {
+    let graph = &req.loaded.graph;
+    let mut names = Vec::new();
+    for r in reports.iter().filter(|r| matches!(r.status, Status::Ran | Status::Cached)) {
+        let Some(key) = r.key else { continue };
+        let node = &graph.nodes[r.id];
+        for name in std::iter::once(&node.name).chain(&node.aliases) {
+            names.push((name.clone(), key, r.stage.clone()));
+        }
+    }
+    req.cache.record_names(&names);
+}
+
+/// The tables and plots of the needed nodes, from this run or the cache.
+fn exports(req: &RunRequest, result: &RunResult) -> Vec<Exported> {
+    let mut out = Vec::new();
+    for r in &result.reports {
+        let wanted = match &r.outputs {
+            Some(crate::cache::OutputKinds::Single(k)) => k == "table" || k == "plot",
+            Some(crate::cache::OutputKinds::Record(f)) => f.values().any(|k| k == "table" || k == "plot"),
+            None => false,
+        };
+        if !wanted {
+            continue;
+        }
+        let output = match (r.status, result.outputs.get(&r.id), r.key) {
+            (Status::Ran, Some(o), _) => Some(Arc::clone(o)),
+            (Status::Cached, _, Some(key)) => match req.cache.lookup(&key) {
+                crate::cache::Lookup::Hit(m) => req.cache.load(&key, &m).ok().map(Arc::new),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(output) = output else { continue };
+        let stem = report::file_stem(&r.name);
+        match &output.outputs {
+            Outputs::Single(a) => out.push(Exported {
+                stem,
+                artifact: a.clone(),
+            }),
+            Outputs::Record(fields) => {
+                for (field, a) in fields {
+                    out.push(Exported {
+                        stem: format!("{stem}.{field}"),
+                        artifact: a.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A whole run of one file without printing (library users, tests, `watch`).
+pub struct FileRun<'a> {
+    pub file: &'a Path,
+    pub names: &'a [String],
+    pub sets: &'a [String],
+    pub cache_dir: &'a Path,
+    /// Worker threads; 0: one per core.
+    pub jobs: usize,
+}
+
+/// The outcome of `run_file` plus the cache warnings it raised.
+pub struct FileOutcome {
+    pub outcome: RunOutcome,
+    pub warnings: Vec<String>,
+}
+
+/// Loads, checks, lowers and runs `req.file`; errors come back rendered.
+pub fn run_file(req: &FileRun, stages: &dyn StageSet, control: &RunControl) -> Result<FileOutcome, String> {
+    let loaded = crate::frontend::load(req.file, stages, req.sets, false).map_err(|e| e.to_string())?;
+    let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
+    cache.lock_for_run().map_err(|e| e.to_string())?;
+    let executor = crate::executor::LocalExecutor::new(req.jobs)?;
+    let warnings = std::sync::Mutex::new(Vec::new());
+    let warn = |w: String| {
+        if let Ok(mut ws) = warnings.lock() {
+            ws.push(w);
+        }
+    };
+    let request = RunRequest {
+        file: req.file,
+        loaded: &loaded,
+        names: req.names,
+        stages,
+        cache: &cache,
+        executor: &executor,
+        control,
+        progress: &crate::progress::Quiet,
+        observer: &|_| {},
+        warn: &warn,
+        color: false,
+    };
+    let outcome = run(&request).map_err(|e| e.to_string())?;
+    Ok(FileOutcome {
+        outcome,
+        warnings: warnings.into_inner().unwrap_or_default(),
+    })
+}
