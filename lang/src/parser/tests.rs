@@ -13,7 +13,7 @@ fn messages(src: &str) -> Vec<String> {
 
 #[test]
 fn language_example_parses_cleanly() {
-    let src = include_str!("../../../tests/fixtures/parse/language_example.pipe");
+    let src = include_str!("../../../tests/fixtures/parse/valid/language_example.pipe");
     let p = parse("ex.pipe", src);
     assert!(p.diagnostics.is_empty(), "{:#?}", p.diagnostics);
     assert_eq!(p.ast.stmts.len(), 11);
