@@ -107,16 +107,23 @@ impl Frame {
         }
     }
 
-    /// The finished document of a bracket group or sweep.
-    fn finish(mut self, close: &'static str) -> Doc {
+    /// The finished document of a bracket group or sweep, and the comments that
+    /// trailed a sweep's body: they belong after the sweep, where a following `,`
+    /// must not end up inside them.
+    fn finish(mut self, close: &'static str) -> (Doc, Vec<Doc>) {
         if let Kind::Sweep { .. } = self.kind {
+            let keep = self.elem_end.min(self.body.len());
+            let trailing = self.body.split_off(keep);
+            let has_comment = |d: &Doc| matches!(d, Doc::Comment { .. });
+            self.broken |= self.docs.iter().chain(&self.body).any(has_comment);
             let mut body = vec![Doc::Line];
             body.append(&mut self.body);
             self.docs.push(Doc::Indent(body));
-            return Doc::Group {
+            let group = Doc::Group {
                 docs: self.docs,
                 broken: self.broken,
             };
+            return (group, trailing);
         }
         if self.kind.trailing_comma() && self.has_elems && !self.comma_done {
             self.docs.insert(self.elem_end, Doc::IfBreak(","));
@@ -129,10 +136,11 @@ impl Frame {
             docs.push(Doc::SoftLine);
         }
         docs.push(Doc::Text(close.to_string()));
-        Doc::Group {
+        let group = Doc::Group {
             docs,
             broken: self.broken,
-        }
+        };
+        (group, Vec::new())
     }
 }
 
@@ -236,8 +244,11 @@ impl<'a> Builder<'a> {
                 return;
             }
             if let Some(f) = self.frames.pop() {
-                let doc = f.finish("");
+                let (doc, trailing) = f.finish("");
                 self.emit_elem(doc);
+                for c in trailing {
+                    self.emit(c);
+                }
             }
         }
     }
@@ -247,10 +258,7 @@ impl<'a> Builder<'a> {
         let doc = Doc::Comment { text, own_line };
         let in_stmt = !self.frames.is_empty() && next.is_some_and(|k| !k.starts_stmt());
         if in_stmt || (!self.frames.is_empty() && !own_line) {
-            if let Some(f) = self.frames.last_mut() {
-                f.broken |= f.kind != Kind::Stmt;
-                f.active().push(doc);
-            }
+            self.emit(doc);
             self.last_end = Some(c.span.end);
             return;
         }
@@ -260,8 +268,11 @@ impl<'a> Builder<'a> {
         self.last_end = Some(c.span.end);
     }
 
+    /// Emits a doc; a comment breaks its bracket group (sweeps decide when they end).
     fn emit(&mut self, doc: Doc) {
         if let Some(f) = self.frames.last_mut() {
+            let bracket = !matches!(f.kind, Kind::Stmt | Kind::Sweep { .. });
+            f.broken |= bracket && matches!(doc, Doc::Comment { .. });
             f.active().push(doc);
         }
     }
@@ -320,7 +331,7 @@ impl<'a> Builder<'a> {
                     _ => "}",
                 };
                 if let Some(f) = self.frames.pop() {
-                    let doc = f.finish(close);
+                    let (doc, _) = f.finish(close);
                     self.emit_elem(doc);
                 }
             }
@@ -380,6 +391,8 @@ struct Printer {
     /// A line break waits; the number is the next line's indentation.
     pending: Option<usize>,
     blank: bool,
+    /// The current line already ends in a comment: the next one needs its own line.
+    line_has_comment: bool,
 }
 
 type Cmd<'d> = (usize, bool, &'d Doc);
@@ -389,7 +402,10 @@ impl Printer {
         let mut stack: Vec<Cmd<'_>> = docs.iter().rev().map(|d| (0, false, d)).collect();
         while let Some((indent, flat, doc)) = stack.pop() {
             match doc {
-                Doc::Text(s) => self.text(s),
+                Doc::Text(s) => {
+                    self.after_comment(indent);
+                    self.text(s);
+                }
                 Doc::Space => {
                     if self.pending.is_none() {
                         self.text(" ");
@@ -404,7 +420,8 @@ impl Printer {
                 Doc::SoftLine | Doc::Line => {}
                 Doc::IfBreak(s) => {
                     if !flat {
-                        self.raw(s);
+                        self.after_comment(indent);
+                        self.text(s);
                     }
                 }
                 Doc::Comment { text, own_line } => self.comment(text, *own_line, indent),
@@ -431,6 +448,7 @@ impl Printer {
     fn text(&mut self, s: &str) {
         if let Some(indent) = self.pending.take() {
             if !self.out.is_empty() {
+                self.line_has_comment = false;
                 self.out.push('\n');
                 if std::mem::take(&mut self.blank) {
                     self.out.push('\n');
@@ -442,6 +460,13 @@ impl Printer {
         self.raw(s);
     }
 
+    /// Code never follows a comment on its line (it would become comment text).
+    fn after_comment(&mut self, indent: usize) {
+        if self.line_has_comment && self.pending.is_none() {
+            self.pending = Some(indent);
+        }
+    }
+
     /// Text on the current line, ignoring a pending break.
     fn raw(&mut self, s: &str) {
         self.out.push_str(s);
@@ -449,7 +474,7 @@ impl Printer {
     }
 
     fn comment(&mut self, text: &str, own_line: bool, indent: usize) {
-        if own_line || self.out.is_empty() {
+        if own_line || self.out.is_empty() || self.line_has_comment {
             if self.pending.is_none() && !self.out.is_empty() {
                 self.pending = Some(indent);
             }
@@ -459,6 +484,7 @@ impl Printer {
             self.raw(text);
         }
         self.pending = Some(self.pending.unwrap_or(indent));
+        self.line_has_comment = true;
     }
 }
 
