@@ -389,3 +389,55 @@ fn report_line_draws_a_thermal_trace() {
     };
     assert_eq!(t.rows.len(), 601);
 }
+
+#[test]
+fn report_line_over_a_sweep_draws_one_series_per_category() {
+    let model = workload("resnet50");
+    let mut points = Vec::new();
+    for tech in ["stt", "sot"] {
+        for mib in [1.0, 4.0, 16.0] {
+            let capacity = Input::Value(Value::Quantity {
+                value: mib * 1024.0 * 1024.0,
+                dim: pipe_lang::units::Dim::Bytes,
+            });
+            let out = call(
+                "sim.nvm_cache",
+                vec![
+                    ("workload", model.clone()),
+                    ("tech", s(tech)),
+                    ("capacity", capacity.clone()),
+                ],
+            )
+            .unwrap();
+            let Input::Value(c) = capacity else {
+                unreachable!()
+            };
+            points.push(SweepPoint {
+                label: format!("tech={tech},capacity={mib}MiB"),
+                coords: BTreeMap::from([
+                    ("tech".to_string(), Value::Str(tech.into())),
+                    ("capacity".to_string(), c),
+                ]),
+                value: record(&out),
+            });
+        }
+    }
+    let line = call(
+        "report.line",
+        vec![
+            ("data", Input::Sweep(points)),
+            ("x", s("capacity_mb")),
+            ("y", s("edp_reduction")),
+        ],
+    )
+    .unwrap();
+    let Artifact::Plot(p) = single(line) else {
+        panic!("not a plot")
+    };
+    assert_eq!(
+        p.svg.matches("<polyline").count(),
+        2,
+        "one series per technology"
+    );
+    assert!(p.svg.contains("tech=stt") && p.svg.contains("capacity_mb (MB)"));
+}

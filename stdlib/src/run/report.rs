@@ -205,7 +205,8 @@ pub fn pareto(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stage
 }
 
 /// Series of `y` against `x` from tables (one series per item), from metric
-/// curves, or across the points of a sweep (grouped by the other coordinates).
+/// curves, or across the points of a sweep (one series per combination of its
+/// categorical coordinates).
 fn line_series(items: &[Item], x: &str, y: &str) -> Result<Vec<Series>, StageError> {
     let from_tables: Vec<Series> = items
         .iter()
@@ -242,10 +243,12 @@ fn line_series(items: &[Item], x: &str, y: &str) -> Result<Vec<Series>, StageErr
     }
     let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for item in items {
+        // Categorical coordinates (strings, bools) name the series; numeric ones
+        // are candidates for the x axis.
         let group: Vec<String> = item
             .coords
             .iter()
-            .filter(|(k, _)| k.as_str() != x)
+            .filter(|(k, v)| k.as_str() != x && matches!(v, Value::Str(_) | Value::Bool(_)))
             .map(|(k, v)| format!("{k}={}", v.short()))
             .collect();
         groups
