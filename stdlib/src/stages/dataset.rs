@@ -103,6 +103,7 @@ fn shapes() -> StageDef {
                 int("n", 1000, 1, 1_000_000, "Number of images."),
                 int("size", 16, 8, 256, "Image side in pixels."),
                 int("classes", 4, 2, 8, "Number of shape classes (the first `classes` kinds)."),
+                seed(),
                 float(
                     "noise",
                     0.05,
@@ -111,7 +112,6 @@ fn shapes() -> StageDef {
                     "Standard deviation of the Gaussian pixel noise (pixels are clipped to [0, 1]).",
                 )
                 .default_note("project default, not from a paper: mild noise that keeps every class separable"),
-                seed(),
             ],
             classify(),
         ),
@@ -142,9 +142,9 @@ fn moving_shapes() -> StageDef {
                     10_000,
                     "Frames whose labels training may see: one in every `labeled_every`.",
                 ),
+                seed(),
                 float("max_speed", 2.0, 0.0, 64.0, "Largest object speed in pixels per frame.")
                     .default_note("project default, not from the paper: slow enough for optical flow on small frames"),
-                seed(),
             ],
             Type::Dataset(Some(Task::VideoDetect)),
         ),
@@ -186,6 +186,7 @@ fn av_events() -> StageDef {
                 int("videos", 400, 1, 1_000_000, "Number of videos."),
                 int("segments", 10, 1, 1000, "One-second segments per video (AVE: 10)."),
                 int("classes", 10, 1, 28, "Event classes (AVE has 28); background is extra."),
+                seed(),
                 int("audio_dim", 128, 1, 4096, "Audio feature size (AVE's VGGish features: 128)."),
                 int("visual_dim", 512, 1, 4096, "Visual feature size (AVE's VGG-19 pooled features: 512)."),
                 float(
@@ -198,7 +199,6 @@ fn av_events() -> StageDef {
                 .default_note("project default, not from the paper: enough distractors that cross-modal agreement matters"),
                 float("noise", 0.5, 0.0, 10.0, "Standard deviation of the feature noise.")
                     .default_note("project default, not from the paper"),
-                seed(),
             ],
             Type::Dataset(Some(Task::AvEvent)),
         ),
@@ -243,6 +243,7 @@ fn regions() -> StageDef {
                 int("n", 500, 1, 1_000_000, "Number of images."),
                 int("size", 32, 8, 512, "Image side in pixels."),
                 int("vocab", 12, 2, 1000, "Number of nouns in the vocabulary."),
+                seed(),
                 float(
                     "unseen",
                     0.25,
@@ -252,7 +253,6 @@ fn regions() -> StageDef {
                 )
                 .default_note("project default, not from the paper"),
                 int("regions", 3, 1, 16, "Regions per image (at most)."),
-                seed(),
             ],
             Type::Dataset(Some(Task::Segment)),
         ),
@@ -282,12 +282,12 @@ fn split() -> StageDef {
                         1.0,
                         "Fraction of samples in the test part.",
                     ),
+                    seed(),
                     flag(
                         "stratify",
                         true,
                         "Split each class separately in the same proportion.",
                     ),
-                    seed(),
                 ],
                 out,
             ),

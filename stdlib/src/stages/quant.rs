@@ -133,8 +133,11 @@ fn pow2() -> StageDef {
 }
 
 /// The evolutionary search parameters Evol-Q and CPT-V share (PAPERS.md section 1.2).
+/// Positional order follows STDLIB.md: `(model, calib, bits, population, samples,
+/// cycles, passes, loss, temperature, seed)`, then the quantizer options.
 fn search(bits: i64) -> Vec<ParamSig> {
-    let mut params = base(bits);
+    let mut options = base(bits);
+    let mut params: Vec<ParamSig> = options.drain(..3).collect();
     params.extend([
         int("population", 15, 2, 10_000, "Population size (the code's 15)."),
         int("samples", 10, 1, 10_000, "Tournament size, drawn with replacement (the code's 10)."),
@@ -147,9 +150,10 @@ fn search(bits: i64) -> Vec<ParamSig> {
             "Fitness: infoNCE between quantized and full-precision outputs, other batch items as negatives; or MSE, KL, cosine.",
         ),
         float("temperature", 3.0, 1e-3, 1e3, "infoNCE temperature (the code's 3.0)."),
-        int("batch_size", 100, 1, 65_536, "Calibration batch size; infoNCE negatives come from the batch (the code's 100)."),
         seed(),
+        int("batch_size", 100, 1, 65_536, "Calibration batch size; infoNCE negatives come from the batch (the code's 100)."),
     ]);
+    params.extend(options);
     params
 }
 

@@ -136,14 +136,14 @@ fn nvm_cache() -> StageDef {
                 quantity("node", Dim::Length, 22e-9, 5e-9, 180e-9, "Technology node.")
                     .default_note("project default, not from the paper: NVSim's sample configuration uses 22nm"),
                 model("workload", "The model whose layers give the L2 traffic (or `sim.workload(...)`)."),
-                int("reads", 0, 0, i64::MAX, "L2 reads per inference; 0 derives them from the workload."),
-                int("writes", 0, 0, i64::MAX, "L2 writes per inference; 0 derives them from the workload."),
                 choice(
                     "mode",
                     "iso_capacity",
                     &["iso_capacity", "iso_area"],
                     "Compare against SRAM of the same capacity, or give the NVM the largest capacity fitting SRAM's area.",
                 ),
+                int("reads", 0, 0, i64::MAX, "L2 reads per inference; 0 derives them from the workload."),
+                int("writes", 0, 0, i64::MAX, "L2 writes per inference; 0 derives them from the workload."),
                 override_path("table", "CSV of per-technology read/write latency and energy, leakage and area per capacity (columns tech, node_nm, capacity_mb, read_ns, write_ns, read_pj, write_pj, leak_mw, area_mm2, as NVSim reports them); empty: the shipped table.")
                     .default_note("the shipped 22 nm table is the project's own (basis in stdlib/sim/data/nvm_default.csv), not DeepNVM++'s unpublished one"),
                 int("batch", 1, 1, 1_000_000, "Inputs per inference batch: activations scale with it, weights are read once per batch."),

@@ -325,3 +325,115 @@ fn documented_outputs_and_ranges() {
     let images = find(&defs, "dataset.mnist").param("images").map(|p| p.path);
     assert_eq!(images, Some(true));
 }
+
+/// Positional argument order as STDLIB.md writes each call; extra parameters
+/// come after these (model stages put `input` first).
+const POSITIONAL: &[(&str, &[&str])] = &[
+    ("dataset.mnist", &["images", "labels"]),
+    ("dataset.cifar10", &["dir"]),
+    ("dataset.shapes", &["n", "size", "classes", "seed"]),
+    (
+        "dataset.moving_shapes",
+        &[
+            "videos",
+            "frames",
+            "size",
+            "objects",
+            "classes",
+            "labeled_every",
+            "seed",
+        ],
+    ),
+    ("dataset.coco_vid", &["annotations", "images"]),
+    (
+        "dataset.av_events",
+        &["videos", "segments", "classes", "seed"],
+    ),
+    ("dataset.ave", &["dir", "split"]),
+    ("dataset.regions", &["n", "size", "vocab", "seed"]),
+    ("dataset.split", &["data", "test", "seed"]),
+    ("dataset.sample", &["data", "n", "seed"]),
+    ("dataset.labeled", &["data", "fraction", "seed"]),
+    (
+        "model.vit",
+        &["input", "patch", "dim", "depth", "heads", "mlp_ratio"],
+    ),
+    (
+        "model.mobilenet_v2",
+        &["input", "width", "blocks", "expansion"],
+    ),
+    ("model.mobilenet_v3", &["input", "width", "blocks"]),
+    (
+        "model.temporal_transformer",
+        &["input", "windows", "dim", "heads"],
+    ),
+    ("model.slimmable", &["base", "widths"]),
+    (
+        "train.semi_supervised",
+        &["model", "labeled", "unlabeled", "pseudolabel"],
+    ),
+    (
+        "pseudolabel.ssvod",
+        &[
+            "teacher",
+            "videos",
+            "window",
+            "iou",
+            "divergence",
+            "confidence",
+        ],
+    ),
+    (
+        "pseudolabel.threshold",
+        &["teacher", "videos", "confidence"],
+    ),
+    (
+        "quant.evolq",
+        &[
+            "model",
+            "calib",
+            "bits",
+            "population",
+            "samples",
+            "cycles",
+            "passes",
+            "loss",
+            "temperature",
+            "seed",
+        ],
+    ),
+    (
+        "sim.accelerator",
+        &[
+            "model",
+            "pe",
+            "bits",
+            "rows",
+            "cols",
+            "spad",
+            "glb",
+            "freq",
+            "dataflow",
+            "bandwidth",
+        ],
+    ),
+    (
+        "sim.nvm_cache",
+        &["tech", "capacity", "node", "workload", "mode"],
+    ),
+    ("sim.thermal", &["models", "policy", "duration", "ambient"]),
+];
+
+#[test]
+fn positional_order_follows_the_documented_calls() {
+    let defs = all();
+    for (stage, want) in POSITIONAL {
+        let got: Vec<&str> = find(&defs, stage)
+            .params
+            .iter()
+            .map(|p| p.name)
+            .take(want.len())
+            .collect();
+        assert_eq!(&got, want, "{stage}");
+    }
+}
