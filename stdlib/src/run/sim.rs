@@ -29,16 +29,8 @@ fn sim_error(e: SimError) -> StageError {
     }
 }
 
-/// The architecture descriptor a `Model` carries.
-fn arch_of(model: &Model) -> Result<Arch, StageError> {
-    serde_json::from_slice(&model.arch).map_err(|e| {
-        StageError::Corrupt(format!(
-            "the model's architecture descriptor does not decode: {e}"
-        ))
-    })
-}
-
-/// A weightless `Model` standing for a workload's shapes.
+/// A weightless `Model` standing for a workload's shapes: `arch.json` holds
+/// only the descriptor (no `spec`), which `Model::descriptor` reads back.
 fn model_of(arch: &Arch) -> Result<Model, StageError> {
     let arch = serde_json::to_vec(arch)
         .map_err(|e| StageError::Internal(format!("serializing a workload: {e}")))?;
@@ -196,7 +188,7 @@ fn metrics_artifact(values: &BTreeMap<String, f64>) -> Artifact {
 
 /// `sim.accelerator(...)` → `{metrics, layers}`.
 pub fn accelerator(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    let arch = arch_of(input.model("model")?)?;
+    let arch = input.model("model")?.descriptor()?;
     let design = design(input)?;
     let ppa = table_or(input, ctx, "ppa", PpaTable::read, PpaTable::default_table)?;
     let memory = table_or(
@@ -253,7 +245,7 @@ fn nvm_metrics(c: &nvm::Comparison) -> BTreeMap<String, f64> {
 
 /// `sim.nvm_cache(...)` → `Metrics`.
 pub fn nvm_cache(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    let arch = arch_of(input.model("workload")?)?;
+    let arch = input.model("workload")?.descriptor()?;
     let table = table_or(
         input,
         ctx,
@@ -319,14 +311,14 @@ fn floats(input: &StageInput, name: &str) -> Result<Vec<f64>, StageError> {
 fn device_models(input: &StageInput) -> Result<Vec<DeviceModel>, StageError> {
     let archs = match input.get("models")? {
         Input::Artifact(Artifact::Model(m)) => {
-            let large = arch_of(m)?;
+            let large = m.descriptor()?;
             let small = workload::slim(&large, input.f64("small_width")?).map_err(sim_error)?;
             vec![large, small]
         }
         Input::Sweep(points) => points
             .iter()
             .map(|p| match &p.value {
-                Input::Artifact(Artifact::Model(m)) => arch_of(m),
+                Input::Artifact(Artifact::Model(m)) => m.descriptor(),
                 _ => Err(StageError::Invalid(format!(
                     "`models` item {} is not a model",
                     p.label
