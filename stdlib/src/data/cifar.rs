@@ -79,7 +79,7 @@ fn read_batch(path: &Path, set: &mut ImageSet) -> Result<(), StageError> {
         ));
     }
     let bytes = read_file(path)?;
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(file_error(
             path,
             format!(
