@@ -189,8 +189,10 @@ fn topology_stage_reads_a_scalesim_file() {
         "Layer, M, N, K,\nfc1, 32, 64, 128,\nfc2, 32, 10, 64,\n",
     )
     .unwrap();
-    let out = call_in("sim.topology", vec![("file", s("net.csv"))], dir).unwrap();
+    let out = call_in("sim.topology", vec![("file", s("net.csv"))], dir.clone()).unwrap();
     assert_eq!(out.metrics["macs"], (32 * 64 * 128 + 32 * 10 * 64) as f64);
+    let same = call_in("sim.workload", vec![("topology", s("net.csv"))], dir).unwrap();
+    assert_eq!(same.metrics["macs"], out.metrics["macs"]);
 }
 
 #[test]

@@ -49,9 +49,13 @@ fn model_output(arch: &Arch) -> Result<StageOutput, StageError> {
     Ok(StageOutput::single(Artifact::Model(Arc::new(model_of(arch)?))).with_metrics(&metrics))
 }
 
-/// `sim.workload(name)`.
-pub fn workload(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    let arch = workload::builtin(input.str("name")?).map_err(sim_error)?;
+/// `sim.workload(name)` or `sim.workload(topology: FILE)`.
+pub fn workload(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let arch = match input.str("topology")? {
+        "" => workload::builtin(input.str("name")?),
+        file => workload::topology(&ctx.resolve(file)),
+    }
+    .map_err(sim_error)?;
     model_output(&arch)
 }
 

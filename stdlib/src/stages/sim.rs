@@ -33,14 +33,21 @@ fn workload() -> StageDef {
         sig(
             "sim",
             "workload",
-            "A built-in reference workload with its real layer shapes, as an (untrained) \
-             `Model` the simulators can price.",
-            vec![choice(
-                "name",
-                "mobilenet_v2",
-                pipe_sim::workload::BUILTIN,
-                "ResNet-50, MobileNetV2 1.0 (or its 0.75 / 0.5 / 0.35 widths) or ViT-B/16, all at 224×224.",
-            )],
+            "A built-in reference workload with its real layer shapes, or the layers of a \
+             SCALE-Sim topology CSV (`topology:`), as an (untrained) `Model` the simulators \
+             can price.",
+            vec![
+                choice(
+                    "name",
+                    "mobilenet_v2",
+                    pipe_sim::workload::BUILTIN,
+                    "ResNet-50, MobileNetV2 1.0 (or its 0.75 / 0.5 / 0.35 widths) or ViT-B/16, all at 224×224.",
+                ),
+                override_path(
+                    "topology",
+                    "A SCALE-Sim topology CSV (conv or GEMM form) used instead of `name`; empty: the built-in `name`.",
+                ),
+            ],
             Type::Model,
         ),
         Some(crate::run::sim::workload),
