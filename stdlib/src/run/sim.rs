@@ -183,6 +183,46 @@ fn accelerator_metrics(t: &accelerator::Totals) -> BTreeMap<String, f64> {
     .collect()
 }
 
+/// The node's headline numbers (what the run summary shows): `names`, in the
+/// artifact's metrics; the artifact keeps every number.
+fn headline(metrics: &BTreeMap<String, f64>, names: &[&str]) -> BTreeMap<String, f64> {
+    names
+        .iter()
+        .filter_map(|n| metrics.get(*n).map(|v| (n.to_string(), *v)))
+        .collect()
+}
+
+const ACCELERATOR_HEADLINE: &[&str] = &[
+    "compute_cycles",
+    "total_cycles",
+    "utilization",
+    "latency_ms",
+    "energy_uj",
+    "area_mm2",
+    "perf_per_area",
+    "edp",
+];
+const NVM_HEADLINE: &[&str] = &[
+    "energy_uj",
+    "delay_ms",
+    "edp",
+    "area_mm2",
+    "capacity_mb",
+    "leak_mw",
+    "edp_reduction",
+    "area_reduction",
+    "capacity_gain",
+    "leak_reduction",
+];
+const THERMAL_HEADLINE: &[&str] = &[
+    "max_temp_c",
+    "min_freq_ghz",
+    "throttled_s",
+    "start_latency_ms",
+    "max_latency_ms",
+    "mean_accuracy",
+];
+
 fn metrics_artifact(values: &BTreeMap<String, f64>) -> Artifact {
     Artifact::Metrics(Arc::new(Metrics {
         values: values.clone(),
@@ -207,7 +247,7 @@ pub fn accelerator(input: &StageInput, ctx: &StageContext) -> Result<StageOutput
     let layers = Artifact::Table(Arc::new(layer_table(&report, &arch)));
     Ok(
         StageOutput::record([("metrics", metrics_artifact(&metrics)), ("layers", layers)])
-            .with_metrics(&metrics),
+            .with_metrics(&headline(&metrics, ACCELERATOR_HEADLINE)),
     )
 }
 
@@ -291,7 +331,8 @@ pub fn nvm_cache(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, 
     )
     .map_err(sim_error)?;
     let metrics = nvm_metrics(&comparison);
-    Ok(StageOutput::single(metrics_artifact(&metrics)).with_metrics(&metrics))
+    Ok(StageOutput::single(metrics_artifact(&metrics))
+        .with_metrics(&headline(&metrics, NVM_HEADLINE)))
 }
 
 fn floats(input: &StageInput, name: &str) -> Result<Vec<f64>, StageError> {
@@ -449,6 +490,6 @@ pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stag
     let trace = Artifact::Table(Arc::new(trace_table(&report, &models)));
     Ok(
         StageOutput::record([("metrics", metrics_artifact(&metrics)), ("trace", trace)])
-            .with_metrics(&metrics),
+            .with_metrics(&headline(&metrics, THERMAL_HEADLINE)),
     )
 }
