@@ -114,6 +114,12 @@ fn accelerator_reports_the_named_metrics_and_a_layer_table() {
             out.metrics.get(name)
         );
     }
+    assert_eq!(
+        out.metrics.len(),
+        8,
+        "node metrics are exactly the named eight: {:?}",
+        out.metrics.keys()
+    );
     let Artifact::Table(layers) = field(&out, "layers") else {
         panic!("layers is not a table")
     };
