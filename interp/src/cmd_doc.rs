@@ -181,6 +181,12 @@ fn summary(doc: &str) -> String {
     if sentence.chars().count() <= SUMMARY {
         return sentence.to_string();
     }
+    // "Name: details" reads best as just the name when the whole is too long.
+    if let Some((head, _)) = sentence.split_once(": ") {
+        if head.split_whitespace().count() >= 3 && !head.contains('(') {
+            return format!("{head}.");
+        }
+    }
     let mut cut = String::new();
     for word in sentence.split_whitespace() {
         if cut.chars().count() + word.chars().count() + 1 > SUMMARY - 3 {
@@ -310,6 +316,10 @@ mod tests {
     #[test]
     fn summaries_stop_at_the_first_sentence() {
         assert_eq!(first_sentence("One (e.g. two). Three."), "One (e.g. two).");
+        let long_tail = format!("A short name: {}", "x ".repeat(50));
+        assert_eq!(summary(&long_tail), "A short name.");
+        let two_words = format!("MobileNetV2 blocks: {}", "x ".repeat(50));
+        assert!(summary(&two_words).starts_with("MobileNetV2 blocks: x"));
         let long = "word ".repeat(40);
         let s = summary(&long);
         assert!(s.ends_with("...") && s.len() <= SUMMARY, "{s}");
