@@ -237,6 +237,16 @@ mod tests {
     }
 
     #[test]
+    fn trailing_bytes_and_empty_shapes_are_rejected() {
+        let dir = Scratch::new("idx-extra");
+        let labels = dir.write("l.idx", &idx_labels(&[0]));
+        let images = dir.write("i.idx", &idx_images(1, 1, 1, &[0, 9]));
+        assert!(message(load(&images, &labels).unwrap_err()).contains("has 1 bytes after the 1"));
+        let images = dir.write("z.idx", &idx_images(1, 0, 28, &[]));
+        assert!(message(load(&images, &labels).unwrap_err()).contains("declares 0×28 images"));
+    }
+
+    #[test]
     fn label_count_mismatch_names_both_files() {
         let dir = Scratch::new("idx-count");
         let images = dir.write("i.idx", &idx_images(2, 1, 1, &[0, 0]));
