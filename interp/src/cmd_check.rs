@@ -1,13 +1,102 @@
-//! `pipe check`.
+//! `pipe check [--format text|json] FILE...`: checks each file (and what it
+//! imports) against the stdlib catalog without running anything, and prints every
+//! diagnostic. Exit code: 0 clean or warnings only, 1 errors, 2 a file could not be read.
 
+use crate::loader::{normalize, read_source, DiskLoader};
+use pipe_lang::diagnostic::Diagnostic;
+use pipe_lang::program::Program;
+use pipe_lang::render;
+use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Rendered diagnostics with source excerpts.
+    Text,
+    /// One JSON array of diagnostics on stdout.
+    Json,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
     /// Files to check.
+    #[arg(required = true)]
     pub files: Vec<std::path::PathBuf>,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`pipe check` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let color = args.format == Format::Text && std::io::stdout().is_terminal();
+    let mut unreadable = false;
+    let mut seen: HashSet<(String, usize, usize, &'static str, String)> = HashSet::new();
+    let mut json = Vec::new();
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    for path in &args.files {
+        if let Err(reason) = read_source(path) {
+            eprintln!("error: cannot read `{}`: {reason}", path.display());
+            unreadable = true;
+            continue;
+        }
+        let name = normalize(path);
+        let program = pipe_lang::check(&name, &DiskLoader, pipe_stdlib::Stdlib::get());
+        for d in &program.diagnostics {
+            let key = (
+                d.file.clone(),
+                d.span.start,
+                d.span.end,
+                d.code,
+                d.message.clone(),
+            );
+            if !seen.insert(key) {
+                continue;
+            }
+            if d.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+            let source = source_of(&program, d);
+            match args.format {
+                Format::Text => print!("{}", render::render(d, source, color)),
+                Format::Json => json.push(render::json_of(d, source)),
+            }
+        }
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+        Format::Text => eprintln!(
+            "checked {} file{}: {errors} error{}, {warnings} warning{}",
+            args.files.len(),
+            plural(args.files.len()),
+            plural(errors),
+            plural(warnings)
+        ),
+    }
+    Ok(ExitCode::from(if unreadable {
+        2
+    } else if errors > 0 {
+        1
+    } else {
+        0
+    }))
+}
+
+fn source_of<'p>(program: &'p Program, d: &Diagnostic) -> &'p str {
+    program
+        .modules
+        .iter()
+        .find(|m| m.name == d.file)
+        .map(|m| m.text.as_str())
+        .unwrap_or("")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

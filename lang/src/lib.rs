@@ -5,16 +5,20 @@
 
 pub mod ast;
 pub mod catalog;
+pub mod check;
 pub mod diagnostic;
+pub mod fold;
 pub mod format;
 pub mod lexer;
 pub mod parser;
 pub mod program;
+pub mod render;
 pub mod span;
 pub mod suggest;
 pub mod types;
 pub mod units;
 pub mod value;
 
+pub use check::check;
 pub use format::format;
 pub use parser::{parse, Parsed};
