@@ -8,6 +8,7 @@
 use crate::ast::*;
 use crate::lexer::{self, Tok, Token};
 use crate::span::Span;
+use chumsky::error::LabelError;
 use chumsky::prelude::*;
 use std::cell::Cell;
 
@@ -81,9 +82,23 @@ impl<'a> Cx<'a> {
     }
 }
 
-type P<'a, O> = Boxed<'a, 'a, &'a [Tok], O, Ex<'a>>;
+type P<'a, O, E> = Boxed<'a, 'a, &'a [Tok], O, E>;
 
-fn ident<'a>(cx: Cx<'a>, what: &'static str) -> P<'a, Ident> {
+/// The error types the grammar is built with: `Ex` for diagnostics, and a cheap
+/// one (`extra::Err<EmptyErr>`) for the first pass over statements that are fine.
+pub trait Errors<'a>: extra::ParserExtra<'a, &'a [Tok], Context = (), State = ()> + 'a {}
+
+impl<'a, E> Errors<'a> for E
+where
+    E: extra::ParserExtra<'a, &'a [Tok], Context = (), State = ()> + 'a,
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
+}
+
+fn ident<'a, E: Errors<'a>>(cx: Cx<'a>, what: &'static str) -> P<'a, Ident, E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
     just(Tok::Ident)
         .map_with(move |_, e| cx.ident(e.span()))
         .labelled(what)
@@ -92,7 +107,7 @@ fn ident<'a>(cx: Cx<'a>, what: &'static str) -> P<'a, Ident> {
 
 /// Balanced tokens up to (not including) the next `,` or closing delimiter at
 /// this level: what a broken element is skipped as.
-fn junk<'a>() -> P<'a, ()> {
+fn junk<'a, E: Errors<'a>>() -> P<'a, (), E> {
     let others = [
         (Tok::LParen, Tok::RParen),
         (Tok::LBracket, Tok::RBracket),
@@ -119,19 +134,22 @@ fn junk<'a>() -> P<'a, ()> {
 }
 
 /// `item` followed by a look at `,` or `close`; a failure skips junk to there.
-fn element<'a, O: 'a>(
-    item: P<'a, O>,
+fn element<'a, O: 'a, E: Errors<'a>>(
+    item: P<'a, O, E>,
     close: Tok,
     on_error: impl Fn(SimpleSpan) -> O + Clone + 'a,
-) -> P<'a, O> {
+) -> P<'a, O, E> {
     item.then_ignore(one_of([Tok::Comma, close]).rewind())
         .recover_with(via_parser(junk().map_with(move |_, e| on_error(e.span()))))
         .boxed()
 }
 
-pub fn expr<'a>(cx: Cx<'a>) -> P<'a, Expr> {
+pub fn expr<'a, E: Errors<'a>>(cx: Cx<'a>) -> P<'a, Expr, E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
     recursive(move |expr| {
-        let expr: P<'a, Expr> = expr.boxed();
+        let expr: P<'a, Expr, E> = expr.boxed();
         let literal = one_of([
             Tok::Int,
             Tok::Float,
@@ -275,7 +293,10 @@ pub fn expr<'a>(cx: Cx<'a>) -> P<'a, Expr> {
     .boxed()
 }
 
-fn type_expr<'a>(cx: Cx<'a>) -> P<'a, TypeExpr> {
+fn type_expr<'a, E: Errors<'a>>(cx: Cx<'a>) -> P<'a, TypeExpr, E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
     recursive(move |ty| {
         ident(cx, "a type name")
             .then(
@@ -292,7 +313,10 @@ fn type_expr<'a>(cx: Cx<'a>) -> P<'a, TypeExpr> {
 }
 
 /// One whole statement; its value recovers to an `Error` expression.
-pub fn stmt<'a>(cx: Cx<'a>) -> P<'a, StmtKind> {
+pub fn stmt<'a, E: Errors<'a>>(cx: Cx<'a>) -> P<'a, StmtKind, E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
     let value = expr(cx)
         .then_ignore(end())
         .recover_with(via_parser(

@@ -28,7 +28,9 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses one file. `file` only names the file in diagnostics.
+/// Parses one file. `file` only names the file in diagnostics. Each statement is
+/// parsed with cheap errors first; only a statement that fails is parsed again
+/// with rich errors to explain why.
 pub fn parse(file: &str, text: &str) -> Parsed {
     let lexed = lexer::lex(file, text);
     let mut diagnostics = lexed.diagnostics;
@@ -52,7 +54,8 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         toks: &toks,
         base: &base,
     };
-    let stmt_parser = grammar::stmt(cx);
+    let fast = grammar::stmt::<chumsky::extra::Err<chumsky::error::EmptyErr>>(cx);
+    let rich = grammar::stmt::<grammar::Ex>(cx);
     let mut stmts = Vec::new();
     for range in statement_ranges(&kinds) {
         let Some(span) = byte_span(&toks, &range) else {
@@ -71,14 +74,18 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             Structure::TooDeep => StmtKind::Error,
             shape => {
                 base.set(range.start);
-                let (out, errs) = stmt_parser
-                    .parse(&kinds[range.clone()])
-                    .into_output_errors();
-                if shape == Structure::Ok && !has_junk {
-                    let at_eof = range.end == toks.len();
-                    found.extend(errors::convert(file, cx, &errs, at_eof));
+                let input = &kinds[range.clone()];
+                match fast.parse(input).into_output_errors() {
+                    (Some(out), errs) if errs.is_empty() => out,
+                    _ => {
+                        let (out, errs) = rich.parse(input).into_output_errors();
+                        if shape == Structure::Ok && !has_junk {
+                            let at_eof = range.end == toks.len();
+                            found.extend(errors::convert(file, cx, &errs, at_eof));
+                        }
+                        out.unwrap_or(StmtKind::Error)
+                    }
                 }
-                out.unwrap_or(StmtKind::Error)
             }
         };
         diagnostics.extend(found);
