@@ -144,23 +144,6 @@ impl Frame {
     }
 }
 
-fn postfix_end(t: Tok) -> bool {
-    matches!(
-        t,
-        Tok::Ident
-            | Tok::Int
-            | Tok::Float
-            | Tok::Quantity
-            | Tok::Percent
-            | Tok::Str
-            | Tok::True
-            | Tok::False
-            | Tok::RParen
-            | Tok::RBracket
-            | Tok::RBrace
-    )
-}
-
 fn space_between(prev: Tok, next: Tok) -> bool {
     if matches!(
         next,
@@ -169,7 +152,7 @@ fn space_between(prev: Tok, next: Tok) -> bool {
     {
         return false;
     }
-    !(next == Tok::LParen && postfix_end(prev) || next == Tok::LBracket && prev == Tok::Ident)
+    !(next == Tok::LParen && prev.ends_operand() || next == Tok::LBracket && prev == Tok::Ident)
 }
 
 /// Turns tokens and comments into the layout document.
@@ -314,7 +297,7 @@ impl<'a> Builder<'a> {
             Tok::LParen | Tok::LBracket | Tok::LBrace => {
                 let prev = self.prev.unwrap_or(Tok::Eq);
                 let (kind, open) = match t.kind {
-                    Tok::LParen if postfix_end(prev) => (Kind::Args, "("),
+                    Tok::LParen if prev.ends_operand() => (Kind::Args, "("),
                     Tok::LParen => (Kind::Paren, "("),
                     Tok::LBracket if prev == Tok::Ident => (Kind::TypeArg, "["),
                     Tok::LBracket => (Kind::List, "["),

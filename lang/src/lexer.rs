@@ -89,6 +89,25 @@ impl Tok {
         }
     }
 
+    /// Tokens after which `(` is a call: the end of an operand.
+    pub fn ends_operand(self) -> bool {
+        matches!(
+            self,
+            Tok::Ident
+                | Tok::Int
+                | Tok::Float
+                | Tok::Quantity
+                | Tok::Percent
+                | Tok::Str
+                | Tok::BadLit
+                | Tok::True
+                | Tok::False
+                | Tok::RParen
+                | Tok::RBracket
+                | Tok::RBrace
+        )
+    }
+
     /// `use`, `param` and `let` only ever start a statement.
     pub fn starts_stmt(self) -> bool {
         matches!(self, Tok::Use | Tok::Param | Tok::Let)

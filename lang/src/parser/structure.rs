@@ -1,5 +1,5 @@
 //! The iterative pre-pass over one statement's tokens: delimiter balance and
-//! nesting depth. It runs before the recursive chumsky grammar so that no input
+//! nesting depth (brackets, sweeps, and member/call chains, which nest in the tree). It runs before the recursive chumsky grammar so that no input
 //! can make the grammar recurse deeper than `MAX_DEPTH` levels, and so that an
 //! unclosed or mismatched delimiter gets a message naming the opening one. It never
 //! recurses itself.
@@ -7,7 +7,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{Tok, Token};
 
-/// The deepest nesting of `(`, `[`, `{` and sweeps the parser accepts.
+/// The deepest nesting of `(`, `[`, `{`, sweeps and `.`/call links the parser accepts.
 pub const MAX_DEPTH: usize = 128;
 
 pub mod codes {
@@ -51,28 +51,74 @@ fn text(t: Tok) -> &'static str {
     }
 }
 
+/// Open levels, and the member/call chain length saved at each (a chain like
+/// `a.b(c).d` nests in the tree as deeply as brackets do).
+#[derive(Default)]
+struct Levels {
+    stack: Vec<(Open, usize)>,
+    /// Sum of the chains saved on the stack.
+    saved: usize,
+    /// The chain being read at the current level.
+    chain: usize,
+}
+
+impl Levels {
+    fn depth(&self) -> usize {
+        self.stack.len() + self.saved + self.chain
+    }
+
+    fn push(&mut self, open: Open) {
+        self.stack.push((open, self.chain));
+        self.saved += self.chain;
+        self.chain = 0;
+    }
+
+    fn pop(&mut self) -> Option<Open> {
+        let (open, chain) = self.stack.pop()?;
+        self.saved -= chain;
+        self.chain = chain;
+        Some(open)
+    }
+
+    fn pop_sweeps(&mut self, body_only: bool) {
+        while let Some((Open::Sweep { body }, _)) = self.stack.last() {
+            if body_only && !body {
+                return;
+            }
+            self.pop();
+        }
+    }
+}
+
 /// Checks one statement's tokens, pushing at most one diagnostic.
 pub fn check(file: &str, toks: &[Token], diags: &mut Vec<Diagnostic>) -> Structure {
-    let mut stack: Vec<Open> = Vec::new();
+    let mut lv = Levels::default();
+    let mut prev: Option<Tok> = None;
     for (i, t) in toks.iter().enumerate() {
         match t.kind {
-            Tok::LParen | Tok::LBracket | Tok::LBrace => stack.push(Open::Delim(t.kind, i)),
-            Tok::For => stack.push(Open::Sweep { body: false }),
+            Tok::LParen | Tok::LBracket | Tok::LBrace => {
+                if t.kind == Tok::LParen && prev.is_some_and(Tok::ends_operand) {
+                    lv.chain += 1;
+                }
+                lv.push(Open::Delim(t.kind, i));
+            }
+            Tok::For => lv.push(Open::Sweep { body: false }),
+            Tok::Dot => lv.chain += 1,
             Tok::FatArrow => {
-                if let Some(Open::Sweep { body }) = stack.last_mut() {
+                lv.chain = 0;
+                if let Some((Open::Sweep { body }, _)) = lv.stack.last_mut() {
                     *body = true;
                 }
             }
             Tok::Comma => {
-                while let Some(Open::Sweep { body: true }) = stack.last() {
-                    stack.pop();
-                }
+                lv.chain = 0;
+                lv.pop_sweeps(true);
+                lv.chain = 0;
             }
+            Tok::Colon | Tok::Eq | Tok::In => lv.chain = 0,
             Tok::RParen | Tok::RBracket | Tok::RBrace => {
-                while let Some(Open::Sweep { .. }) = stack.last() {
-                    stack.pop();
-                }
-                match stack.pop() {
+                lv.pop_sweeps(false);
+                match lv.pop() {
                     Some(Open::Delim(open, _)) if closer_of(open) == t.kind => {}
                     Some(Open::Delim(open, at)) => {
                         let want = text(closer_of(open));
@@ -105,7 +151,8 @@ pub fn check(file: &str, toks: &[Token], diags: &mut Vec<Diagnostic>) -> Structu
             }
             _ => {}
         }
-        if stack.len() > MAX_DEPTH {
+        prev = Some(t.kind);
+        if lv.depth() > MAX_DEPTH {
             diags.push(
                 Diagnostic::error(
                     codes::TOO_DEEP,
@@ -119,7 +166,7 @@ pub fn check(file: &str, toks: &[Token], diags: &mut Vec<Diagnostic>) -> Structu
             return Structure::TooDeep;
         }
     }
-    let innermost = stack.iter().rev().find_map(|o| match *o {
+    let innermost = lv.stack.iter().rev().find_map(|(o, _)| match *o {
         Open::Delim(open, at) => Some((open, at)),
         Open::Sweep { .. } => None,
     });

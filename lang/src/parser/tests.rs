@@ -57,4 +57,10 @@ fn deep_nesting_is_refused_without_recursion() {
     assert_eq!(m, ["E0113 nesting deeper than 128 levels"]);
     let ok = format!("let a = {}1{}\n", "(".repeat(128), ")".repeat(128));
     assert_eq!(messages(&ok), Vec::<String>::new());
+    let members = format!("let a = x{}\n", ".y".repeat(100_000));
+    assert_eq!(messages(&members), ["E0113 nesting deeper than 128 levels"]);
+    let calls = format!("let a = f{}\n", "()".repeat(100_000));
+    assert_eq!(messages(&calls), ["E0113 nesting deeper than 128 levels"]);
+    let wide = format!("let a = [{}]\n", "x.y.z(1), ".repeat(10_000));
+    assert_eq!(messages(&wide), Vec::<String>::new());
 }
