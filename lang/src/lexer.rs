@@ -118,9 +118,6 @@ impl Tok {
 pub struct Token {
     pub kind: Tok,
     pub span: Span,
-    /// Only whitespace (or nothing) precedes it on its line; the formatter keeps
-    /// own-line comments on their own line.
-    pub line_start: bool,
 }
 
 /// Everything the lexer produces for one file.
@@ -154,6 +151,8 @@ struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Nothing but whitespace so far on the current line: a comment here stands
+    /// on its own line, which the formatter keeps.
     line_start: bool,
     out: Lexed,
 }
@@ -189,7 +188,6 @@ impl Lexer<'_> {
         self.out.tokens.push(Token {
             kind,
             span: Span::new(start, self.pos),
-            line_start: self.line_start,
         });
         self.line_start = false;
     }

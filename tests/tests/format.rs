@@ -76,4 +76,3 @@ fn doc_comments_stay_attached() {
     assert_eq!(ast.stmts[0].doc.as_deref(), Some("about a"));
     assert_eq!(ast.stmts[1].doc, None);
 }
-
