@@ -7,7 +7,7 @@ use pipe_lang::diagnostic::Diagnostic;
 use pipe_lang::program::Program;
 use pipe_lang::render;
 use std::collections::HashSet;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut unreadable = false;
     let mut seen: HashSet<(String, usize, usize, &'static str, String)> = HashSet::new();
     let mut json = Vec::new();
+    let mut text = String::new();
     let (mut errors, mut warnings) = (0usize, 0usize);
     for path in &args.files {
         if let Err(reason) = read_source(path) {
@@ -60,20 +61,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             let source = source_of(&program, d);
             match args.format {
-                Format::Text => print!("{}", render::render(d, source, color)),
+                Format::Text => text.push_str(&render::render(d, source, color)),
                 Format::Json => json.push(render::json_of(d, source)),
             }
         }
     }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json)?),
-        Format::Text => eprintln!(
+    if args.format == Format::Json {
+        text = serde_json::to_string_pretty(&json)? + "\n";
+    }
+    write_stdout(&text)?;
+    if args.format == Format::Text {
+        eprintln!(
             "checked {} file{}: {errors} error{}, {warnings} warning{}",
             args.files.len(),
             plural(args.files.len()),
             plural(errors),
             plural(warnings)
-        ),
+        );
     }
     Ok(ExitCode::from(if unreadable {
         2
@@ -82,6 +86,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         0
     }))
+}
+
+/// Writes all of stdout at once; a closed pipe (`pipe check x | head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn source_of<'p>(program: &'p Program, d: &Diagnostic) -> &'p str {

@@ -202,7 +202,7 @@ fn stages() -> Vec<StageSig> {
                     "clock",
                 ),
             ],
-            Type::record([("layers", Type::Table), ("totals", Type::Metrics)]),
+            Type::record([("layers", Type::Table), ("metrics", Type::Metrics)]),
         ),
         stage(
             "report",

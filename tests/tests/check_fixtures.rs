@@ -124,7 +124,7 @@ fn stage_outputs_sweeps_and_broadcasts_have_the_documented_types() {
          let parts = dataset.split(d)\n\
          let m = model.vit(input: d)\n\
          let hw = for pe in [\"int8\", \"int4\"], r in [8, 16] => sim.accelerator(model: m, pe: pe, rows: r)\n\
-         let totals = hw.totals\n\
+         let totals = hw.metrics\n\
          let per_point = report.table(hw)\n\
          let qs = for b in [2, 4] => quant.evolq(model: m, calib: d, bits: b)\n\
          let evals = sim.accelerator(model: qs.model)\n\
@@ -138,7 +138,7 @@ fn stage_outputs_sweeps_and_broadcasts_have_the_documented_types() {
         binding_type(&p, "parts"),
         Type::record([("train", video.clone()), ("test", video)])
     );
-    let sim_out = Type::record([("layers", Type::Table), ("totals", Type::Metrics)]);
+    let sim_out = Type::record([("layers", Type::Table), ("metrics", Type::Metrics)]);
     assert_eq!(binding_type(&p, "hw"), Type::sweep(sim_out.clone()));
     assert_eq!(binding_type(&p, "totals"), Type::sweep(Type::Metrics));
     assert_eq!(binding_type(&p, "per_point"), Type::Table);
