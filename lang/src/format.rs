@@ -126,7 +126,8 @@ impl Frame {
             return (group, trailing);
         }
         if self.kind.trailing_comma() && self.has_elems && !self.comma_done {
-            self.docs.insert(self.elem_end, Doc::IfBreak(","));
+            let at = self.elem_end.min(self.docs.len());
+            self.docs.insert(at, Doc::IfBreak(","));
         }
         let mut docs = vec![Doc::Text(self.open.to_string())];
         if !self.docs.is_empty() {
