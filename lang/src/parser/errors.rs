@@ -87,6 +87,27 @@ fn expected_list(expected: &[RichPattern<'_, Tok>], at_eof: bool) -> String {
 }
 
 fn help_for(found: Option<Tok>, expected: &[RichPattern<'_, Tok>]) -> Option<&'static str> {
+    let keyword = matches!(
+        found,
+        Some(
+            Tok::Use
+                | Tok::As
+                | Tok::Param
+                | Tok::Let
+                | Tok::For
+                | Tok::In
+                | Tok::True
+                | Tok::False
+        )
+    );
+    let wants_name = expected
+        .iter()
+        .any(|p| matches!(p, RichPattern::Label(l) if l.contains("name")));
+    if keyword && wants_name {
+        return Some(
+            "keywords (`use as param let for in true false`) cannot be names; pick another one",
+        );
+    }
     let wants = |t: Tok| {
         expected
             .iter()

@@ -64,3 +64,17 @@ fn deep_nesting_is_refused_without_recursion() {
     let wide = format!("let a = [{}]\n", "x.y.z(1), ".repeat(10_000));
     assert_eq!(messages(&wide), Vec::<String>::new());
 }
+
+#[test]
+fn keyword_as_name_gets_a_help_line() {
+    let p = parse("t.pipe", "let in = 3\n");
+    assert_eq!(p.diagnostics.len(), 1);
+    assert_eq!(
+        p.diagnostics[0].message,
+        "expected a binding name after `let`, found `in`"
+    );
+    assert!(p.diagnostics[0]
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("keywords")));
+}
