@@ -207,10 +207,8 @@ impl Cache {
                 return Err(reason);
             }
         };
-        let outputs = decode_outputs(&manifest.outputs, files).map_err(|e| {
-            self.discard(key);
-            e
-        })?;
+        let outputs =
+            decode_outputs(&manifest.outputs, files).inspect_err(|_| self.discard(key))?;
         Ok(StageOutput {
             outputs,
             metrics: manifest.metrics.clone(),
@@ -249,7 +247,12 @@ impl Cache {
         Ok(manifest)
     }
 
-    fn write_entry(&self, tmp: &Path, info: &EntryInfo, output: &StageOutput) -> Result<Manifest, CacheError> {
+    fn write_entry(
+        &self,
+        tmp: &Path,
+        info: &EntryInfo,
+        output: &StageOutput,
+    ) -> Result<Manifest, CacheError> {
         fs::create_dir_all(tmp).map_err(io_err(tmp))?;
         let (kinds, groups) = encode_outputs(&output.outputs)?;
         let mut files = Vec::new();
@@ -279,7 +282,8 @@ impl Cache {
             created: now_secs(),
             seconds: info.seconds,
         };
-        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
         let path = tmp.join("manifest.json");
         fs::write(&path, bytes).map_err(io_err(&path))?;
         Ok(manifest)
@@ -366,11 +370,16 @@ impl Cache {
         let Ok(files) = fs::read_dir(self.dir.join("names")) else {
             return Vec::new();
         };
-        files.flatten().filter_map(|f| read_name(&f.path())).collect()
+        files
+            .flatten()
+            .filter_map(|f| read_name(&f.path()))
+            .collect()
     }
 
     fn name_path(&self, name: &str) -> PathBuf {
-        self.dir.join("names").join(format!("{}.json", escape_name(name)))
+        self.dir
+            .join("names")
+            .join(format!("{}.json", escape_name(name)))
     }
 
     /// The manifest of an entry without checking its files (for `explain`).
@@ -417,11 +426,19 @@ fn read_verified(dir: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Vec
     let mut out = BTreeMap::new();
     for f in &manifest.files {
         if f.path.contains("..") || f.path.starts_with('/') {
-            return Err(format!("manifest names a file outside the entry: `{}`", f.path));
+            return Err(format!(
+                "manifest names a file outside the entry: `{}`",
+                f.path
+            ));
         }
         let bytes = fs::read(dir.join(&f.path)).map_err(|e| format!("`{}`: {e}", f.path))?;
         if bytes.len() as u64 != f.size {
-            return Err(format!("`{}` is {} bytes, expected {}", f.path, bytes.len(), f.size));
+            return Err(format!(
+                "`{}` is {} bytes, expected {}",
+                f.path,
+                bytes.len(),
+                f.size
+            ));
         }
         if blake3::hash(&bytes).to_hex().as_str() != f.blake3 {
             return Err(format!("`{}` does not match its hash", f.path));
@@ -436,7 +453,10 @@ type Groups = Vec<(String, Files)>;
 fn encode_outputs(outputs: &Outputs) -> Result<(OutputKinds, Groups), CacheError> {
     let enc = |a: &Artifact| a.to_files().map_err(|e| CacheError::Encode(e.to_string()));
     match outputs {
-        Outputs::Single(a) => Ok((OutputKinds::Single(a.kind().to_string()), vec![(SINGLE.to_string(), enc(a)?)])),
+        Outputs::Single(a) => Ok((
+            OutputKinds::Single(a.kind().to_string()),
+            vec![(SINGLE.to_string(), enc(a)?)],
+        )),
         Outputs::Record(fields) => {
             let mut kinds = BTreeMap::new();
             let mut groups = Vec::new();
@@ -449,7 +469,10 @@ fn encode_outputs(outputs: &Outputs) -> Result<(OutputKinds, Groups), CacheError
     }
 }
 
-fn decode_outputs(kinds: &OutputKinds, files: BTreeMap<String, Vec<u8>>) -> Result<Outputs, String> {
+fn decode_outputs(
+    kinds: &OutputKinds,
+    files: BTreeMap<String, Vec<u8>>,
+) -> Result<Outputs, String> {
     let group_files = |group: &str| -> Files {
         let prefix = format!("{group}/");
         files
@@ -457,7 +480,9 @@ fn decode_outputs(kinds: &OutputKinds, files: BTreeMap<String, Vec<u8>>) -> Resu
             .filter_map(|(p, b)| p.strip_prefix(&prefix).map(|n| (n.to_string(), b.clone())))
             .collect()
     };
-    let decode = |kind: &str, group: &str| Artifact::from_files(kind, &group_files(group)).map_err(|e| e.to_string());
+    let decode = |kind: &str, group: &str| {
+        Artifact::from_files(kind, &group_files(group)).map_err(|e| e.to_string())
+    };
     match kinds {
         OutputKinds::Single(kind) => Ok(Outputs::Single(decode(kind, SINGLE)?)),
         OutputKinds::Record(fields) => {
@@ -479,7 +504,8 @@ mod tests {
     fn output(v: f64) -> StageOutput {
         let mut m = Metrics::default();
         m.values.insert("v".into(), v);
-        StageOutput::single(Artifact::Metrics(Arc::new(m))).with_metrics(&BTreeMap::from([("v".to_string(), v)]))
+        StageOutput::single(Artifact::Metrics(Arc::new(m)))
+            .with_metrics(&BTreeMap::from([("v".to_string(), v)]))
     }
 
     fn info(key: Key, args: &BTreeMap<String, serde_json::Value>) -> EntryInfo<'_> {
@@ -502,10 +528,14 @@ mod tests {
         let key = crate::key::key_of("test.add", 1, &args);
         assert!(matches!(cache.lookup(&key), Lookup::Miss));
         cache.store(&info(key, &args), &output(3.0)).unwrap();
-        let Lookup::Hit(m) = cache.lookup(&key) else { panic!("expected a hit") };
+        let Lookup::Hit(m) = cache.lookup(&key) else {
+            panic!("expected a hit")
+        };
         assert_eq!(m.metrics["v"], 3.0);
         let loaded = cache.load(&key, &m).unwrap();
-        let Outputs::Single(Artifact::Metrics(metrics)) = loaded.outputs else { panic!("wrong output") };
+        let Outputs::Single(Artifact::Metrics(metrics)) = loaded.outputs else {
+            panic!("wrong output")
+        };
         assert_eq!(metrics.values["v"], 3.0);
         // A second writer of the same key keeps the first entry intact.
         cache.store(&info(key, &args), &output(3.0)).unwrap();
@@ -520,7 +550,11 @@ mod tests {
         let args = BTreeMap::new();
         let key = crate::key::key_of("test.add", 1, &args);
         cache.store(&info(key, &args), &output(1.0)).unwrap();
-        let file = dir.path().join("entries").join(key.hex()).join("out/metrics.json");
+        let file = dir
+            .path()
+            .join("entries")
+            .join(key.hex())
+            .join("out/metrics.json");
         let mut bytes = fs::read(&file).unwrap();
         bytes[0] ^= 0x20;
         fs::write(&file, &bytes).unwrap();
@@ -537,7 +571,10 @@ mod tests {
         let cache = Cache::open(dir.path()).unwrap();
         let key = crate::key::key_of("x", 1, &BTreeMap::new());
         cache.record_names(&[("hw[pe=int8,rows=16]".into(), key, "sim.accelerator".into())]);
-        assert_eq!(cache.last_key("hw[pe=int8,rows=16]").unwrap().key, key.hex());
+        assert_eq!(
+            cache.last_key("hw[pe=int8,rows=16]").unwrap().key,
+            key.hex()
+        );
         assert_eq!(escape_name("a/b[c]"), "a%2Fb%5Bc%5D");
     }
 }

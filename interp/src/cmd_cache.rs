@@ -52,7 +52,12 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
             files,
             older_than,
             cache,
-        } => gc(stages, &files, older_than.as_deref(), &dir_for(files.first().map(PathBuf::as_path), cache.as_deref())),
+        } => gc(
+            stages,
+            &files,
+            older_than.as_deref(),
+            &dir_for(files.first().map(PathBuf::as_path), cache.as_deref()),
+        ),
     }
 }
 
@@ -75,7 +80,10 @@ fn ls(dir: &Path) -> anyhow::Result<ExitCode> {
         by_key.entry(n.key).or_default().push(n.name);
     }
     let entries = cache.entries();
-    println!("{:<12}  {:<24}  {:>9}  {:>5}  names", "key", "stage", "size", "age");
+    println!(
+        "{:<12}  {:<24}  {:>9}  {:>5}  names",
+        "key", "stage", "size", "age"
+    );
     let mut total = 0;
     for m in &entries {
         let mut names = by_key.remove(&m.key).unwrap_or_default();
@@ -94,7 +102,12 @@ fn ls(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn gc(stages: &dyn StageSet, files: &[PathBuf], older_than: Option<&str>, dir: &Path) -> anyhow::Result<ExitCode> {
+fn gc(
+    stages: &dyn StageSet,
+    files: &[PathBuf],
+    older_than: Option<&str>,
+    dir: &Path,
+) -> anyhow::Result<ExitCode> {
     if files.is_empty() && older_than.is_none() {
         eprintln!("error: give the .pipe files whose results to keep, and/or --older-than AGE");
         return Ok(ExitCode::from(2));
@@ -119,7 +132,10 @@ fn gc(stages: &dyn StageSet, files: &[PathBuf], older_than: Option<&str>, dir: &
             }
             Err(e) => {
                 e.print();
-                eprintln!("error: `{}` does not load; nothing was removed", f.display());
+                eprintln!(
+                    "error: `{}` does not load; nothing was removed",
+                    f.display()
+                );
                 return Ok(ExitCode::from(e.exit_code()));
             }
         }
@@ -141,7 +157,12 @@ fn gc(stages: &dyn StageSet, files: &[PathBuf], older_than: Option<&str>, dir: &
     for m in &doomed {
         if cache.remove(&m.key) {
             freed += m.size();
-            println!("removed {}  {}  {}", &m.key[..12], m.stage, human_size(m.size()));
+            println!(
+                "removed {}  {}  {}",
+                &m.key[..12],
+                m.stage,
+                human_size(m.size())
+            );
         }
     }
     for bad in cache.unreadable_entries() {
@@ -155,7 +176,9 @@ fn gc(stages: &dyn StageSet, files: &[PathBuf], older_than: Option<&str>, dir: &
 /// `45s`, `30m`, `12h`, `7d` -> seconds.
 pub fn parse_age(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (num, unit) = text.split_at(split);
     let n: u64 = num
         .parse()

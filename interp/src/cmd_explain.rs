@@ -34,7 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
-    let loaded = match frontend::load(&args.file, stages, &args.sets, std::io::stderr().is_terminal()) {
+    let loaded = match frontend::load(
+        &args.file,
+        stages,
+        &args.sets,
+        std::io::stderr().is_terminal(),
+    ) {
         Ok(l) => l,
         Err(e) => {
             e.print();
@@ -49,7 +54,10 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let cache = Cache::open(&crate::cmd_run::cache_dir(&args.file, args.cache.as_deref()))?;
+    let cache = Cache::open(&crate::cmd_run::cache_dir(
+        &args.file,
+        args.cache.as_deref(),
+    ))?;
     cache.lock_for_run()?;
     for id in ids {
         print!("{}", explain(graph, stages, &cache, id));
@@ -60,7 +68,9 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
 /// The nodes a name stands for: a node name or alias, else every node a binding reads.
 fn nodes_named(graph: &Graph, name: &str) -> Result<Vec<NodeId>, String> {
     let exact: Vec<NodeId> = (0..graph.nodes.len())
-        .filter(|&i| graph.nodes[i].name == name || graph.nodes[i].aliases.iter().any(|a| a == name))
+        .filter(|&i| {
+            graph.nodes[i].name == name || graph.nodes[i].aliases.iter().any(|a| a == name)
+        })
         .collect();
     if !exact.is_empty() {
         return Ok(exact);
@@ -94,7 +104,9 @@ pub fn explain(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId) 
     };
     let mut out = format!("`{}` would run (key {}):\n", node.name, key.short());
     if let Some(reason) = stale {
-        out.push_str(&format!("  - its cache entry was damaged ({reason}) and has been discarded\n"));
+        out.push_str(&format!(
+            "  - its cache entry was damaged ({reason}) and has been discarded\n"
+        ));
     }
     let Some(last) = cache.last_key(&node.name) else {
         out.push_str("  - it has never run with this cache\n");
@@ -113,11 +125,21 @@ pub fn explain(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId) 
     out
 }
 
-fn differences(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId, prev: &Manifest) -> Vec<String> {
+fn differences(
+    graph: &Graph,
+    stages: &dyn StageSet,
+    cache: &Cache,
+    id: NodeId,
+    prev: &Manifest,
+) -> Vec<String> {
     let node = &graph.nodes[id];
     let mut out = Vec::new();
     if prev.stage != node.stage_name() {
-        out.push(format!("the stage changed: `{}` -> `{}`", prev.stage, node.stage_name()));
+        out.push(format!(
+            "the stage changed: `{}` -> `{}`",
+            prev.stage,
+            node.stage_name()
+        ));
     }
     if prev.version != node.version {
         out.push(format!(
@@ -151,12 +173,20 @@ fn differences(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId, 
     out
 }
 
-fn describe(graph: &Graph, cache: &Cache, arg: &str, before: Option<&Json>, after: Option<&Json>) -> String {
+fn describe(
+    graph: &Graph,
+    cache: &Cache,
+    arg: &str,
+    before: Option<&Json>,
+    after: Option<&Json>,
+) -> String {
     match (before, after) {
         (None, Some(a)) => format!("new argument `{arg}` = {}", show(graph, a)),
         (Some(b), None) => format!("argument `{arg}` is gone (was {})", show(graph, b)),
         (Some(_), Some(a)) if a.get("node").is_some() => {
-            let input = node_of(graph, a).map(|i| graph.nodes[i].name.clone()).unwrap_or_else(|| "?".into());
+            let input = node_of(graph, a)
+                .map(|i| graph.nodes[i].name.clone())
+                .unwrap_or_else(|| "?".into());
             let cached = a
                 .get("node")
                 .and_then(Json::as_str)
@@ -168,7 +198,11 @@ fn describe(graph: &Graph, cache: &Cache, arg: &str, before: Option<&Json>, afte
         (Some(_), Some(a)) if a.get("content").is_some() => {
             format!("the content of the input file of `{arg}` changed")
         }
-        (Some(b), Some(a)) => format!("argument `{arg}` changed: {} -> {}", show(graph, b), show(graph, a)),
+        (Some(b), Some(a)) => format!(
+            "argument `{arg}` changed: {} -> {}",
+            show(graph, b),
+            show(graph, a)
+        ),
         (None, None) => String::new(),
     }
 }

@@ -32,7 +32,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
-    let loaded = match frontend::load(&args.file, stages, &args.sets, std::io::stderr().is_terminal()) {
+    let loaded = match frontend::load(
+        &args.file,
+        stages,
+        &args.sets,
+        std::io::stderr().is_terminal(),
+    ) {
         Ok(l) => l,
         Err(e) => {
             e.print();
@@ -68,10 +73,17 @@ fn all_nodes(graph: &Graph) -> Vec<usize> {
 pub fn dot(graph: &Graph) -> String {
     let nodes = all_nodes(graph);
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut out = String::from("digraph pipe {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out = String::from(
+        "digraph pipe {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     for &id in &nodes {
         let n = &graph.nodes[id];
-        let _ = writeln!(out, "  n{id} [label=\"{}\\n{}\"];", esc(&n.name), n.stage_name());
+        let _ = writeln!(
+            out,
+            "  n{id} [label=\"{}\\n{}\"];",
+            esc(&n.name),
+            n.stage_name()
+        );
     }
     for (from, to, arg) in edges(graph, &nodes) {
         let _ = writeln!(out, "  n{from} -> n{to} [label=\"{}\"];", esc(&arg));

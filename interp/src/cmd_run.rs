@@ -55,9 +55,10 @@ pub fn cache_dir(file: &Path, flag: Option<&Path>) -> PathBuf {
 /// Sets `control.interrupted` on Ctrl-C (and SIGTERM); a second Ctrl-C exits at once.
 pub fn cancel_on_ctrl_c(control: Arc<RunControl>) {
     let _ = ctrlc::set_handler(move || {
-        if control.interrupted.swap(true, Ordering::SeqCst) {
+        if control.interrupted.load(Ordering::SeqCst) {
             std::process::exit(130);
         }
+        control.interrupt();
     });
 }
 
@@ -123,8 +124,17 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     if let Some(e) = &outcome.run_dir_error {
         eprintln!("warning: {e}");
     }
-    for r in result.reports.iter().filter(|r| r.status == crate::schedule::Status::Failed) {
-        eprintln!("error: `{}` ({}) failed: {}", r.name, r.stage, r.error.as_deref().unwrap_or(""));
+    for r in result
+        .reports
+        .iter()
+        .filter(|r| r.status == crate::schedule::Status::Failed)
+    {
+        eprintln!(
+            "error: `{}` ({}) failed: {}",
+            r.name,
+            r.stage,
+            r.error.as_deref().unwrap_or("")
+        );
     }
     Ok(ExitCode::from(if result.interrupted {
         130

@@ -106,13 +106,18 @@ pub fn watch(
                 if let Some(l) = &loaded {
                     watched.update(&mut watcher, &frontend::watched_files(&l.program, &l.graph));
                 } else {
-                    watched.update(&mut watcher, &[opts.file.clone()]);
+                    watched.update(&mut watcher, std::slice::from_ref(&opts.file));
                 }
                 if let Some((control, handle)) = current.take() {
-                    let keep = loaded.as_ref().map(|l| wanted_keys(l, &opts.names)).unwrap_or_default();
+                    let keep = loaded
+                        .as_ref()
+                        .map(|l| wanted_keys(l, &opts.names))
+                        .unwrap_or_default();
                     let cancelled = control.cancel_stale(&keep);
                     if cancelled > 0 {
-                        emit(&format!("inputs changed: cancelling {cancelled} running node(s)"));
+                        emit(&format!(
+                            "inputs changed: cancelling {cancelled} running node(s)"
+                        ));
                     }
                     let _ = handle.join();
                 }
@@ -121,7 +126,11 @@ pub fn watch(
                     let control = Arc::new(RunControl::default());
                     let ctl = Arc::clone(&control);
                     let (cache, executor) = (&cache, &executor);
-                    let handle = scope.spawn(move || one_run(opts, &loaded, stages, cache, executor, &ctl, emit, generation));
+                    let handle = scope.spawn(move || {
+                        one_run(
+                            opts, &loaded, stages, cache, executor, &ctl, emit, generation,
+                        )
+                    });
                     current = Some((control, handle));
                 }
             }
@@ -134,7 +143,7 @@ pub fn watch(
             }
         }
         if let Some((control, handle)) = current.take() {
-            control.interrupted.store(true, Ordering::SeqCst);
+            control.interrupt();
             let _ = handle.join();
         }
     });
@@ -148,7 +157,11 @@ fn debounce(rx: &mpsc::Receiver<Vec<PathBuf>>) {
 }
 
 /// Checks and lowers the file, printing its diagnostics at once.
-fn reload(opts: &WatchOptions, stages: &dyn StageSet, emit: &(dyn Fn(&str) + Sync)) -> Option<Loaded> {
+fn reload(
+    opts: &WatchOptions,
+    stages: &dyn StageSet,
+    emit: &(dyn Fn(&str) + Sync),
+) -> Option<Loaded> {
     match frontend::load(&opts.file, stages, &opts.sets, false) {
         Ok(l) => {
             if !l.warnings.is_empty() {
@@ -232,7 +245,8 @@ fn ignored_dirs(opts: &WatchOptions) -> Vec<PathBuf> {
 }
 
 fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
 }
 
 /// The files and directories being watched, as absolute paths.

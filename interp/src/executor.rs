@@ -91,8 +91,13 @@ pub fn run_job(job: Job) -> Finished {
         progress: &*job.progress,
         cancel: &job.cancel,
     };
-    let result = catch_unwind(AssertUnwindSafe(|| (job.run)(&job.input, &ctx)))
-        .unwrap_or_else(|panic| Err(StageError::Internal(format!("the stage panicked: {}", panic_message(&panic)))));
+    let result =
+        catch_unwind(AssertUnwindSafe(|| (job.run)(&job.input, &ctx))).unwrap_or_else(|panic| {
+            Err(StageError::Internal(format!(
+                "the stage panicked: {}",
+                panic_message(&panic)
+            )))
+        });
     let seconds = start.elapsed().as_secs_f64();
     match result {
         Ok(output) => {

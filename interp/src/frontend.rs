@@ -54,12 +54,25 @@ pub fn base_dir(path: &Path) -> PathBuf {
 }
 
 /// Checks `path`, applies `sets` and lowers it.
-pub fn load(path: &Path, stages: &dyn StageSet, sets: &[String], color: bool) -> Result<Loaded, FrontendError> {
+pub fn load(
+    path: &Path,
+    stages: &dyn StageSet,
+    sets: &[String],
+    color: bool,
+) -> Result<Loaded, FrontendError> {
     let program = check(path, stages)?;
     let mut warnings = String::new();
-    let errors: Vec<&Diagnostic> = program.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<&Diagnostic> = program
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
     if !errors.is_empty() {
-        return Err(FrontendError::Invalid(render_all(&program, &program.diagnostics, color)));
+        return Err(FrontendError::Invalid(render_all(
+            &program,
+            &program.diagnostics,
+            color,
+        )));
     }
     if !program.diagnostics.is_empty() {
         warnings = render_all(&program, &program.diagnostics, color);
@@ -77,7 +90,10 @@ pub fn load(path: &Path, stages: &dyn StageSet, sets: &[String], color: bool) ->
 /// Reads and checks `path` (no lowering).
 pub fn check(path: &Path, stages: &dyn StageSet) -> Result<Program, FrontendError> {
     if let Err(reason) = crate::loader::read_source(path) {
-        return Err(FrontendError::Usage(format!("{}: {reason}", path.display())));
+        return Err(FrontendError::Usage(format!(
+            "{}: {reason}",
+            path.display()
+        )));
     }
     let name = normalize(path);
     Ok(pipe_lang::check(&name, &DiskLoader, stages.as_catalog()))
@@ -100,7 +116,11 @@ pub fn render_all(program: &Program, diags: &[Diagnostic], color: bool) -> Strin
 
 /// Every file `watch` must watch: the modules of the program and the `path` inputs.
 pub fn watched_files(program: &Program, graph: &Graph) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = program.modules.iter().map(|m| PathBuf::from(&m.name)).collect();
+    let mut files: Vec<PathBuf> = program
+        .modules
+        .iter()
+        .map(|m| PathBuf::from(&m.name))
+        .collect();
     files.extend(graph.input_paths.iter().cloned());
     files
 }

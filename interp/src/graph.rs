@@ -18,7 +18,10 @@ pub type NodeId = usize;
 pub enum Lowered {
     Plain(Value),
     /// A node's whole output (`field: None`) or one named output of it.
-    Output { node: NodeId, field: Option<String> },
+    Output {
+        node: NodeId,
+        field: Option<String>,
+    },
     Record(BTreeMap<String, Lowered>),
     List(Vec<Lowered>),
     Sweep(Vec<Point>),
@@ -111,7 +114,10 @@ pub struct Graph {
 
 impl Graph {
     pub fn binding(&self, name: &str) -> Option<&Lowered> {
-        self.bindings.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bindings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// The nodes `roots` need, transitively, in topological (id) order.
@@ -137,7 +143,9 @@ impl Graph {
             return Ok(roots);
         }
         for name in names {
-            let value = self.binding(name).ok_or_else(|| self.unknown_binding(name))?;
+            let value = self
+                .binding(name)
+                .ok_or_else(|| self.unknown_binding(name))?;
             roots.extend(value.nodes());
         }
         Ok(roots)

@@ -148,7 +148,9 @@ fn canonical(
                     .iter()
                     .map(|(k, v)| json!([k, plain(v, &Type::Any)]))
                     .collect();
-                out.push(json!({ "coords": coords, "value": canonical(&p.value, &ety, key_of_node)? }));
+                out.push(
+                    json!({ "coords": coords, "value": canonical(&p.value, &ety, key_of_node)? }),
+                );
             }
             json!({ "sweep": out })
         }
@@ -164,7 +166,9 @@ fn plain(v: &Value, ty: &Type) -> Json {
 pub fn coerce(v: &Value, ty: &Type) -> Value {
     match (v, ty) {
         (Value::Int(i), Type::Float) => Value::Float(*i as f64),
-        (Value::List(items), Type::List(t)) => Value::List(items.iter().map(|x| coerce(x, t)).collect()),
+        (Value::List(items), Type::List(t)) => {
+            Value::List(items.iter().map(|x| coerce(x, t)).collect())
+        }
         _ => v.clone(),
     }
 }
@@ -172,20 +176,24 @@ pub fn coerce(v: &Value, ty: &Type) -> Value {
 /// blake3 of a file's content, or of a directory's relative paths and contents
 /// (sorted, walked with an explicit stack).
 pub fn hash_path(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
     if meta.is_file() {
         let mut h = blake3::Hasher::new();
         h.update(b"file\n");
-        let bytes = std::fs::read(path).map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
         h.update(&bytes);
         return Ok(h.finalize().to_hex().to_string());
     }
     let mut files = Vec::new();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
         for entry in entries {
-            let entry = entry.map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
+            let entry =
+                entry.map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
             let p = entry.path();
             if p.is_dir() {
                 stack.push(p);
@@ -201,7 +209,8 @@ pub fn hash_path(path: &Path) -> Result<String, String> {
         let rel = f.strip_prefix(path).unwrap_or(&f);
         h.update(rel.to_string_lossy().as_bytes());
         h.update(b"\0");
-        let bytes = std::fs::read(&f).map_err(|e| format!("input `{}`: {}", f.display(), io_reason(&e)))?;
+        let bytes =
+            std::fs::read(&f).map_err(|e| format!("input `{}`: {}", f.display(), io_reason(&e)))?;
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
@@ -261,6 +270,8 @@ mod tests {
         std::fs::write(dir.path().join("sub/a.txt"), b"two").unwrap();
         let h2 = hash_path(dir.path()).unwrap();
         assert_ne!(h1, h2);
-        assert!(hash_path(&dir.path().join("missing")).unwrap_err().contains("no such file"));
+        assert!(hash_path(&dir.path().join("missing"))
+            .unwrap_err()
+            .contains("no such file"));
     }
 }

@@ -151,7 +151,9 @@ impl<'a> Lowerer<'a> {
                     };
                     (&name.name, slot.map(|ev| coerce_param(ev, declared)))
                 }
-                StmtKind::Let { name, value } => (&name.name, self.binding_value(&prefix, name, value)),
+                StmtKind::Let { name, value } => {
+                    (&name.name, self.binding_value(&prefix, name, value))
+                }
                 StmtKind::Error => continue,
             };
             if is_root {
@@ -269,7 +271,9 @@ impl<'a> Lowerer<'a> {
                 }
             }
             ExprKind::Record(fields) => {
-                tasks.push(Task::Record(fields.iter().map(|f| f.name.name.as_str()).collect()));
+                tasks.push(Task::Record(
+                    fields.iter().map(|f| f.name.name.as_str()).collect(),
+                ));
                 for f in fields.iter().rev() {
                     push_child(tasks, f.name.name.clone(), &f.value);
                 }
@@ -331,7 +335,10 @@ impl<'a> Lowerer<'a> {
                 None => sig.params.get(i).map(|p| p.name),
             };
             let Some(param) = param else {
-                self.error(a.span, format!("`{}` has no such parameter", sig.full_name()));
+                self.error(
+                    a.span,
+                    format!("`{}` has no such parameter", sig.full_name()),
+                );
                 stack.push(None);
                 return;
             };
@@ -373,7 +380,10 @@ impl<'a> Lowerer<'a> {
                     Some(slot) => slot,
                     None => {
                         let module = &self.program.modules[m].name;
-                        self.error(field.span, format!("`{module}` has no binding `{}`", field.name));
+                        self.error(
+                            field.span,
+                            format!("`{module}` has no binding `{}`", field.name),
+                        );
                         None
                     }
                 };
@@ -427,7 +437,10 @@ impl<'a> Lowerer<'a> {
     fn builtin(&mut self, name: &str, args: Vec<Ev>, span: Span) -> Slot {
         let args = self.vals(args)?;
         let Some(values) = all_plain(&args) else {
-            self.error(span, format!("`{name}` takes numbers known before anything runs"));
+            self.error(
+                span,
+                format!("`{name}` takes numbers known before anything runs"),
+            );
             return None;
         };
         match fold_builtin(name, &values) {
@@ -439,7 +452,13 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn call(&mut self, sig: &'a StageSig, params: &[&'static str], values: Vec<Ev>, span: Span) -> Slot {
+    fn call(
+        &mut self,
+        sig: &'a StageSig,
+        params: &[&'static str],
+        values: Vec<Ev>,
+        span: Span,
+    ) -> Slot {
         let values = self.vals(values)?;
         let mut args: BTreeMap<String, Lowered> = BTreeMap::new();
         for (p, v) in params.iter().zip(values) {
@@ -454,7 +473,10 @@ impl<'a> Lowerer<'a> {
                     args.insert(p.name.to_string(), Lowered::Plain(d.clone()));
                 }
                 None => {
-                    self.error(span, format!("`{}` needs the argument `{}`", sig.full_name(), p.name));
+                    self.error(
+                        span,
+                        format!("`{}` needs the argument `{}`", sig.full_name(), p.name),
+                    );
                     return None;
                 }
             }
@@ -468,7 +490,10 @@ impl<'a> Lowerer<'a> {
             .collect();
         if swept.is_empty() {
             let id = self.node(sig, args, &[], span);
-            return Some(Ev::Val(Lowered::Output { node: id, field: None }));
+            return Some(Ev::Val(Lowered::Output {
+                node: id,
+                field: None,
+            }));
         }
         let sweeps: Vec<&Vec<Point>> = swept
             .iter()
@@ -487,7 +512,10 @@ impl<'a> Lowerer<'a> {
             let id = self.node(sig, point_args, &coords, span);
             points.push(Point {
                 coords,
-                value: Lowered::Output { node: id, field: None },
+                value: Lowered::Output {
+                    node: id,
+                    field: None,
+                },
             });
         }
         Some(Ev::Val(Lowered::Sweep(points)))
@@ -500,7 +528,11 @@ impl<'a> Lowerer<'a> {
             name.push('.');
             name.push_str(s);
         }
-        let mut coords: Vec<(String, Value)> = self.frames.iter().flat_map(|f| f.coords.iter().cloned()).collect();
+        let mut coords: Vec<(String, Value)> = self
+            .frames
+            .iter()
+            .flat_map(|f| f.coords.iter().cloned())
+            .collect();
         for (k, v) in extra {
             if !coords.iter().any(|(c, _)| c == k) {
                 coords.push((k.clone(), v.clone()));
@@ -515,7 +547,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Makes (or finds, when an identical call exists) the node of one call.
-    fn node(&mut self, sig: &'a StageSig, args: BTreeMap<String, Lowered>, extra: &[(String, Value)], span: Span) -> NodeId {
+    fn node(
+        &mut self,
+        sig: &'a StageSig,
+        args: BTreeMap<String, Lowered>,
+        extra: &[(String, Value)],
+        span: Span,
+    ) -> NodeId {
         let name = self.node_name(extra);
         let nodes = &self.graph.nodes;
         let key = key::canonical_args(sig, &args, self.base_dir, &|id| nodes[id].key.clone())
@@ -538,7 +576,11 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        let implemented = sig.implemented && self.stages.implementation(sig.namespace, sig.name).is_some();
+        let implemented = sig.implemented
+            && self
+                .stages
+                .implementation(sig.namespace, sig.name)
+                .is_some();
         let id = self.graph.nodes.len();
         self.graph.nodes.push(Node {
             name,
@@ -571,12 +613,20 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn sweep_points(&mut self, names: &[&str], lists: Vec<Ev>, span: Span) -> Option<Vec<Vec<(String, Lowered, Value)>>> {
+    fn sweep_points(
+        &mut self,
+        names: &[&str],
+        lists: Vec<Ev>,
+        span: Span,
+    ) -> Option<Vec<Vec<(String, Lowered, Value)>>> {
         let lists = self.vals(lists)?;
         let mut per_binder = Vec::with_capacity(lists.len());
         for (name, list) in names.iter().zip(lists) {
             let items: Vec<(Lowered, Value)> = match list {
-                Lowered::Plain(Value::List(vs)) => vs.into_iter().map(|v| (Lowered::Plain(v.clone()), v)).collect(),
+                Lowered::Plain(Value::List(vs)) => vs
+                    .into_iter()
+                    .map(|v| (Lowered::Plain(v.clone()), v))
+                    .collect(),
                 Lowered::List(items) => items
                     .into_iter()
                     .enumerate()
@@ -608,7 +658,12 @@ impl<'a> Lowerer<'a> {
         Some(points)
     }
 
-    fn sweep_step(&mut self, mut state: Box<SweepState<'a>>, tasks: &mut Vec<Task<'a>>, stack: &mut Vec<Slot>) {
+    fn sweep_step(
+        &mut self,
+        mut state: Box<SweepState<'a>>,
+        tasks: &mut Vec<Task<'a>>,
+        stack: &mut Vec<Slot>,
+    ) {
         if state.next > 0 {
             let coords: Vec<(String, Value)> = state.points[state.next - 1]
                 .iter()
@@ -618,8 +673,15 @@ impl<'a> Lowerer<'a> {
                 Some(Ev::Val(Lowered::Sweep(inner))) => {
                     for p in inner {
                         let mut c = coords.clone();
-                        c.extend(p.coords.into_iter().filter(|(k, _)| !coords.iter().any(|(o, _)| o == k)));
-                        state.results.push(Point { coords: c, value: p.value });
+                        c.extend(
+                            p.coords
+                                .into_iter()
+                                .filter(|(k, _)| !coords.iter().any(|(o, _)| o == k)),
+                        );
+                        state.results.push(Point {
+                            coords: c,
+                            value: p.value,
+                        });
                     }
                 }
                 Some(Ev::Val(v)) => state.results.push(Point { coords, value: v }),
@@ -630,13 +692,21 @@ impl<'a> Lowerer<'a> {
             }
         }
         if state.next == state.points.len() {
-            stack.push(Some(Ev::Val(Lowered::Sweep(std::mem::take(&mut state.results)))));
+            stack.push(Some(Ev::Val(Lowered::Sweep(std::mem::take(
+                &mut state.results,
+            )))));
             return;
         }
         let point = &state.points[state.next];
         self.frames.push(Frame {
-            binds: point.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect(),
-            coords: point.iter().map(|(n, _, l)| (n.clone(), l.clone())).collect(),
+            binds: point
+                .iter()
+                .map(|(n, v, _)| (n.clone(), v.clone()))
+                .collect(),
+            coords: point
+                .iter()
+                .map(|(n, _, l)| (n.clone(), l.clone()))
+                .collect(),
         });
         state.next += 1;
         let body = state.body;
@@ -699,16 +769,21 @@ fn member_of(value: &Lowered, field: &str) -> Result<Lowered, String> {
 
 /// The points of several sweeps combined: points agreeing on every coordinate
 /// they share are combined (so sweeps over the same binder zip, others multiply).
-fn join_sweeps(sweeps: &[&Vec<Point>]) -> Vec<(Vec<(String, Value)>, Vec<Lowered>)> {
-    let mut combos: Vec<(Vec<(String, Value)>, Vec<Lowered>)> = vec![(Vec::new(), Vec::new())];
+/// One combination of sweep points: merged coordinates and one value per sweep.
+type Combo = (Vec<(String, Value)>, Vec<Lowered>);
+
+fn join_sweeps(sweeps: &[&Vec<Point>]) -> Vec<Combo> {
+    let mut combos: Vec<Combo> = vec![(Vec::new(), Vec::new())];
     for sweep in sweeps {
         let mut next = Vec::new();
         for (coords, vals) in &combos {
             for p in sweep.iter() {
-                let agrees = p
-                    .coords
-                    .iter()
-                    .all(|(k, v)| coords.iter().find(|(c, _)| c == k).is_none_or(|(_, cv)| cv == v));
+                let agrees = p.coords.iter().all(|(k, v)| {
+                    coords
+                        .iter()
+                        .find(|(c, _)| c == k)
+                        .is_none_or(|(_, cv)| cv == v)
+                });
                 if !agrees {
                     continue;
                 }

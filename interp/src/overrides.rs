@@ -23,7 +23,9 @@ pub fn parse(program: &Program, sets: &[String]) -> Result<BTreeMap<String, Valu
 
 fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
     let Some((name, text)) = set.split_once('=') else {
-        return Err(format!("`--set {set}`: expected NAME=VALUE, e.g. `--set bits=3`"));
+        return Err(format!(
+            "`--set {set}`: expected NAME=VALUE, e.g. `--set bits=3`"
+        ));
     };
     let name = name.trim();
     let root = program.root_module();
@@ -35,7 +37,11 @@ fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
         .collect();
     let binding = match root.bindings.get(name) {
         Some(b) if b.kind == BindingKind::Param => b,
-        Some(_) => return Err(format!("`--set {set}`: `{name}` is a `let`, not a `param`; only params can be set")),
+        Some(_) => {
+            return Err(format!(
+                "`--set {set}`: `{name}` is a `let`, not a `param`; only params can be set"
+            ))
+        }
         None => {
             let hint = match pipe_lang::suggest::closest(name, params.iter().copied()) {
                 Some(s) => format!(" (did you mean `{s}`?)"),
@@ -88,6 +94,11 @@ pub fn value_type(v: &Value) -> Type {
         Value::Str(_) => Type::Str,
         Value::Quantity { dim, .. } => Type::Quantity(*dim),
         Value::List(items) => Type::list(items.first().map(value_type).unwrap_or(Type::Any)),
-        Value::Record(fields) => Type::Record(fields.iter().map(|(k, v)| (k.clone(), value_type(v))).collect()),
+        Value::Record(fields) => Type::Record(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), value_type(v)))
+                .collect(),
+        ),
     }
 }

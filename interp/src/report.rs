@@ -56,9 +56,15 @@ fn short_number(v: f64) -> String {
 
 /// One node as one line (watch mode): status, name, time, headline metrics.
 pub fn line(r: &NodeReport) -> String {
-    format!("{:<7} {}  {:.2}s  {}", r.status.as_str(), r.name, r.seconds, headline(r))
-        .trim_end()
-        .to_string()
+    format!(
+        "{:<7} {}  {:.2}s  {}",
+        r.status.as_str(),
+        r.name,
+        r.seconds,
+        headline(r)
+    )
+    .trim_end()
+    .to_string()
 }
 
 /// The terminal table: node, stage, status, time, headline metrics.
@@ -133,7 +139,10 @@ pub fn write_run_dir(
         obj.insert("file".into(), json!(file));
         obj.insert("finished".into(), json!(unix_secs()));
     }
-    std::fs::write(dir.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     let mut md = format!("# Run of `{file}`\n\n");
     md.push_str(&markdown_summary(reports));
     for e in exported {
@@ -156,7 +165,9 @@ pub fn write_run_dir(
 }
 
 fn markdown_summary(reports: &[NodeReport]) -> String {
-    let mut out = String::from("| node | stage | status | time (s) | key | metrics |\n|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| node | stage | status | time (s) | key | metrics |\n|---|---|---|---|---|---|\n",
+    );
     for r in reports {
         let key = r.key.map(|k| k.short()).unwrap_or_default();
         let _ = writeln!(
@@ -193,10 +204,21 @@ pub fn csv(t: &Table) -> String {
         }
     };
     let mut out = String::new();
-    out.push_str(&t.columns.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+    out.push_str(
+        &t.columns
+            .iter()
+            .map(|c| field(c))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     out.push('\n');
     for row in &t.rows {
-        out.push_str(&row.iter().map(|c| field(&cell_text(c))).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &row.iter()
+                .map(|c| field(&cell_text(c)))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     out
@@ -204,7 +226,15 @@ pub fn csv(t: &Table) -> String {
 
 pub fn markdown_table(t: &Table) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| {} |", t.columns.iter().map(|c| md_escape(c)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(
+        out,
+        "| {} |",
+        t.columns
+            .iter()
+            .map(|c| md_escape(c))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(out, "|{}", "---|".repeat(t.columns.len()));
     for row in &t.rows {
         let cells: Vec<String> = row.iter().map(|c| md_escape(&cell_text(c))).collect();
@@ -218,7 +248,11 @@ fn fresh_run_dir(parent: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(parent)?;
     let stamp = timestamp();
     for n in 0..1000 {
-        let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 0 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
         let dir = parent.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
@@ -226,7 +260,9 @@ fn fresh_run_dir(parent: &Path) -> std::io::Result<PathBuf> {
             Err(e) => return Err(e),
         }
     }
-    Err(std::io::Error::other("could not make a fresh run directory"))
+    Err(std::io::Error::other(
+        "could not make a fresh run directory",
+    ))
 }
 
 fn unix_secs() -> f64 {
@@ -238,7 +274,9 @@ fn unix_secs() -> f64 {
 
 /// UTC `YYYYMMDD-HHMMSS.mmm`, sortable by name.
 pub fn timestamp() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
@@ -269,7 +307,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// A node name as a file name: `hw[pe=int8]` -> `hw_pe=int8_`.
 pub fn file_stem(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '=' | ',') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '=' | ',') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

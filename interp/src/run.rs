@@ -77,7 +77,11 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         })
         .collect();
     if !missing.is_empty() {
-        return Err(RunError::Invalid(render_all(&req.loaded.program, &missing, req.color)));
+        return Err(RunError::Invalid(render_all(
+            &req.loaded.program,
+            &missing,
+            req.color,
+        )));
     }
     let scheduler = Scheduler {
         graph,
@@ -107,7 +111,10 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
     );
     let (run_dir, run_dir_error) = match written {
         Ok(d) => (Some(d), None),
-        Err(e) => (None, Some(format!("could not write the run directory: {e}"))),
+        Err(e) => (
+            None,
+            Some(format!("could not write the run directory: {e}")),
+        ),
     };
     Ok(RunOutcome {
         result,
@@ -120,7 +127,10 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
 fn remember_names(req: &RunRequest, reports: &[NodeReport]) {
     let graph = &req.loaded.graph;
     let mut names = Vec::new();
-    for r in reports.iter().filter(|r| matches!(r.status, Status::Ran | Status::Cached)) {
+    for r in reports
+        .iter()
+        .filter(|r| matches!(r.status, Status::Ran | Status::Cached))
+    {
         let Some(key) = r.key else { continue };
         let node = &graph.nodes[r.id];
         for name in std::iter::once(&node.name).chain(&node.aliases) {
@@ -136,7 +146,9 @@ fn exports(req: &RunRequest, result: &RunResult) -> Vec<Exported> {
     for r in &result.reports {
         let wanted = match &r.outputs {
             Some(crate::cache::OutputKinds::Single(k)) => k == "table" || k == "plot",
-            Some(crate::cache::OutputKinds::Record(f)) => f.values().any(|k| k == "table" || k == "plot"),
+            Some(crate::cache::OutputKinds::Record(f)) => {
+                f.values().any(|k| k == "table" || k == "plot")
+            }
             None => false,
         };
         if !wanted {
@@ -187,8 +199,13 @@ pub struct FileOutcome {
 }
 
 /// Loads, checks, lowers and runs `req.file`; errors come back rendered.
-pub fn run_file(req: &FileRun, stages: &dyn StageSet, control: &RunControl) -> Result<FileOutcome, String> {
-    let loaded = crate::frontend::load(req.file, stages, req.sets, false).map_err(|e| e.to_string())?;
+pub fn run_file(
+    req: &FileRun,
+    stages: &dyn StageSet,
+    control: &RunControl,
+) -> Result<FileOutcome, String> {
+    let loaded =
+        crate::frontend::load(req.file, stages, req.sets, false).map_err(|e| e.to_string())?;
     let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
     let executor = crate::executor::LocalExecutor::new(req.jobs)?;

@@ -67,6 +67,13 @@ pub struct RunControl {
 }
 
 impl RunControl {
+    /// Cancels everything (Ctrl-C): running nodes see their cancel flag at once,
+    /// even one running on the scheduler's own thread.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        self.cancel_all();
+    }
+
     /// Drains the run and cancels the running nodes whose keys are not in `keep`
     /// (their inputs changed, so their results are no longer wanted).
     pub fn cancel_stale(&self, keep: &HashSet<Key>) -> usize {
@@ -129,7 +136,11 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn ok(&self) -> bool {
-        !self.interrupted && self.reports.iter().all(|r| matches!(r.status, Status::Ran | Status::Cached))
+        !self.interrupted
+            && self
+                .reports
+                .iter()
+                .all(|r| matches!(r.status, Status::Ran | Status::Cached))
     }
 }
 
@@ -168,7 +179,10 @@ impl Scheduler<'_> {
             let report = match exec.plans.remove(&id) {
                 Some(Plan::Done(r)) => r,
                 Some(Plan::Cached(m)) => self.cached_report(id, &m),
-                _ => exec.reports.remove(&id).unwrap_or_else(|| self.skipped(id, "the run was cancelled".into())),
+                _ => exec
+                    .reports
+                    .remove(&id)
+                    .unwrap_or_else(|| self.skipped(id, "the run was cancelled".into())),
             };
             reports.push(report);
         }
@@ -279,7 +293,12 @@ impl Execution<'_, '_> {
         let mut waiting: HashMap<NodeId, usize> = HashMap::with_capacity(to_run.len());
         let mut dependents: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
         for &id in &to_run {
-            let pending: Vec<NodeId> = graph.nodes[id].inputs.iter().copied().filter(|i| to_run.contains(i)).collect();
+            let pending: Vec<NodeId> = graph.nodes[id]
+                .inputs
+                .iter()
+                .copied()
+                .filter(|i| to_run.contains(i))
+                .collect();
             for &i in &pending {
                 dependents.entry(i).or_default().push(id);
             }
@@ -363,7 +382,9 @@ impl Execution<'_, '_> {
                 .get(&i)
                 .or_else(|| loaded.get(&i))
                 .cloned()
-                .ok_or_else(|| format!("the output of `{}` is not available", s.graph.nodes[i].name))
+                .ok_or_else(|| {
+                    format!("the output of `{}` is not available", s.graph.nodes[i].name)
+                })
         })?;
         let key = node.key.clone()?;
         let canonical = key::node_canonical_args(node, sig, &s.graph.nodes, &s.graph.base_dir)?;
@@ -444,7 +465,10 @@ impl Execution<'_, '_> {
             (s.warn)(w);
         }
         let ended = self.t0.elapsed().as_secs_f64();
-        let mut report = self.reports.remove(&id).unwrap_or_else(|| s.base_report(id, Status::Ran));
+        let mut report = self
+            .reports
+            .remove(&id)
+            .unwrap_or_else(|| s.base_report(id, Status::Ran));
         report.ended = Some(ended);
         report.seconds = done.seconds;
         match done.result {
@@ -504,8 +528,10 @@ impl Scheduler<'_> {
 fn kinds(output: &StageOutput) -> OutputKinds {
     match &output.outputs {
         pipe_stdlib::stage::Outputs::Single(a) => OutputKinds::Single(a.kind().to_string()),
-        pipe_stdlib::stage::Outputs::Record(f) => {
-            OutputKinds::Record(f.iter().map(|(k, a)| (k.clone(), a.kind().to_string())).collect())
-        }
+        pipe_stdlib::stage::Outputs::Record(f) => OutputKinds::Record(
+            f.iter()
+                .map(|(k, a)| (k.clone(), a.kind().to_string()))
+                .collect(),
+        ),
     }
 }

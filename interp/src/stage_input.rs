@@ -83,12 +83,17 @@ fn output_input(output: &StageOutput, field: Option<&str>) -> Result<Input, Stri
     match (&output.outputs, field) {
         (Outputs::Single(a), None) => Ok(Input::Artifact(a.clone())),
         (Outputs::Record(fields), None) => Ok(Input::Record(
-            fields.iter().map(|(k, a)| (k.clone(), Input::Artifact(a.clone()))).collect(),
+            fields
+                .iter()
+                .map(|(k, a)| (k.clone(), Input::Artifact(a.clone())))
+                .collect(),
         )),
         (Outputs::Record(fields), Some(f)) => fields
             .get(f)
             .map(|a| Input::Artifact(a.clone()))
             .ok_or_else(|| format!("the stage produced no output `{f}`")),
-        (Outputs::Single(_), Some(f)) => Err(format!("the stage has one output, not a field `{f}`")),
+        (Outputs::Single(_), Some(f)) => {
+            Err(format!("the stage has one output, not a field `{f}`"))
+        }
     }
 }

@@ -50,7 +50,12 @@ fn status_of(summary: &Value, name: &str) -> String {
 }
 
 fn statuses(summary: &Value) -> Vec<String> {
-    summary["nodes"].as_array().unwrap().iter().map(|n| n["status"].as_str().unwrap().to_string()).collect()
+    summary["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -60,8 +65,16 @@ fn second_run_is_all_cached_with_the_same_keys() {
     let first = json_run(dir.path(), &[]);
     assert_eq!(first["ok"], true);
     assert!(statuses(&first).iter().all(|s| s == "ran"), "{first}");
-    let names: Vec<&str> = first["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["digits", "parts", "calib", "sizes[n=8]", "sizes[n=16]"]);
+    let names: Vec<&str> = first["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["digits", "parts", "calib", "sizes[n=8]", "sizes[n=16]"]
+    );
     let node = &first["nodes"][0];
     for field in ["name", "stage", "key", "status", "seconds", "metrics"] {
         assert!(node.get(field).is_some(), "missing `{field}` in {node}");
@@ -69,7 +82,12 @@ fn second_run_is_all_cached_with_the_same_keys() {
     assert_eq!(node["metrics"]["samples"], 1797.0);
     let second = json_run(dir.path(), &[]);
     assert!(statuses(&second).iter().all(|s| s == "cached"), "{second}");
-    for (a, b) in first["nodes"].as_array().unwrap().iter().zip(second["nodes"].as_array().unwrap()) {
+    for (a, b) in first["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second["nodes"].as_array().unwrap())
+    {
         assert_eq!(a["key"], b["key"]);
         assert_eq!(a["metrics"], b["metrics"]);
     }
@@ -118,7 +136,12 @@ fn named_bindings_run_only_what_they_need() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.pipe"), PIPELINE).unwrap();
     let only = json_run(dir.path(), &["calib"]);
-    let names: Vec<&str> = only["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = only["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["digits", "parts", "calib"]);
 }
 
@@ -129,15 +152,25 @@ fn the_run_directory_has_a_summary_and_a_report() {
     let out = run(dir.path(), &[]);
     assert!(out.status.success());
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("node") && table.contains("dataset.split") && table.contains("5 ran"), "{table}");
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs/p")).unwrap().flatten().collect();
+    assert!(
+        table.contains("node") && table.contains("dataset.split") && table.contains("5 ran"),
+        "{table}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs/p"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(runs.len(), 1);
     let run_dir = runs[0].path();
-    let summary: Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["ok"], true);
     assert_eq!(summary["nodes"].as_array().unwrap().len(), 5);
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    assert!(report.contains("| parts | dataset.split | ran |"), "{report}");
+    assert!(
+        report.contains("| parts | dataset.split | ran |"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -147,23 +180,42 @@ fn usage_and_input_errors_have_clear_messages_and_exit_codes() {
     let cases: [(&[&str], i32, &str); 5] = [
         (&["nosuch"], 2, "no binding named `nosuch`"),
         (&["calbi"], 2, "did you mean `calib`?"),
-        (&["--set", "sed=1"], 2, "no param named `sed` (did you mean `seed`?)"),
-        (&["--set", "seed=\"x\""], 2, "`seed` is a int, but `\"x\"` is a str"),
+        (
+            &["--set", "sed=1"],
+            2,
+            "no param named `sed` (did you mean `seed`?)",
+        ),
+        (
+            &["--set", "seed=\"x\""],
+            2,
+            "`seed` is a int, but `\"x\"` is a str",
+        ),
         (&["--set", "seed"], 2, "expected NAME=VALUE"),
     ];
     for (args, code, message) in cases {
         let out = run(dir.path(), args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: expected `{message}` in:\n{stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: expected `{message}` in:\n{stderr}"
+        );
     }
-    let missing = pipe().current_dir(dir.path()).args(["run", "missing.pipe"]).output().unwrap();
+    let missing = pipe()
+        .current_dir(dir.path())
+        .args(["run", "missing.pipe"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.pipe: no such file"));
     std::fs::write(dir.path().join("p.pipe"), "let d = dataset.digts()\n").unwrap();
     let bad = run(dir.path(), &[]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("p.pipe:1:"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("p.pipe:1:"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 #[test]
@@ -181,6 +233,11 @@ fn a_missing_input_file_fails_its_node_and_skips_its_dependents() {
     assert_eq!(status_of(&summary, "m"), "failed");
     assert_eq!(status_of(&summary, "s"), "skipped");
     assert_eq!(status_of(&summary, "d"), "ran");
-    let m = summary["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "m").unwrap();
+    let m = summary["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "m")
+        .unwrap();
     assert!(m["error"].as_str().unwrap().contains("none.idx"), "{m}");
 }

@@ -6,7 +6,6 @@ mod run_support;
 
 use pipe_interp::schedule::{RunControl, Status};
 use run_support::{report, run_controlled, run_with, stages, statuses, write};
-use std::sync::atomic::Ordering;
 
 const CHAIN: &str = "\
 param y: float = 1.0
@@ -18,7 +17,12 @@ let d = sim.add(a, y: 10.0)
 ";
 
 fn all(outcome: &pipe_interp::run::FileOutcome, status: Status) -> bool {
-    outcome.outcome.result.reports.iter().all(|r| r.status == status)
+    outcome
+        .outcome
+        .result
+        .reports
+        .iter()
+        .all(|r| r.status == status)
 }
 
 #[test]
@@ -50,7 +54,11 @@ fn set_reruns_only_dependents() {
     assert_eq!(report(&after, "c").metrics["value"], 8.0);
     // An unrelated param changes nothing.
     let unrelated = run_with(&file, &table, &["y=5", "other=9"], &[]);
-    assert!(all(&unrelated, Status::Cached), "{:?}", statuses(&unrelated));
+    assert!(
+        all(&unrelated, Status::Cached),
+        "{:?}",
+        statuses(&unrelated)
+    );
 }
 
 #[test]
@@ -80,7 +88,11 @@ fn renaming_a_binding_keeps_its_key() {
     let file = write(dir.path(), "p.pipe", "let a = sim.source(value: 2.0)\n");
     let table = stages(1);
     let first = run_with(&file, &table, &[], &[]);
-    write(dir.path(), "p.pipe", "let renamed = sim.source(value: 2.0)\n");
+    write(
+        dir.path(),
+        "p.pipe",
+        "let renamed = sim.source(value: 2.0)\n",
+    );
     let second = run_with(&file, &table, &[], &[]);
     assert_eq!(report(&second, "renamed").status, Status::Cached);
     assert_eq!(report(&second, "renamed").key, report(&first, "a").key);
@@ -114,7 +126,10 @@ fn independent_nodes_overlap_in_time() {
     let (a, b) = (report(&out, "a"), report(&out, "b"));
     let (a0, a1) = (a.started.unwrap(), a.ended.unwrap());
     let (b0, b1) = (b.started.unwrap(), b.ended.unwrap());
-    assert!(a0 < b1 && b0 < a1, "a ran {a0:.3}..{a1:.3}, b ran {b0:.3}..{b1:.3}: no overlap");
+    assert!(
+        a0 < b1 && b0 < a1,
+        "a ran {a0:.3}..{a1:.3}, b ran {b0:.3}..{b1:.3}: no overlap"
+    );
 }
 
 #[test]
@@ -131,7 +146,10 @@ fn sweep_points_are_named_by_their_binders_and_run_in_parallel() {
     assert!(s.contains_key("hw[y=2.0,ms=300]"), "{s:?}");
     // A sweep passed where one value is expected broadcasts, keeping the point names.
     assert_eq!(report(&out, "total[y=2.0,ms=300]").metrics["value"], 103.0);
-    let (p, q) = (report(&out, "hw[y=1.0,ms=300]"), report(&out, "hw[y=2.0,ms=300]"));
+    let (p, q) = (
+        report(&out, "hw[y=1.0,ms=300]"),
+        report(&out, "hw[y=2.0,ms=300]"),
+    );
     assert!(p.started.unwrap() < q.ended.unwrap() && q.started.unwrap() < p.ended.unwrap());
 }
 
@@ -141,7 +159,7 @@ fn a_failure_stops_only_its_dependents_and_every_failure_is_reported() {
     let file = write(
         dir.path(),
         "p.pipe",
-        "let a = sim.source(value: 1.0)\nlet bad = sim.fail(a)\nlet after = sim.add(bad)\nlet later = sim.add(after)\nlet bad2 = sim.fail(a)\nlet fine = sim.add(a, y: 7.0)\n",
+        "let a = sim.source(value: 1.0)\nlet bad = sim.fail(a)\nlet after = sim.add(bad)\nlet later = sim.add(after)\nlet fine = sim.add(a, y: 7.0)\nlet bad2 = sim.fail(fine)\n",
     );
     let out = run_with(&file, &stages(1), &[], &[]);
     let s = statuses(&out);
@@ -151,8 +169,15 @@ fn a_failure_stops_only_its_dependents_and_every_failure_is_reported() {
     assert_eq!(s["bad2"], Status::Failed);
     assert_eq!(s["after"], Status::Skipped);
     assert_eq!(s["later"], Status::Skipped);
-    assert!(report(&out, "bad").error.as_deref().unwrap().contains("always fails"));
-    assert_eq!(report(&out, "later").error.as_deref(), Some("depends on failed `bad`"));
+    assert!(report(&out, "bad")
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("always fails"));
+    assert_eq!(
+        report(&out, "later").error.as_deref(),
+        Some("depends on failed `bad`")
+    );
     assert!(!out.outcome.result.ok());
 }
 
@@ -165,14 +190,24 @@ fn identical_calls_share_one_node() {
         "let a = sim.source(value: 3.0)\nlet b = sim.source(value: 3.0)\nlet c = sim.add(b)\n",
     );
     let out = run_with(&file, &stages(1), &[], &[]);
-    let names: Vec<&str> = out.outcome.result.reports.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = out
+        .outcome
+        .result
+        .reports
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, ["a", "c"]);
 }
 
 #[test]
 fn an_unimplemented_stage_fails_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "p.pipe", "let a = sim.source(value: 1.0)\nlet t = sim.todo(a)\n");
+    let file = write(
+        dir.path(),
+        "p.pipe",
+        "let a = sim.source(value: 1.0)\nlet t = sim.todo(a)\n",
+    );
     let sets: Vec<String> = Vec::new();
     let cache = dir.path().join(".pipe-cache");
     let req = pipe_interp::run::FileRun {
@@ -186,7 +221,10 @@ fn an_unimplemented_stage_fails_before_anything_runs() {
         Err(e) => e,
         Ok(_) => panic!("expected a refusal"),
     };
-    assert!(err.contains("stage `sim.todo` is not implemented yet"), "{err}");
+    assert!(
+        err.contains("stage `sim.todo` is not implemented yet"),
+        "{err}"
+    );
     assert!(err.contains("p.pipe:2:9"), "{err}");
     // Only what is named runs: `a` alone is fine.
     let only_a = run_with(&file, &stages(1), &[], &["a"]);
@@ -207,11 +245,15 @@ fn cancelling_stops_running_nodes_and_starts_nothing_new() {
     let out = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(200));
-            control.interrupted.store(true, Ordering::SeqCst);
+            control.interrupt();
         });
         run_controlled(&file, &table, &[], &[], &control)
     });
-    assert!(start.elapsed().as_secs_f64() < 3.0, "cancel took {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() < 3.0,
+        "cancel took {:?}",
+        start.elapsed()
+    );
     assert!(out.outcome.result.interrupted);
     assert_eq!(report(&out, "slow").status, Status::Failed);
     assert_eq!(report(&out, "slow").error.as_deref(), Some("cancelled"));
@@ -250,7 +292,10 @@ fn a_10000_deep_chain_runs_without_recursion() {
         .stack_size(256 * 1024)
         .spawn(move || {
             let out = run_with(&file, &stages(1), &[], &["n9999"]);
-            (report(&out, "n9999").metrics["value"], out.outcome.result.reports.len())
+            (
+                report(&out, "n9999").metrics["value"],
+                out.outcome.result.reports.len(),
+            )
         })
         .unwrap();
     let (value, nodes) = handle.join().unwrap();

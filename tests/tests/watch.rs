@@ -25,7 +25,10 @@ fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str, s
             }
         }
     }
-    panic!("no line with `{needle}` within {secs}s; saw:\n{}", seen.join("\n"));
+    panic!(
+        "no line with `{needle}` within {secs}s; saw:\n{}",
+        seen.join("\n")
+    );
 }
 
 #[test]
@@ -52,12 +55,19 @@ fn watch_reruns_after_a_save_and_stops_on_ctrl_c() {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&file, "param seed: int = 0\nlet d = dataset.digits()\nlet s = dataset.sample(d, n: 10, seed: 7)\n").unwrap();
     wait_for(&rx, &mut seen, "run 2: 1 ran, 1 cached", 60);
-    assert!(seen.iter().any(|l| l.starts_with("ran") && l.contains(" s ")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("ran") && l.contains(" s ")),
+        "{seen:?}"
+    );
     // An error is shown at once; nothing runs until it is fixed.
     std::fs::write(&file, "let d = dataset.digts()\n").unwrap();
     wait_for(&rx, &mut seen, "fix the errors above", 60);
     assert!(seen.iter().any(|l| l.contains("p.pipe:1:")), "{seen:?}");
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     wait_for(&rx, &mut seen, "stopped watching", 30);
     let code = child.wait().unwrap();
@@ -95,8 +105,26 @@ fn a_save_that_changes_a_running_node_cancels_it_and_starts_over() {
         stop.store(true, Ordering::SeqCst);
     });
     let lines = lines.into_inner().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(15), "the stale node was not cancelled");
-    assert!(lines.iter().any(|l| l.contains("cancelling 1 running node")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("failed") && l.contains("cancelled")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("ran") && l.contains("value=2")), "{lines:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "the stale node was not cancelled"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cancelling 1 running node")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("failed") && l.contains("cancelled")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ran") && l.contains("value=2")),
+        "{lines:?}"
+    );
 }

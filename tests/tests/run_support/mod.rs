@@ -35,13 +35,17 @@ fn sig(name: &'static str, version: u32, params: Vec<ParamSig>) -> StageSig {
 fn metrics(v: f64) -> StageOutput {
     let mut m = Metrics::default();
     m.values.insert("value".into(), v);
-    StageOutput::single(Artifact::Metrics(Arc::new(m))).with_metrics(&BTreeMap::from([("value".to_string(), v)]))
+    StageOutput::single(Artifact::Metrics(Arc::new(m)))
+        .with_metrics(&BTreeMap::from([("value".to_string(), v)]))
 }
 
 fn value_of(input: &StageInput, name: &str) -> Result<f64, StageError> {
     match input.artifact(name)? {
         Artifact::Metrics(m) => Ok(m.values.get("value").copied().unwrap_or(0.0)),
-        other => Err(StageError::Internal(format!("{} is not metrics", other.kind()))),
+        other => Err(StageError::Internal(format!(
+            "{} is not metrics",
+            other.kind()
+        ))),
     }
 }
 
@@ -77,7 +81,10 @@ pub fn stages(add_version: u32) -> StageTable {
             sig: sig(
                 "source",
                 1,
-                vec![ParamSig::optional("value", Type::Float, Value::Float(0.0), "the number"), ms()],
+                vec![
+                    ParamSig::optional("value", Type::Float, Value::Float(0.0), "the number"),
+                    ms(),
+                ],
             ),
             run: Some(source),
         },
@@ -94,13 +101,21 @@ pub fn stages(add_version: u32) -> StageTable {
             run: Some(add),
         },
         StageDef {
-            sig: sig("fail", 1, vec![ParamSig::required("x", Type::Metrics, "input")]),
+            sig: sig(
+                "fail",
+                1,
+                vec![ParamSig::required("x", Type::Metrics, "input")],
+            ),
             run: Some(fail),
         },
         StageDef {
             sig: StageSig {
                 implemented: false,
-                ..sig("todo", 1, vec![ParamSig::required("x", Type::Metrics, "input")])
+                ..sig(
+                    "todo",
+                    1,
+                    vec![ParamSig::required("x", Type::Metrics, "input")],
+                )
             },
             run: None,
         },
@@ -112,7 +127,13 @@ pub fn run_with(file: &Path, table: &StageTable, sets: &[&str], names: &[&str]) 
     run_controlled(file, table, sets, names, &RunControl::default())
 }
 
-pub fn run_controlled(file: &Path, table: &StageTable, sets: &[&str], names: &[&str], control: &RunControl) -> FileOutcome {
+pub fn run_controlled(
+    file: &Path,
+    table: &StageTable,
+    sets: &[&str],
+    names: &[&str],
+    control: &RunControl,
+) -> FileOutcome {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let cache_dir = file.parent().unwrap().join(".pipe-cache");
