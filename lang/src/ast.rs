@@ -30,9 +30,19 @@ pub struct Stmt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StmtKind {
-    Use { path: StrLit, alias: Ident },
-    Param { name: Ident, ty: Option<TypeExpr>, value: Expr },
-    Let { name: Ident, value: Expr },
+    Use {
+        path: StrLit,
+        alias: Ident,
+    },
+    Param {
+        name: Ident,
+        ty: Option<TypeExpr>,
+        value: Expr,
+    },
+    Let {
+        name: Ident,
+        value: Expr,
+    },
     /// A statement that did not parse; its errors were reported.
     Error,
 }
@@ -68,17 +78,29 @@ pub enum ExprKind {
     Int(i64),
     Float(f64),
     /// `128KiB`: the number as written and the unit suffix; conversion happens in the checker.
-    Quantity { value: f64, unit: String },
+    Quantity {
+        value: f64,
+        unit: String,
+    },
     /// `20%` is stored as 0.2.
     Percent(f64),
     Str(String),
     Bool(bool),
     Name(Ident),
-    Member { target: Box<Expr>, field: Ident },
-    Call { callee: Box<Expr>, args: Vec<Arg> },
+    Member {
+        target: Box<Expr>,
+        field: Ident,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
     List(Vec<Expr>),
     Record(Vec<Field>),
-    Sweep { binders: Vec<Binder>, body: Box<Expr> },
+    Sweep {
+        binders: Vec<Binder>,
+        body: Box<Expr>,
+    },
     Paren(Box<Expr>),
     /// An expression that did not parse; its errors were reported.
     Error,

@@ -72,7 +72,12 @@ impl Type {
     }
 
     pub fn record<'a>(fields: impl IntoIterator<Item = (&'a str, Type)>) -> Type {
-        Type::Record(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        Type::Record(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     /// Artifacts are produced by stages and have content hashes of their own.

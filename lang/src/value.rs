@@ -15,7 +15,10 @@ pub enum Value {
     Bool(bool),
     Str(String),
     /// In base units (bytes, seconds, hertz, ...).
-    Quantity { value: f64, dim: Dim },
+    Quantity {
+        value: f64,
+        dim: Dim,
+    },
     List(Vec<Value>),
     Record(BTreeMap<String, Value>),
 }

@@ -50,7 +50,11 @@ impl Artifact {
             "metrics" => Artifact::Metrics(Arc::new(Metrics::from_files(files)?)),
             "table" => Artifact::Table(Arc::new(Table::from_files(files)?)),
             "plot" => Artifact::Plot(Arc::new(Plot::from_files(files)?)),
-            other => return Err(StageError::Corrupt(format!("unknown artifact kind `{other}`"))),
+            other => {
+                return Err(StageError::Corrupt(format!(
+                    "unknown artifact kind `{other}`"
+                )))
+            }
         })
     }
 }
@@ -64,7 +68,10 @@ pub fn file<'a>(files: &'a Files, name: &str) -> Result<&'a [u8], StageError> {
 }
 
 /// Reads one named JSON file of an artifact.
-pub fn json_file<T: serde::de::DeserializeOwned>(files: &Files, name: &str) -> Result<T, StageError> {
+pub fn json_file<T: serde::de::DeserializeOwned>(
+    files: &Files,
+    name: &str,
+) -> Result<T, StageError> {
     serde_json::from_slice(file(files, name)?)
         .map_err(|e| StageError::Corrupt(format!("`{name}`: {e}")))
 }

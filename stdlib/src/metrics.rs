@@ -15,7 +15,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn to_files(&self) -> Result<Files, StageError> {
-        Ok(Files::from([("metrics.json".to_string(), json_bytes(self)?)]))
+        Ok(Files::from([(
+            "metrics.json".to_string(),
+            json_bytes(self)?,
+        )]))
     }
 
     pub fn from_files(files: &Files) -> Result<Self, StageError> {

@@ -46,7 +46,9 @@ impl StageInput {
     pub fn value(&self, name: &str) -> Result<&Value, StageError> {
         match self.get(name)? {
             Input::Value(v) => Ok(v),
-            _ => Err(StageError::Internal(format!("argument `{name}` is not a value"))),
+            _ => Err(StageError::Internal(format!(
+                "argument `{name}` is not a value"
+            ))),
         }
     }
 
@@ -60,7 +62,9 @@ impl StageInput {
         let v = self.value(name)?;
         v.as_i64()
             .and_then(|i| usize::try_from(i).ok())
-            .ok_or_else(|| StageError::Invalid(format!("`{name}` must be a non-negative integer, got {v}")))
+            .ok_or_else(|| {
+                StageError::Invalid(format!("`{name}` must be a non-negative integer, got {v}"))
+            })
     }
 
     pub fn u64(&self, name: &str) -> Result<u64, StageError> {
@@ -82,21 +86,29 @@ impl StageInput {
     pub fn artifact(&self, name: &str) -> Result<&Artifact, StageError> {
         match self.get(name)? {
             Input::Artifact(a) => Ok(a),
-            _ => Err(StageError::Internal(format!("argument `{name}` is not an artifact"))),
+            _ => Err(StageError::Internal(format!(
+                "argument `{name}` is not an artifact"
+            ))),
         }
     }
 
     pub fn dataset(&self, name: &str) -> Result<&crate::dataset::Dataset, StageError> {
         match self.artifact(name)? {
             Artifact::Dataset(d) => Ok(d),
-            other => Err(StageError::Internal(format!("`{name}` is a {}, not a dataset", other.kind()))),
+            other => Err(StageError::Internal(format!(
+                "`{name}` is a {}, not a dataset",
+                other.kind()
+            ))),
         }
     }
 
     pub fn model(&self, name: &str) -> Result<&crate::model::Model, StageError> {
         match self.artifact(name)? {
             Artifact::Model(m) => Ok(m),
-            other => Err(StageError::Internal(format!("`{name}` is a {}, not a model", other.kind()))),
+            other => Err(StageError::Internal(format!(
+                "`{name}` is a {}, not a model",
+                other.kind()
+            ))),
         }
     }
 }
@@ -125,13 +137,19 @@ impl StageOutput {
 
     pub fn record(fields: impl IntoIterator<Item = (&'static str, Artifact)>) -> Self {
         StageOutput {
-            outputs: Outputs::Record(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            outputs: Outputs::Record(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
             metrics: BTreeMap::new(),
         }
     }
 
     pub fn with_metrics(mut self, metrics: &BTreeMap<String, f64>) -> Self {
-        self.metrics.extend(metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        self.metrics
+            .extend(metrics.iter().map(|(k, v)| (k.clone(), *v)));
         self
     }
 }
