@@ -60,7 +60,7 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     ))?;
     cache.lock_for_run()?;
     for id in ids {
-        print!("{}", explain(graph, stages, &cache, id));
+        print!("{}", explain(graph, &cache, id));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,7 +83,7 @@ fn nodes_named(graph: &Graph, name: &str) -> Result<Vec<NodeId>, String> {
 }
 
 /// The explanation for one node.
-pub fn explain(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId) -> String {
+pub fn explain(graph: &Graph, cache: &Cache, id: NodeId) -> String {
     let node = &graph.nodes[id];
     let key = match &node.key {
         Ok(k) => *k,
@@ -119,19 +119,13 @@ pub fn explain(graph: &Graph, stages: &dyn StageSet, cache: &Cache, id: NodeId) 
         ));
         return out;
     };
-    for reason in differences(graph, stages, cache, id, &prev) {
+    for reason in differences(graph, cache, id, &prev) {
         out.push_str(&format!("  - {reason}\n"));
     }
     out
 }
 
-fn differences(
-    graph: &Graph,
-    stages: &dyn StageSet,
-    cache: &Cache,
-    id: NodeId,
-    prev: &Manifest,
-) -> Vec<String> {
+fn differences(graph: &Graph, cache: &Cache, id: NodeId, prev: &Manifest) -> Vec<String> {
     let node = &graph.nodes[id];
     let mut out = Vec::new();
     if prev.stage != node.stage_name() {
@@ -149,13 +143,10 @@ fn differences(
             node.version
         ));
     }
-    let Some(sig) = stages.stage(node.namespace, node.stage) else {
-        return out;
-    };
-    let now = match key::node_canonical_args(node, sig, &graph.nodes, &graph.base_dir) {
+    let now = match &node.canonical {
         Ok(a) => a,
         Err(msg) => {
-            out.push(msg);
+            out.push(msg.clone());
             return out;
         }
     };

@@ -87,6 +87,9 @@ pub struct Node {
     pub inputs: Vec<NodeId>,
     /// The content key, or why none could be computed (an input file is missing).
     pub key: Result<Key, String>,
+    /// The canonical arguments the key hashes (computed once, at lowering, so a
+    /// run never re-reads `path` inputs), or why there are none.
+    pub canonical: Result<BTreeMap<String, serde_json::Value>, String>,
     /// The file (as the loader named it) and span of the call, for diagnostics.
     pub file: String,
     pub span: Span,

@@ -4,7 +4,7 @@
 //! statement order and `path` strings do not; the content of a `path` input does.
 //! This module computes keys; it never reads or writes the cache.
 
-use crate::graph::{Lowered, Node, NodeId};
+use crate::graph::{Lowered, NodeId};
 use pipe_lang::catalog::StageSig;
 use pipe_lang::types::Type;
 use pipe_lang::value::Value;
@@ -84,6 +84,8 @@ pub fn canonical_args(
 
 fn canonical_path_arg(value: &Lowered, base_dir: &Path, param: &str) -> Result<Json, String> {
     match value {
+        // An empty path is "not given" (optional override files): nothing to read.
+        Lowered::Plain(Value::Str(p)) if p.is_empty() => Ok(json!({ "content": null })),
         Lowered::Plain(Value::Str(p)) => {
             let path = resolve(base_dir, p);
             Ok(json!({ "content": hash_path(&path)? }))
@@ -195,6 +197,10 @@ pub fn hash_path(path: &Path) -> Result<String, String> {
             let entry =
                 entry.map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
             let p = entry.path();
+            // A pipeline's own cache may sit inside an input directory.
+            if entry.file_name() == ".pipe-cache" {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else {
@@ -223,16 +229,6 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
-}
-
-/// The canonical arguments of an already lowered node (for `explain`).
-pub fn node_canonical_args(
-    node: &Node,
-    sig: &StageSig,
-    nodes: &[Node],
-    base_dir: &Path,
-) -> Result<BTreeMap<String, Json>, String> {
-    canonical_args(sig, &node.args, base_dir, &|id| nodes[id].key.clone())
 }
 
 #[cfg(test)]

@@ -556,8 +556,11 @@ impl<'a> Lowerer<'a> {
     ) -> NodeId {
         let name = self.node_name(extra);
         let nodes = &self.graph.nodes;
-        let key = key::canonical_args(sig, &args, self.base_dir, &|id| nodes[id].key.clone())
-            .map(|canon| key::key_of(&sig.full_name(), sig.version, &canon));
+        let canonical = key::canonical_args(sig, &args, self.base_dir, &|id| nodes[id].key.clone());
+        let key = canonical
+            .as_ref()
+            .map(|canon| key::key_of(&sig.full_name(), sig.version, canon))
+            .map_err(Clone::clone);
         if let Ok(k) = &key {
             if let Some(&existing) = self.by_key.get(k) {
                 let node = &mut self.graph.nodes[existing];
@@ -591,6 +594,7 @@ impl<'a> Lowerer<'a> {
             args,
             inputs,
             key: key.clone(),
+            canonical,
             file: self.file().to_string(),
             span,
             implemented,
@@ -604,7 +608,10 @@ impl<'a> Lowerer<'a> {
     /// Remembers input files read through `path` arguments (for `watch`).
     fn note_paths(&mut self, sig: &StageSig, args: &BTreeMap<String, Lowered>) {
         for p in sig.params.iter().filter(|p| p.path) {
-            if let Some(Lowered::Plain(Value::Str(s))) = args.get(p.name) {
+            if let Some(Lowered::Plain(Value::Str(s))) = args
+                .get(p.name)
+                .filter(|v| !matches!(v, Lowered::Plain(Value::Str(s)) if s.is_empty()))
+            {
                 let path = key::resolve(self.base_dir, s);
                 if !self.graph.input_paths.contains(&path) {
                     self.graph.input_paths.push(path);

@@ -8,7 +8,7 @@
 use crate::cache::{Cache, EntryInfo, Lookup, Manifest, OutputKinds};
 use crate::executor::{Executor, Finished, Job};
 use crate::graph::{Graph, NodeId};
-use crate::key::{self, Key};
+use crate::key::Key;
 use crate::progress::ProgressFactory;
 use crate::stage_input;
 use crate::stage_set::StageSet;
@@ -387,7 +387,7 @@ impl Execution<'_, '_> {
                 })
         })?;
         let key = node.key.clone()?;
-        let canonical = key::node_canonical_args(node, sig, &s.graph.nodes, &s.graph.base_dir)?;
+        let canonical = node.canonical.clone()?;
         let inputs: Vec<Key> = node
             .inputs
             .iter()

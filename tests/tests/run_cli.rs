@@ -241,3 +241,39 @@ fn a_missing_input_file_fails_its_node_and_skips_its_dependents() {
         .unwrap();
     assert!(m["error"].as_str().unwrap().contains("none.idx"), "{m}");
 }
+
+#[test]
+fn tables_and_plots_are_written_to_the_run_directory_even_when_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.pipe"),
+        "let net = sim.workload(name: \"resnet50\")\n\
+         let caches = for tech in [\"sram\", \"stt\"] =>\n    sim.nvm_cache(tech: tech, capacity: 4MiB, node: 22nm, workload: net, mode: \"iso_capacity\")\n\
+         let t = report.table(caches, columns: [\"area_mm2\"])\n\
+         let plot = report.bar(caches, y: \"area_mm2\")\n",
+    )
+    .unwrap();
+    for expected in ["ran", "cached"] {
+        let v = json_run(dir.path(), &[]);
+        assert_eq!(status_of(&v, "t"), expected);
+        let newest = std::fs::read_dir(dir.path().join("runs/p"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .max()
+            .unwrap();
+        let csv = std::fs::read_to_string(newest.join("t.csv")).unwrap();
+        assert!(
+            csv.lines().count() == 3 && csv.contains("area_mm2"),
+            "{csv}"
+        );
+        assert!(std::fs::read_to_string(newest.join("t.md"))
+            .unwrap()
+            .starts_with('|'));
+        assert!(std::fs::read_to_string(newest.join("plot.svg"))
+            .unwrap()
+            .contains("<svg"));
+        let report = std::fs::read_to_string(newest.join("report.md")).unwrap();
+        assert!(report.contains("![") && report.contains("## t"), "{report}");
+    }
+}
