@@ -43,7 +43,8 @@ impl Model {
             arch: net.arch(),
             spec: Some(net.spec.clone()),
         };
-        let arch = serde_json::to_vec(&file).map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))?;
+        let arch = serde_json::to_vec(&file)
+            .map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))?;
         Ok(Model {
             arch,
             weights: net.save_weights().map_err(nn_error)?,
@@ -51,7 +52,8 @@ impl Model {
     }
 
     fn arch_file(&self) -> Result<ArchFile, StageError> {
-        serde_json::from_slice(&self.arch).map_err(|e| StageError::Corrupt(format!("`arch.json`: {e}")))
+        serde_json::from_slice(&self.arch)
+            .map_err(|e| StageError::Corrupt(format!("`arch.json`: {e}")))
     }
 
     /// The architecture descriptor (layer list with real shapes).

@@ -93,7 +93,11 @@ impl Layer for Activation {
         dy.data
             .par_chunks_mut(CHUNK)
             .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(d, x)| d.iter_mut().zip(x).for_each(|(d, &x)| *d *= act.derivative(x)));
+            .for_each(|(d, x)| {
+                d.iter_mut()
+                    .zip(x)
+                    .for_each(|(d, &x)| *d *= act.derivative(x))
+            });
         dy
     }
 

@@ -53,7 +53,13 @@ fn softmax_rows(s: &mut [f32], t: usize) {
 
 impl Layer for MultiHeadAttention {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let (n, t, d, h, dh) = (x.shape[0], x.shape[1], self.dim, self.heads, self.head_dim());
+        let (n, t, d, h, dh) = (
+            x.shape[0],
+            x.shape[1],
+            self.dim,
+            self.heads,
+            self.head_dim(),
+        );
         let qkv = self.qkv.forward(x, mode);
         let scale = 1.0 / (dh as f32).sqrt();
         let mut out = vec![0.0; n * t * d];
@@ -71,7 +77,14 @@ impl Layer for MultiHeadAttention {
                     matmul(s, t, q, k.t(), false, Threads::One);
                     s.iter_mut().for_each(|v| *v *= scale);
                     softmax_rows(s, t);
-                    matmul(&mut o[hi * dh..], d, View::rows(s, t, t), v, false, Threads::One);
+                    matmul(
+                        &mut o[hi * dh..],
+                        d,
+                        View::rows(s, t, t),
+                        v,
+                        false,
+                        Threads::One,
+                    );
                 }
             });
         let y = self.proj.forward(Tensor::from_vec(&[n, t, d], out), mode);
@@ -102,7 +115,14 @@ impl Layer for MultiHeadAttention {
                     let v = head(base, 2 * d + hi * dh, t, dh, 3 * d);
                     let doh = head(dob, hi * dh, t, dh, d);
                     // dV = Pᵀ·dO and dP = dO·Vᵀ.
-                    matmul(&mut dbase[2 * d + hi * dh..], 3 * d, pv.t(), doh, false, Threads::One);
+                    matmul(
+                        &mut dbase[2 * d + hi * dh..],
+                        3 * d,
+                        pv.t(),
+                        doh,
+                        false,
+                        Threads::One,
+                    );
                     matmul(&mut ds, t, doh, v.t(), false, Threads::One);
                     // Softmax backward, with the score scale folded in.
                     for (drow, prow) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
@@ -113,7 +133,14 @@ impl Layer for MultiHeadAttention {
                     }
                     let dsv = View::rows(&ds, t, t);
                     matmul(&mut dbase[hi * dh..], 3 * d, dsv, k, false, Threads::One);
-                    matmul(&mut dbase[d + hi * dh..], 3 * d, dsv.t(), q, false, Threads::One);
+                    matmul(
+                        &mut dbase[d + hi * dh..],
+                        3 * d,
+                        dsv.t(),
+                        q,
+                        false,
+                        Threads::One,
+                    );
                 }
             });
         self.qkv.backward(Tensor::from_vec(&[n, t, 3 * d], dqkv))

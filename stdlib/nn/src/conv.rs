@@ -77,7 +77,12 @@ impl Conv2d {
     pub fn new(shape: ConvShape, bias: bool, rng: &mut Rng8) -> Conv2d {
         let fan_in = shape.group_k().max(1);
         let bound = 1.0 / (fan_in as f32).sqrt();
-        let wshape = [shape.out_ch, shape.in_ch / shape.groups, shape.kernel, shape.kernel];
+        let wshape = [
+            shape.out_ch,
+            shape.in_ch / shape.groups,
+            shape.kernel,
+            shape.kernel,
+        ];
         Conv2d {
             shape,
             weight: uniform(rng, &wshape, bound, ParamKind::Weight),
@@ -126,29 +131,31 @@ fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
     let k = s.kernel;
     let p = g.n * g.oh * g.ow;
     let mut dx = vec![0.0; s.in_ch * g.n * g.h * g.w];
-    dx.par_chunks_mut(g.n * g.h * g.w).enumerate().for_each(|(ci, dplanes)| {
-        for kk in 0..k * k {
-            let (ki, kj) = (kk / k, kk % k);
-            let row = &dcol[(ci * k * k + kk) * p..][..p];
-            for n in 0..g.n {
-                let plane = &mut dplanes[n * g.h * g.w..][..g.h * g.w];
-                let src = &row[n * g.oh * g.ow..][..g.oh * g.ow];
-                for oy in 0..g.oh {
-                    let iy = (oy * s.stride + ki) as isize - s.padding as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[iy as usize * g.w..][..g.w];
-                    for ox in 0..g.ow {
-                        let ix = (ox * s.stride + kj) as isize - s.padding as isize;
-                        if ix >= 0 && ix < g.w as isize {
-                            dst[ix as usize] += src[oy * g.ow + ox];
+    dx.par_chunks_mut(g.n * g.h * g.w)
+        .enumerate()
+        .for_each(|(ci, dplanes)| {
+            for kk in 0..k * k {
+                let (ki, kj) = (kk / k, kk % k);
+                let row = &dcol[(ci * k * k + kk) * p..][..p];
+                for n in 0..g.n {
+                    let plane = &mut dplanes[n * g.h * g.w..][..g.h * g.w];
+                    let src = &row[n * g.oh * g.ow..][..g.oh * g.ow];
+                    for oy in 0..g.oh {
+                        let iy = (oy * s.stride + ki) as isize - s.padding as isize;
+                        if iy < 0 || iy >= g.h as isize {
+                            continue;
+                        }
+                        let dst = &mut plane[iy as usize * g.w..][..g.w];
+                        for ox in 0..g.ow {
+                            let ix = (ox * s.stride + kj) as isize - s.padding as isize;
+                            if ix >= 0 && ix < g.w as isize {
+                                dst[ix as usize] += src[oy * g.ow + ox];
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
     dx
 }
 
@@ -186,19 +193,28 @@ fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f3
 }
 
 /// Returns dx; adds dW into `dw` when given.
-fn depthwise_backward(s: &ConvShape, x: &[f32], w: &[f32], dy: &[f32], g: Geometry, dw: Option<&mut [f32]>) -> Vec<f32> {
+fn depthwise_backward(
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    g: Geometry,
+    dw: Option<&mut [f32]>,
+) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
     let mut dx = vec![0.0; s.in_ch * g.n * hw];
-    dx.par_chunks_mut(g.n * hw).enumerate().for_each(|(c, dxc)| {
-        let wc = &w[c * k * k..][..k * k];
-        for n in 0..g.n {
-            let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
-            let dxp = &mut dxc[n * hw..][..hw];
-            for (kk, &wv) in wc.iter().enumerate() {
-                for_each_tap(s, g, kk / k, kk % k, |o, i| dxp[i] += wv * dyp[o]);
+    dx.par_chunks_mut(g.n * hw)
+        .enumerate()
+        .for_each(|(c, dxc)| {
+            let wc = &w[c * k * k..][..k * k];
+            for n in 0..g.n {
+                let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
+                let dxp = &mut dxc[n * hw..][..hw];
+                for (kk, &wv) in wc.iter().enumerate() {
+                    for_each_tap(s, g, kk / k, kk % k, |o, i| dxp[i] += wv * dyp[o]);
+                }
             }
-        }
-    });
+        });
     if let Some(dw) = dw {
         dw.par_chunks_mut(k * k).enumerate().for_each(|(c, dwc)| {
             for n in 0..g.n {
@@ -254,9 +270,11 @@ impl Layer for Conv2d {
         };
         drop(weight);
         if let Some(b) = &self.bias {
-            y.par_chunks_mut(p).zip(b.value.data.par_iter()).for_each(|(row, b)| {
-                row.iter_mut().for_each(|v| *v += b);
-            });
+            y.par_chunks_mut(p)
+                .zip(b.value.data.par_iter())
+                .for_each(|(row, b)| {
+                    row.iter_mut().for_each(|v| *v += b);
+                });
         }
         if mode == Mode::Train {
             self.saved = Some((saved, g));
@@ -280,7 +298,9 @@ impl Layer for Conv2d {
         let train_w = self.weight.trainable();
         let dx_shape = [s.in_ch, g.n, g.h, g.w];
         if s.depthwise() {
-            let Saved::Input(x) = &saved else { unreachable!("depthwise saves its input") };
+            let Saved::Input(x) = &saved else {
+                unreachable!("depthwise saves its input")
+            };
             let dw = train_w.then_some(&mut self.weight.grad[..]);
             let dx = depthwise_backward(&s, &x.data, &weight, &dy.data, g, dw);
             return Tensor::from_vec(&dx_shape, dx);
@@ -295,10 +315,24 @@ impl Layer for Conv2d {
             let dyv = View::rows(&dy.data[grp * cout_g * p..], cout_g, p);
             if train_w {
                 let cv = View::rows(&col[grp * kg * p..], kg, p);
-                matmul(&mut self.weight.grad[grp * cout_g * kg..], kg, dyv, cv.t(), true, Threads::Pool);
+                matmul(
+                    &mut self.weight.grad[grp * cout_g * kg..],
+                    kg,
+                    dyv,
+                    cv.t(),
+                    true,
+                    Threads::Pool,
+                );
             }
             let wv = View::rows(&weight[grp * cout_g * kg..], cout_g, kg);
-            matmul(&mut dcol[grp * kg * p..], p, wv.t(), dyv, false, Threads::Pool);
+            matmul(
+                &mut dcol[grp * kg * p..],
+                p,
+                wv.t(),
+                dyv,
+                false,
+                Threads::Pool,
+            );
         }
         if s.pointwise() {
             return Tensor::from_vec(&dx_shape, dcol);

@@ -29,9 +29,9 @@ pub mod tensor;
 pub mod tokens;
 pub mod train;
 
-pub use layer::{Layer, Mode};
-pub use param::Param;
-pub use tensor::Tensor;
 pub use error::NnError;
+pub use layer::{Layer, Mode};
 pub use network::{Block, Network};
+pub use param::Param;
 pub use spec::{Family, ModelSpec};
+pub use tensor::Tensor;

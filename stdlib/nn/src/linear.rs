@@ -40,7 +40,9 @@ impl Layer for Linear {
             q.activations(&mut x.data);
         }
         let w = match &self.quant {
-            Some(q) => std::borrow::Cow::Owned(q.weights(&self.weight.value.data, self.out_features)),
+            Some(q) => {
+                std::borrow::Cow::Owned(q.weights(&self.weight.value.data, self.out_features))
+            }
             None => std::borrow::Cow::Borrowed(&self.weight.value.data),
         };
         let mut shape = x.shape.clone();
@@ -55,7 +57,14 @@ impl Layer for Linear {
         }
         let xv = View::rows(&x.data, rows, self.in_features);
         let wt = View::rows(&w, self.out_features, self.in_features).t();
-        matmul(&mut y.data, self.out_features, xv, wt, self.bias.is_some(), Threads::Pool);
+        matmul(
+            &mut y.data,
+            self.out_features,
+            xv,
+            wt,
+            self.bias.is_some(),
+            Threads::Pool,
+        );
         if mode == Mode::Train {
             self.input = Some(x);
         }
@@ -68,7 +77,14 @@ impl Layer for Linear {
         let dyv = View::rows(&dy.data, rows, self.out_features);
         if self.weight.trainable() {
             let xv = View::rows(&x.data, rows, self.in_features);
-            matmul(&mut self.weight.grad, self.in_features, dyv.t(), xv, true, Threads::Pool);
+            matmul(
+                &mut self.weight.grad,
+                self.in_features,
+                dyv.t(),
+                xv,
+                true,
+                Threads::Pool,
+            );
         }
         if let Some(b) = self.bias.as_mut().filter(|b| b.trainable()) {
             for row in dy.data.chunks_exact(self.out_features) {
@@ -77,11 +93,20 @@ impl Layer for Linear {
         }
         let mut dx = Tensor::zeros(&x.shape);
         let w = match &self.quant {
-            Some(q) => std::borrow::Cow::Owned(q.weights(&self.weight.value.data, self.out_features)),
+            Some(q) => {
+                std::borrow::Cow::Owned(q.weights(&self.weight.value.data, self.out_features))
+            }
             None => std::borrow::Cow::Borrowed(&self.weight.value.data),
         };
         let wv = View::rows(&w, self.out_features, self.in_features);
-        matmul(&mut dx.data, self.in_features, dyv, wv, false, Threads::Pool);
+        matmul(
+            &mut dx.data,
+            self.in_features,
+            dyv,
+            wv,
+            false,
+            Threads::Pool,
+        );
         dx
     }
 

@@ -28,7 +28,12 @@ pub fn cross_entropy(logits: &Tensor, labels: &[u32], smoothing: f32) -> LossOut
     let mut loss = 0.0f64;
     let mut correct = 0;
     let off = smoothing / k as f32;
-    for ((row, g), &y) in logits.data.chunks_exact(k).zip(grad.data.chunks_exact_mut(k)).zip(labels) {
+    for ((row, g), &y) in logits
+        .data
+        .chunks_exact(k)
+        .zip(grad.data.chunks_exact_mut(k))
+        .zip(labels)
+    {
         let y = y as usize;
         correct += usize::from(argmax(row) == y);
         let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));

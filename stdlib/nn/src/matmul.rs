@@ -59,8 +59,14 @@ pub enum Threads {
 pub fn matmul(c: &mut [f32], c_rs: usize, a: View, b: View, accumulate: bool, threads: Threads) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul inner dimensions");
-    assert!(a.data.len() > a.last_index() || m * k == 0, "matmul lhs too short");
-    assert!(b.data.len() > b.last_index() || k * n == 0, "matmul rhs too short");
+    assert!(
+        a.data.len() > a.last_index() || m * k == 0,
+        "matmul lhs too short"
+    );
+    assert!(
+        b.data.len() > b.last_index() || k * n == 0,
+        "matmul rhs too short"
+    );
     if m == 0 || n == 0 {
         return;
     }

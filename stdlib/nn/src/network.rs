@@ -49,9 +49,17 @@ impl Network {
     /// blocks below the lowest trainable one run as in evaluation and keep
     /// nothing (their params get no gradient anyway).
     pub fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
-        self.lowest_trained = if mode == Mode::Train { self.lowest_trainable_block() } else { self.blocks.len() };
+        self.lowest_trained = if mode == Mode::Train {
+            self.lowest_trainable_block()
+        } else {
+            self.blocks.len()
+        };
         for (i, block) in self.blocks.iter_mut().enumerate() {
-            let m = if i >= self.lowest_trained { mode } else { Mode::Eval };
+            let m = if i >= self.lowest_trained {
+                mode
+            } else {
+                Mode::Eval
+            };
             x = block.body.forward(x, m);
         }
         x
@@ -154,7 +162,8 @@ impl Network {
     /// Overwrites every param and buffer from safetensors bytes; every name must
     /// be present with the same shape.
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), NnError> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
+        let file = SafeTensors::deserialize(bytes)
+            .map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
         let mut result = Ok(());
         self.visit(&mut |name, p| {
             if result.is_ok() {
@@ -166,9 +175,11 @@ impl Network {
 }
 
 fn read_tensor(file: &SafeTensors, name: &str, p: &mut Param) -> Result<(), NnError> {
-    let view = file
-        .tensor(name)
-        .map_err(|_| NnError::Weights(format!("`{name}` is missing; the file was saved from another configuration")))?;
+    let view = file.tensor(name).map_err(|_| {
+        NnError::Weights(format!(
+            "`{name}` is missing; the file was saved from another configuration"
+        ))
+    })?;
     if view.dtype() != Dtype::F32 || view.shape() != p.value.shape.as_slice() {
         return Err(NnError::Weights(format!(
             "`{name}` is {:?} {:?}, the configuration needs F32 {:?}",

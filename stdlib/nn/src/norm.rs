@@ -62,11 +62,13 @@ impl Layer for LayerNorm {
         let rows = x.len() / d;
         let mut xhat = x.data;
         let mut rstd = vec![0.0; rows];
-        xhat.par_chunks_mut(d).zip(rstd.par_iter_mut()).for_each(|(row, r)| {
-            let (mean, var) = moments(row);
-            *r = 1.0 / (var + EPS).sqrt();
-            row.iter_mut().for_each(|v| *v = (*v - mean) * *r);
-        });
+        xhat.par_chunks_mut(d)
+            .zip(rstd.par_iter_mut())
+            .for_each(|(row, r)| {
+                let (mean, var) = moments(row);
+                *r = 1.0 / (var + EPS).sqrt();
+                row.iter_mut().for_each(|v| *v = (*v - mean) * *r);
+            });
         let (g, b) = (&self.weight.value.data, &self.bias.value.data);
         let mut y = xhat.clone();
         y.par_chunks_mut(d).for_each(|row| {

@@ -10,8 +10,14 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerKind {
     /// PyTorch's defaults: betas (0.9, 0.999), eps 1e-8.
-    AdamW { beta1: f32, beta2: f32, eps: f32 },
-    Sgd { momentum: f32 },
+    AdamW {
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
+    Sgd {
+        momentum: f32,
+    },
 }
 
 impl OptimizerKind {
@@ -58,7 +64,11 @@ impl Optimizer {
         if !p.trainable() {
             return;
         }
-        let decay = if p.kind == ParamKind::Weight { self.weight_decay } else { 0.0 };
+        let decay = if p.kind == ParamKind::Weight {
+            self.weight_decay
+        } else {
+            0.0
+        };
         let (m, v) = &mut self.state[index];
         let n = p.value.len();
         match self.kind {
@@ -81,7 +91,11 @@ impl Optimizer {
                 m.resize(n, 0.0);
                 for i in 0..n {
                     let g = p.grad[i] + decay * p.value.data[i];
-                    m[i] = if self.steps == 1 { g } else { momentum * m[i] + g };
+                    m[i] = if self.steps == 1 {
+                        g
+                    } else {
+                        momentum * m[i] + g
+                    };
                     p.value.data[i] -= lr * m[i];
                 }
             }

@@ -41,28 +41,37 @@ impl Layer for Pool2d {
         let [c, n, h, w] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
         let (oh, ow, k, s) = (self.out_side(h), self.out_side(w), self.kernel, self.stride);
         let mut y = vec![0.0; c * n * oh * ow];
-        let mut arg = vec![0u32; if self.kind == PoolKind::Max { y.len() } else { 0 }];
+        let mut arg = vec![
+            0u32;
+            if self.kind == PoolKind::Max {
+                y.len()
+            } else {
+                0
+            }
+        ];
         let kind = self.kind;
         let planes = y.par_chunks_mut(oh * ow).enumerate();
         if kind == PoolKind::Max {
-            planes.zip(arg.par_chunks_mut(oh * ow)).for_each(|((pi, out), arg)| {
-                let base = pi * h * w;
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut best = (f32::NEG_INFINITY, 0);
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let i = base + (oy * s + ky) * w + ox * s + kx;
-                                if x.data[i] > best.0 {
-                                    best = (x.data[i], i);
+            planes
+                .zip(arg.par_chunks_mut(oh * ow))
+                .for_each(|((pi, out), arg)| {
+                    let base = pi * h * w;
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut best = (f32::NEG_INFINITY, 0);
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let i = base + (oy * s + ky) * w + ox * s + kx;
+                                    if x.data[i] > best.0 {
+                                        best = (x.data[i], i);
+                                    }
                                 }
                             }
+                            out[oy * ow + ox] = best.0;
+                            arg[oy * ow + ox] = best.1 as u32;
                         }
-                        out[oy * ow + ox] = best.0;
-                        arg[oy * ow + ox] = best.1 as u32;
                     }
-                }
-            });
+                });
         } else {
             let inv = 1.0 / (k * k) as f32;
             planes.for_each(|(pi, out)| {
@@ -168,7 +177,10 @@ impl Layer for GlobalAvgPool {
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
-        out.push(arch_layer(name, arch::Op::Elementwise { elements: input[0] }));
+        out.push(arch_layer(
+            name,
+            arch::Op::Elementwise { elements: input[0] },
+        ));
         vec![input[0]]
     }
 

@@ -44,7 +44,10 @@ impl FakeQuant {
                 q.extend_from_slice(row);
                 continue;
             }
-            q.extend(row.iter().map(|v| (v / scale).round().clamp(-levels, levels) * scale));
+            q.extend(
+                row.iter()
+                    .map(|v| (v / scale).round().clamp(-levels, levels) * scale),
+            );
         }
         q
     }
@@ -56,7 +59,9 @@ impl FakeQuant {
         }
         let (lo, hi) = self.act_range.unwrap_or_else(|| {
             x.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)))
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                })
         });
         let steps = ((1u64 << self.act_bits) - 1) as f32;
         let scale = (hi - lo) / steps;
@@ -83,7 +88,11 @@ mod tests {
             levels.dedup();
             assert!(levels.len() <= 15, "{} levels", levels.len());
         }
-        let err: f32 = w.iter().zip(&q).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let err: f32 = w
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         assert!(err <= 1.0 / 14.0 + 1e-6, "error {err}");
     }
 

@@ -75,7 +75,13 @@ mod tests {
 
     #[test]
     fn step_decays_every_n_epochs() {
-        let s = sched(ScheduleKind::Step { every: 3, gamma: 0.1 }, 0);
+        let s = sched(
+            ScheduleKind::Step {
+                every: 3,
+                gamma: 0.1,
+            },
+            0,
+        );
         assert_eq!(s.lr(11), 1.0);
         assert!((s.lr(12) - 0.1).abs() < 1e-7);
         assert!((s.lr(24) - 0.01).abs() < 1e-8);

@@ -93,7 +93,10 @@ impl Layer for Residual {
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
         let shape = self.body.describe(name, input, out);
         let elements = shape.iter().product();
-        out.push(arch_layer(&join(name, "add"), arch::Op::Elementwise { elements }));
+        out.push(arch_layer(
+            &join(name, "add"),
+            arch::Op::Elementwise { elements },
+        ));
         shape
     }
 
@@ -159,14 +162,22 @@ impl Layer for SqueezeExcite {
         let (c, n) = (x.shape[0], x.shape[1]);
         let hw = x.len() / (c * n).max(1);
         let mut ds = Tensor::zeros(&s.shape);
-        for (pi, (dp, xp)) in dy.data.chunks_exact(hw).zip(x.data.chunks_exact(hw)).enumerate() {
+        for (pi, (dp, xp)) in dy
+            .data
+            .chunks_exact(hw)
+            .zip(x.data.chunks_exact(hw))
+            .enumerate()
+        {
             ds.data[(pi % n) * c + pi / n] = dp.iter().zip(xp).map(|(a, b)| a * b).sum();
         }
         let dpooled = self.gate.backward(ds);
         let mut dx = self.pool.backward(dpooled);
         let mut direct = dy;
         scale_planes(&mut direct, &s.data);
-        dx.data.iter_mut().zip(&direct.data).for_each(|(a, b)| *a += b);
+        dx.data
+            .iter_mut()
+            .zip(&direct.data)
+            .for_each(|(a, b)| *a += b);
         dx
     }
 
@@ -178,7 +189,10 @@ impl Layer for SqueezeExcite {
         let pooled = self.pool.describe(&join(name, "pool"), input, out);
         self.gate.describe(name, &pooled, out);
         let elements = input.iter().product();
-        out.push(arch_layer(&join(name, "scale"), arch::Op::Elementwise { elements }));
+        out.push(arch_layer(
+            &join(name, "scale"),
+            arch::Op::Elementwise { elements },
+        ));
         input.to_vec()
     }
 

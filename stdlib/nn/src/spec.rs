@@ -70,21 +70,32 @@ impl ModelSpec {
             )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(NnError::Config(format!("dropout {} must be in [0, 1)", self.dropout)));
+            return Err(NnError::Config(format!(
+                "dropout {} must be in [0, 1)",
+                self.dropout
+            )));
         }
         match &self.family {
             Family::Mlp { hidden } => check_nonzero("hidden", hidden),
-            Family::Cnn { channels, kernel, .. } => {
+            Family::Cnn {
+                channels, kernel, ..
+            } => {
                 check_nonzero("channels", channels)?;
                 if channels.is_empty() {
-                    return Err(NnError::Config("`channels` needs at least one stage".into()));
+                    return Err(NnError::Config(
+                        "`channels` needs at least one stage".into(),
+                    ));
                 }
                 if kernel % 2 == 0 {
-                    return Err(NnError::Config(format!("`kernel` {kernel} must be odd so convolutions keep the size")));
+                    return Err(NnError::Config(format!(
+                        "`kernel` {kernel} must be odd so convolutions keep the size"
+                    )));
                 }
                 Ok(())
             }
-            Family::Vit { patch, dim, heads, .. } => {
+            Family::Vit {
+                patch, dim, heads, ..
+            } => {
                 if h % patch != 0 || w % patch != 0 {
                     return Err(NnError::Config(format!(
                         "`patch` {patch} must divide the image size {h}×{w}; try a divisor such as {}",
@@ -92,7 +103,9 @@ impl ModelSpec {
                     )));
                 }
                 if dim % heads != 0 {
-                    return Err(NnError::Config(format!("`dim` {dim} must be divisible by `heads` {heads}")));
+                    return Err(NnError::Config(format!(
+                        "`dim` {dim} must be divisible by `heads` {heads}"
+                    )));
                 }
                 Ok(())
             }
@@ -108,7 +121,9 @@ impl ModelSpec {
 
 fn check_nonzero(name: &str, sizes: &[usize]) -> Result<(), NnError> {
     if sizes.contains(&0) {
-        return Err(NnError::Config(format!("`{name}` {sizes:?} has a zero width")));
+        return Err(NnError::Config(format!(
+            "`{name}` {sizes:?} has a zero width"
+        )));
     }
     Ok(())
 }

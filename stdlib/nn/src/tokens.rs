@@ -59,7 +59,8 @@ impl Layer for PatchEmbed {
         if mode == Mode::Train {
             self.saved = Some(shape);
         }
-        self.proj.forward(Tensor::from_vec(&[shape[0], tokens, row], patches), mode)
+        self.proj
+            .forward(Tensor::from_vec(&[shape[0], tokens, row], patches), mode)
     }
 
     fn backward(&mut self, dy: Tensor) -> Tensor {
@@ -131,7 +132,10 @@ impl Layer for ClsPosEmbed {
             y.extend_from_slice(sample);
         }
         for sample in y.chunks_exact_mut((t + 1) * d) {
-            sample.iter_mut().zip(&self.pos.value.data).for_each(|(v, p)| *v += p);
+            sample
+                .iter_mut()
+                .zip(&self.pos.value.data)
+                .for_each(|(v, p)| *v += p);
         }
         Tensor::from_vec(&[n, t + 1, d], y)
     }
@@ -154,7 +158,12 @@ impl Layer for ClsPosEmbed {
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
         let shape = vec![input[0] + 1, input[1]];
-        out.push(arch_layer(name, arch::Op::Elementwise { elements: shape[0] * shape[1] }));
+        out.push(arch_layer(
+            name,
+            arch::Op::Elementwise {
+                elements: shape[0] * shape[1],
+            },
+        ));
         shape
     }
 
@@ -170,7 +179,11 @@ pub struct TakeCls {
 impl Layer for TakeCls {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let (n, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
-        let y: Vec<f32> = x.data.chunks_exact(t * d).flat_map(|s| s[..d].to_vec()).collect();
+        let y: Vec<f32> = x
+            .data
+            .chunks_exact(t * d)
+            .flat_map(|s| s[..d].to_vec())
+            .collect();
         if mode == Mode::Train {
             self.saved = Some(x.shape);
         }

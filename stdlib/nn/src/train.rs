@@ -171,5 +171,9 @@ pub fn predict(net: &mut Network, x: &[f32], batch: usize) -> Tensor {
 /// Predicted class per sample.
 pub fn classify(net: &mut Network, x: &[f32], batch: usize) -> Vec<u32> {
     let logits = predict(net, x, batch);
-    logits.data.chunks_exact(logits.cols().max(1)).map(|r| argmax(r) as u32).collect()
+    logits
+        .data
+        .chunks_exact(logits.cols().max(1))
+        .map(|r| argmax(r) as u32)
+        .collect()
 }

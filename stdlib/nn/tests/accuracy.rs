@@ -24,7 +24,10 @@ fn data_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: {} is absent (clone the repo with ../shared beside it)", dir.display());
+        eprintln!(
+            "skipped: {} is absent (clone the repo with ../shared beside it)",
+            dir.display()
+        );
         None
     }
 }
@@ -44,7 +47,11 @@ fn digits(dir: &std::path::Path) -> Data {
         x.extend(v[..64].iter().map(|p| p / 16.0));
         y.push(v[64] as u32);
     }
-    Data { x, y, shape: [1, 8, 8] }
+    Data {
+        x,
+        y,
+        shape: [1, 8, 8],
+    }
 }
 
 fn mnist(dir: &std::path::Path) -> Data {

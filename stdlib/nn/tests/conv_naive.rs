@@ -8,7 +8,15 @@ use pipe_nn::{Layer, Mode};
 use rand::{Rng, SeedableRng};
 
 /// y[n, o, oy, ox] = b[o] + Σ w[o, i, ky, kx] · x[n, g·cin_g + i, oy·s + ky − p, ox·s + kx − p].
-fn naive(s: &ConvShape, w: &[f32], b: &[f32], x: &[f32], n: usize, h: usize, wd: usize) -> Vec<f32> {
+fn naive(
+    s: &ConvShape,
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    n: usize,
+    h: usize,
+    wd: usize,
+) -> Vec<f32> {
     let (oh, ow) = (s.out_side(h), s.out_side(wd));
     let (cin_g, cout_g, k) = (s.in_ch / s.groups, s.out_ch / s.groups, s.kernel);
     let mut y = vec![0.0; n * s.out_ch * oh * ow];
@@ -27,7 +35,8 @@ fn naive(s: &ConvShape, w: &[f32], b: &[f32], x: &[f32], n: usize, h: usize, wd:
                                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                     continue;
                                 }
-                                let xv = x[((bi * s.in_ch + ci) * h + iy as usize) * wd + ix as usize];
+                                let xv =
+                                    x[((bi * s.in_ch + ci) * h + iy as usize) * wd + ix as usize];
                                 acc += w[((o * cin_g + i) * k + ky) * k + kx] * xv;
                             }
                         }
@@ -65,8 +74,14 @@ fn conv2d_matches_naive_convolution() {
         };
         let (n, h, w) = (3, 7, 6);
         let mut conv = Conv2d::new(s, true, &mut rng);
-        let x: Vec<f32> = (0..n * in_ch * h * w).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let bias = conv.bias.as_ref().map(|b| b.value.data.clone()).unwrap_or_default();
+        let x: Vec<f32> = (0..n * in_ch * h * w)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
+        let bias = conv
+            .bias
+            .as_ref()
+            .map(|b| b.value.data.clone())
+            .unwrap_or_default();
         let want = naive(&s, &conv.weight.value.data, &bias, &x, n, h, w);
         let y = conv.forward(to_channel_major(&x, n, in_ch, h, w), Mode::Eval);
         let (oh, ow) = (s.out_side(h), s.out_side(w));

@@ -28,7 +28,11 @@ fn random(shape: &[usize], rng: &mut Rng8) -> Tensor {
 fn loss(layer: &mut dyn Layer, x: &Tensor, r: &[f32]) -> f64 {
     let y = layer.forward(x.clone(), Mode::Train);
     layer.clear_cache();
-    y.data.iter().zip(r).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+    y.data
+        .iter()
+        .zip(r)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum()
 }
 
 fn close(analytic: f32, numeric: f64, what: &str) {
@@ -78,7 +82,11 @@ fn check(layer: &mut dyn Layer, x: Tensor, samples: usize) {
             at(-2.0 * eps, layer);
             let minus = loss(layer, &x, &r);
             at(eps, layer);
-            close(grad[i], (plus - minus) / (2.0 * f64::from(eps)), &format!("{name}[{i}]"));
+            close(
+                grad[i],
+                (plus - minus) / (2.0 * f64::from(eps)),
+                &format!("{name}[{i}]"),
+            );
         }
     }
 }
@@ -94,7 +102,13 @@ fn linear_on_rows_and_tokens() {
 #[test]
 fn every_activation() {
     let mut r = rng();
-    for act in [Act::Relu, Act::Relu6, Act::Gelu, Act::HardSwish, Act::HardSigmoid] {
+    for act in [
+        Act::Relu,
+        Act::Relu6,
+        Act::Gelu,
+        Act::HardSwish,
+        Act::HardSigmoid,
+    ] {
         let mut x = random(&[3, 8], &mut r);
         x.data.iter_mut().for_each(|v| *v *= 5.0);
         check(&mut Activation::new(act), x, 20);
@@ -164,8 +178,16 @@ fn conv2d_general_strided_grouped_pointwise_and_depthwise() {
 #[test]
 fn max_avg_and_global_pooling() {
     let mut r = rng();
-    check(&mut Pool2d::new(PoolKind::Max, 2, 2), random(&[2, 2, 4, 4], &mut r), 16);
-    check(&mut Pool2d::new(PoolKind::Avg, 3, 2), random(&[2, 2, 5, 5], &mut r), 16);
+    check(
+        &mut Pool2d::new(PoolKind::Max, 2, 2),
+        random(&[2, 2, 4, 4], &mut r),
+        16,
+    );
+    check(
+        &mut Pool2d::new(PoolKind::Avg, 3, 2),
+        random(&[2, 2, 5, 5], &mut r),
+        16,
+    );
     check(&mut GlobalAvgPool::new(), random(&[3, 2, 3, 3], &mut r), 16);
 }
 
@@ -179,8 +201,16 @@ fn multi_head_attention() {
 #[test]
 fn token_layers() {
     let mut r = rng();
-    check(&mut PatchEmbed::new(2, 2, 5, &mut r), random(&[2, 2, 4, 4], &mut r), 16);
-    check(&mut ClsPosEmbed::new(3, 4, &mut r), random(&[2, 3, 4], &mut r), 16);
+    check(
+        &mut PatchEmbed::new(2, 2, 5, &mut r),
+        random(&[2, 2, 4, 4], &mut r),
+        16,
+    );
+    check(
+        &mut ClsPosEmbed::new(3, 4, &mut r),
+        random(&[2, 3, 4], &mut r),
+        16,
+    );
     check(&mut TakeCls::default(), random(&[2, 3, 4], &mut r), 8);
 }
 
@@ -198,7 +228,11 @@ fn residual_and_squeeze_excite() {
     body.push("fc", Linear::new(4, 4, true, &mut r));
     body.push("act", Activation::new(Act::Gelu));
     check(&mut Residual { body }, random(&[3, 4], &mut r), 12);
-    check(&mut SqueezeExcite::new(4, 2, &mut r), random(&[4, 2, 3, 3], &mut r), 16);
+    check(
+        &mut SqueezeExcite::new(4, 2, &mut r),
+        random(&[4, 2, 3, 3], &mut r),
+        16,
+    );
 }
 
 #[test]
@@ -208,7 +242,10 @@ fn dropout_backward_uses_the_forward_mask() {
     let x = Tensor::from_vec(&[1000], vec![1.0; 1000]);
     let y = d.forward(x.clone(), Mode::Train);
     let dropped = y.data.iter().filter(|v| **v == 0.0).count();
-    assert!((400..600).contains(&dropped), "{dropped} of 1000 dropped at p=0.5");
+    assert!(
+        (400..600).contains(&dropped),
+        "{dropped} of 1000 dropped at p=0.5"
+    );
     assert!(y.data.iter().all(|v| *v == 0.0 || (*v - 2.0).abs() < 1e-6));
     let dx = d.backward(random(&[1000], &mut r));
     for (g, v) in dx.data.iter().zip(&y.data) {

@@ -17,7 +17,9 @@ fn spec(family: Family, input: [usize; 3]) -> ModelSpec {
 
 fn families() -> Vec<Family> {
     vec![
-        Family::Mlp { hidden: vec![32, 16] },
+        Family::Mlp {
+            hidden: vec![32, 16],
+        },
         Family::Cnn {
             channels: vec![8, 16],
             kernel: 3,
@@ -45,7 +47,9 @@ fn families() -> Vec<Family> {
 }
 
 fn images(n: usize) -> Tensor {
-    let data = (0..n * 64).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+    let data = (0..n * 64)
+        .map(|i| ((i * 37) % 101) as f32 / 101.0)
+        .collect();
     Tensor::from_vec(&[n, 1, 8, 8], data)
 }
 
@@ -66,8 +70,15 @@ fn every_family_trains_saves_and_reloads_bit_identically() {
         assert_ne!(before, after, "{}: a step changed nothing", spec.name());
         let bytes = net.save_weights().unwrap();
         let mut loaded = Network::load(&spec, &bytes).unwrap();
-        assert_eq!(loaded.forward(images(4), Mode::Eval).data, after.data, "{}", spec.name());
-        let fresh = Network::build(&spec).unwrap().forward(images(4), Mode::Eval);
+        assert_eq!(
+            loaded.forward(images(4), Mode::Eval).data,
+            after.data,
+            "{}",
+            spec.name()
+        );
+        let fresh = Network::build(&spec)
+            .unwrap()
+            .forward(images(4), Mode::Eval);
         assert_ne!(fresh, after);
     }
 }
@@ -82,7 +93,14 @@ fn descriptors_chain_shapes_and_count_work() {
         assert!(arch.macs() > 0);
         let last = arch.layers.last().unwrap();
         assert!(
-            matches!(last.op, Op::Linear { out_features: 10, tokens: 1, .. }),
+            matches!(
+                last.op,
+                Op::Linear {
+                    out_features: 10,
+                    tokens: 1,
+                    ..
+                }
+            ),
             "{}: {last:?}",
             spec.name()
         );
@@ -90,7 +108,12 @@ fn descriptors_chain_shapes_and_count_work() {
         for layer in &arch.layers {
             if let Op::Conv2d { in_hw, out_hw, .. } = layer.op {
                 if let Some(p) = prev {
-                    assert!(in_hw[0] <= p[0], "{}: {} grows the image", spec.name(), layer.name);
+                    assert!(
+                        in_hw[0] <= p[0],
+                        "{}: {} grows the image",
+                        spec.name(),
+                        layer.name
+                    );
                 }
                 prev = Some(out_hw);
             }
@@ -100,16 +123,24 @@ fn descriptors_chain_shapes_and_count_work() {
 
 #[test]
 fn mobilenet_has_depthwise_convolutions_and_vit_attention_per_head() {
-    let v2 = Network::build(&spec(families().remove(3), [1, 8, 8])).unwrap().arch();
-    assert!(v2
-        .layers
-        .iter()
-        .any(|l| matches!(l.op, Op::Conv2d { groups, in_ch, .. } if groups == in_ch && groups > 1)));
-    let vit = Network::build(&spec(families().remove(2), [1, 8, 8])).unwrap().arch();
-    assert!(vit
-        .layers
-        .iter()
-        .any(|l| matches!(l.op, Op::Matmul { m: 17, k: 8, n: 17, count: 2 })));
+    let v2 = Network::build(&spec(families().remove(3), [1, 8, 8]))
+        .unwrap()
+        .arch();
+    assert!(v2.layers.iter().any(
+        |l| matches!(l.op, Op::Conv2d { groups, in_ch, .. } if groups == in_ch && groups > 1)
+    ));
+    let vit = Network::build(&spec(families().remove(2), [1, 8, 8]))
+        .unwrap()
+        .arch();
+    assert!(vit.layers.iter().any(|l| matches!(
+        l.op,
+        Op::Matmul {
+            m: 17,
+            k: 8,
+            n: 17,
+            count: 2
+        }
+    )));
 }
 
 #[test]
@@ -136,12 +167,19 @@ fn bad_configurations_and_weights_are_rejected_with_reasons() {
         },
         [1, 8, 8],
     );
-    assert!(Network::build(&bad_heads).err().unwrap().to_string().contains("heads"));
+    assert!(Network::build(&bad_heads)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("heads"));
     let mut one_class = spec(families().remove(0), [1, 8, 8]);
     one_class.classes = 1;
     assert!(Network::build(&one_class).is_err());
     let mlp = spec(families().remove(0), [1, 8, 8]);
-    let err = Network::load(&mlp, b"not safetensors").err().unwrap().to_string();
+    let err = Network::load(&mlp, b"not safetensors")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("safetensors"), "{err}");
     let cnn_weights = Network::build(&spec(families().remove(1), [1, 8, 8]))
         .unwrap()
@@ -161,13 +199,17 @@ fn freezing_lower_blocks_leaves_them_untouched() {
     }
     assert_eq!(net.lowest_trainable_block(), top);
     let mut stem_before = Vec::new();
-    pipe_nn::Layer::visit(&mut net.blocks[0].body, "", &mut |_, p| stem_before.push(p.value.clone()));
+    pipe_nn::Layer::visit(&mut net.blocks[0].body, "", &mut |_, p| {
+        stem_before.push(p.value.clone())
+    });
     let mut opt = Optimizer::new(OptimizerKind::adamw(), 0.01);
     let logits = net.forward(images(4), Mode::Train);
     let out = pipe_nn::loss::cross_entropy(&logits, &[0, 1, 2, 3], 0.0);
     net.backward(out.grad);
     net.step(&mut opt, 1e-2, 0.0);
     let mut stem_after = Vec::new();
-    pipe_nn::Layer::visit(&mut net.blocks[0].body, "", &mut |_, p| stem_after.push(p.value.clone()));
+    pipe_nn::Layer::visit(&mut net.blocks[0].body, "", &mut |_, p| {
+        stem_after.push(p.value.clone())
+    });
     assert_eq!(stem_before, stem_after);
 }

@@ -20,7 +20,10 @@ pub fn classify(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, S
     ctx.check_cancelled()?;
     let predicted = predict_classes(&mut net, &data.x, BATCH);
     let metrics = score(&predicted, &data.y, &data.class_names);
-    Ok(StageOutput::single(Artifact::Metrics(Arc::new(metrics.clone()))).with_metrics(&metrics.values))
+    Ok(
+        StageOutput::single(Artifact::Metrics(Arc::new(metrics.clone())))
+            .with_metrics(&metrics.values),
+    )
 }
 
 fn score(predicted: &[u32], truth: &[u32], classes: &[String]) -> Metrics {

@@ -12,50 +12,67 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn mlp(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    build(input, Family::Mlp {
-        hidden: sizes(input, "hidden")?,
-    })
+    build(
+        input,
+        Family::Mlp {
+            hidden: sizes(input, "hidden")?,
+        },
+    )
 }
 
 pub fn cnn(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    build(input, Family::Cnn {
-        channels: sizes(input, "channels")?,
-        kernel: input.usize("kernel")?,
-        hidden: input.usize("hidden")?,
-    })
+    build(
+        input,
+        Family::Cnn {
+            channels: sizes(input, "channels")?,
+            kernel: input.usize("kernel")?,
+            hidden: input.usize("hidden")?,
+        },
+    )
 }
 
 pub fn vit(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    build(input, Family::Vit {
-        patch: input.usize("patch")?,
-        dim: input.usize("dim")?,
-        depth: input.usize("depth")?,
-        heads: input.usize("heads")?,
-        mlp_ratio: input.f64("mlp_ratio")? as f32,
-    })
+    build(
+        input,
+        Family::Vit {
+            patch: input.usize("patch")?,
+            dim: input.usize("dim")?,
+            depth: input.usize("depth")?,
+            heads: input.usize("heads")?,
+            mlp_ratio: input.f64("mlp_ratio")? as f32,
+        },
+    )
 }
 
 pub fn mobilenet_v2(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    build(input, Family::MobilenetV2 {
-        width: input.f64("width")? as f32,
-        blocks: input.usize("blocks")?,
-        expansion: input.usize("expansion")?,
-    })
+    build(
+        input,
+        Family::MobilenetV2 {
+            width: input.f64("width")? as f32,
+            blocks: input.usize("blocks")?,
+            expansion: input.usize("expansion")?,
+        },
+    )
 }
 
 pub fn mobilenet_v3(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
-    build(input, Family::MobilenetV3 {
-        width: input.f64("width")? as f32,
-        blocks: input.usize("blocks")?,
-        expansion: input.usize("expansion")?,
-        se: input.bool("se")?,
-    })
+    build(
+        input,
+        Family::MobilenetV3 {
+            width: input.f64("width")? as f32,
+            blocks: input.usize("blocks")?,
+            expansion: input.usize("expansion")?,
+            se: input.bool("se")?,
+        },
+    )
 }
 
 /// A list-of-int parameter as layer sizes.
 fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
     let Value::List(items) = input.value(name)? else {
-        return Err(StageError::Internal(format!("argument `{name}` is not a list")));
+        return Err(StageError::Internal(format!(
+            "argument `{name}` is not a list"
+        )));
     };
     items
         .iter()
@@ -63,7 +80,9 @@ fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
             v.as_i64()
                 .and_then(|i| usize::try_from(i).ok())
                 .filter(|&i| i > 0)
-                .ok_or_else(|| StageError::Invalid(format!("`{name}` must hold positive integers, got {v}")))
+                .ok_or_else(|| {
+                    StageError::Invalid(format!("`{name}` must hold positive integers, got {v}"))
+                })
         })
         .collect()
 }

@@ -19,7 +19,10 @@ pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput,
     let data = input.dataset("data")?.images()?;
     check_fits(data, &net.spec)?;
     let cfg = config(input)?;
-    let steps = cfg.epochs * data.len().div_ceil(cfg.batch_size.clamp(1, data.len().max(1)));
+    let steps = cfg.epochs
+        * data
+            .len()
+            .div_ceil(cfg.batch_size.clamp(1, data.len().max(1)));
     ctx.progress.set_total(steps as u64, "batches");
     let images = Images {
         x: &data.x,
@@ -98,8 +101,14 @@ pub fn check_fits(data: &ImageSet, spec: &pipe_nn::ModelSpec) -> Result<(), Stag
 fn metrics(curve: &[EpochStats]) -> Metrics {
     let last = curve.last();
     let values = BTreeMap::from([
-        ("train_loss".to_string(), last.map_or(f64::NAN, |s| f64::from(s.loss))),
-        ("train_accuracy".to_string(), last.map_or(f64::NAN, |s| f64::from(s.accuracy))),
+        (
+            "train_loss".to_string(),
+            last.map_or(f64::NAN, |s| f64::from(s.loss)),
+        ),
+        (
+            "train_accuracy".to_string(),
+            last.map_or(f64::NAN, |s| f64::from(s.accuracy)),
+        ),
         ("epochs".to_string(), curve.len() as f64),
     ]);
     let series = |f: fn(&EpochStats) -> f32| curve.iter().map(|s| f64::from(f(s))).collect();
@@ -114,7 +123,9 @@ fn metrics(curve: &[EpochStats]) -> Metrics {
 fn table(curve: &[EpochStats]) -> Table {
     Table {
         title: "training curve".into(),
-        columns: ["epoch", "loss", "accuracy", "lr"].map(String::from).to_vec(),
+        columns: ["epoch", "loss", "accuracy", "lr"]
+            .map(String::from)
+            .to_vec(),
         rows: curve
             .iter()
             .map(|s| {

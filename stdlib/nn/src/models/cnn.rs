@@ -11,7 +11,12 @@ use crate::pool::{GlobalAvgPool, Pool2d, PoolKind};
 use crate::reshape::ChannelMajor;
 use crate::sequential::Sequential;
 
-pub(crate) fn build(b: &mut Builder, channels: &[usize], kernel: usize, hidden: usize) -> Vec<Block> {
+pub(crate) fn build(
+    b: &mut Builder,
+    channels: &[usize],
+    kernel: usize,
+    hidden: usize,
+) -> Vec<Block> {
     let mut blocks = Vec::new();
     let [mut in_ch, mut h, mut w] = b.spec.input;
     for (i, &out_ch) in channels.iter().enumerate() {

@@ -86,7 +86,12 @@ pub(crate) fn build(b: &mut Builder, v: &Variant) -> Vec<Block> {
     let stem_stride = if h.min(w) >= 64 { 2 } else { 1 };
     let mut ch = v.channels(STEM_CHANNELS);
     let stem_act = if v.v3 { Act::HardSwish } else { Act::Relu6 };
-    b.conv_bn_act(&mut stem, "conv", conv(c, ch, 3, stem_stride, 1), Some(stem_act));
+    b.conv_bn_act(
+        &mut stem,
+        "conv",
+        conv(c, ch, 3, stem_stride, 1),
+        Some(stem_act),
+    );
     (h, w) = (out_side(h, stem_stride), out_side(w, stem_stride));
     let mut blocks = vec![block("stem", stem)];
     let stages = STAGE_CHANNELS.len();
@@ -95,7 +100,11 @@ pub(crate) fn build(b: &mut Builder, v: &Variant) -> Vec<Block> {
         let stage = i * stages / v.blocks.max(1);
         let first = stage != prev_stage;
         prev_stage = stage;
-        let stride = if first && (1..=3).contains(&stage) && h.min(w) > 2 { 2 } else { 1 };
+        let stride = if first && (1..=3).contains(&stage) && h.min(w) > 2 {
+            2
+        } else {
+            1
+        };
         let out = v.channels(STAGE_CHANNELS[stage]);
         let body = inverted_residual(b, v, ch, out, stride, stage);
         blocks.push(block(format!("block{i}"), body));
@@ -130,7 +139,14 @@ fn out_side(side: usize, stride: usize) -> usize {
 
 /// Layers `expand`, `dw`, [`se`], `project`, each conv followed by `*_bn` and
 /// (except the projection) `*_act`; wrapped in a `Residual` when shapes match.
-fn inverted_residual(b: &mut Builder, v: &Variant, in_ch: usize, out_ch: usize, stride: usize, stage: usize) -> Sequential {
+fn inverted_residual(
+    b: &mut Builder,
+    v: &Variant,
+    in_ch: usize,
+    out_ch: usize,
+    stride: usize,
+    stage: usize,
+) -> Sequential {
     let act = v.act(stage);
     let hidden = in_ch * v.expansion;
     let mut seq = Sequential::new();

@@ -25,7 +25,11 @@ pub fn build(spec: &ModelSpec) -> Vec<Block> {
     };
     match &spec.family {
         Family::Mlp { hidden } => mlp::build(&mut b, hidden),
-        Family::Cnn { channels, kernel, hidden } => cnn::build(&mut b, channels, *kernel, *hidden),
+        Family::Cnn {
+            channels,
+            kernel,
+            hidden,
+        } => cnn::build(&mut b, channels, *kernel, *hidden),
         Family::Vit {
             patch,
             dim,
@@ -43,7 +47,10 @@ pub fn build(spec: &ModelSpec) -> Vec<Block> {
             blocks,
             expansion,
             se,
-        } => mobilenet::build(&mut b, &mobilenet::Variant::v3(*width, *blocks, *expansion, *se)),
+        } => mobilenet::build(
+            &mut b,
+            &mobilenet::Variant::v3(*width, *blocks, *expansion, *se),
+        ),
     }
 }
 
@@ -63,7 +70,13 @@ impl Builder<'_> {
 
     /// Conv (no bias) + BatchNorm2d + activation, appended to `seq` as
     /// `{name}`, `{name}_bn`, `{name}_act`.
-    pub fn conv_bn_act(&mut self, seq: &mut Sequential, name: &str, shape: ConvShape, act: Option<Act>) {
+    pub fn conv_bn_act(
+        &mut self,
+        seq: &mut Sequential,
+        name: &str,
+        shape: ConvShape,
+        act: Option<Act>,
+    ) {
         seq.push(name, Conv2d::new(shape, false, &mut self.rng));
         seq.push(format!("{name}_bn"), BatchNorm2d::new(shape.out_ch));
         if let Some(act) = act {

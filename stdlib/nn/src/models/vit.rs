@@ -12,7 +12,14 @@ use crate::norm::LayerNorm;
 use crate::sequential::{Residual, Sequential};
 use crate::tokens::{ClsPosEmbed, PatchEmbed, TakeCls};
 
-pub(crate) fn build(b: &mut Builder, patch: usize, dim: usize, depth: usize, heads: usize, mlp_ratio: f32) -> Vec<Block> {
+pub(crate) fn build(
+    b: &mut Builder,
+    patch: usize,
+    dim: usize,
+    depth: usize,
+    heads: usize,
+    mlp_ratio: f32,
+) -> Vec<Block> {
     let [c, h, w] = b.spec.input;
     let tokens = (h / patch) * (w / patch);
     let mut embed = Sequential::new();
