@@ -78,25 +78,26 @@ impl Optimizer {
                 let bc1 = 1.0 - beta1.powi(self.steps);
                 let bc2 = 1.0 - beta2.powi(self.steps);
                 let step = lr / bc1;
-                for i in 0..n {
-                    let g = p.grad[i];
-                    m[i] = beta1 * m[i] + (1.0 - beta1) * g;
-                    v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
-                    let w = &mut p.value.data[i];
+                let params = p
+                    .value
+                    .data
+                    .iter_mut()
+                    .zip(&p.grad)
+                    .zip(m.iter_mut().zip(v.iter_mut()));
+                for ((w, &g), (m, v)) in params {
+                    *m = beta1 * *m + (1.0 - beta1) * g;
+                    *v = beta2 * *v + (1.0 - beta2) * g * g;
                     *w -= lr * decay * *w;
-                    *w -= step * m[i] / ((v[i] / bc2).sqrt() + eps);
+                    *w -= step * *m / ((*v / bc2).sqrt() + eps);
                 }
             }
             OptimizerKind::Sgd { momentum } => {
                 m.resize(n, 0.0);
-                for i in 0..n {
-                    let g = p.grad[i] + decay * p.value.data[i];
-                    m[i] = if self.steps == 1 {
-                        g
-                    } else {
-                        momentum * m[i] + g
-                    };
-                    p.value.data[i] -= lr * m[i];
+                for ((w, &g), m) in p.value.data.iter_mut().zip(&p.grad).zip(m.iter_mut()) {
+                    let g = g + decay * *w;
+                    // A fresh buffer is zero, so the first step is plain g, as in PyTorch.
+                    *m = momentum * *m + g;
+                    *w -= lr * *m;
                 }
             }
         }
@@ -120,5 +121,59 @@ pub fn clip_factor(norm: f32, max_norm: f32) -> f32 {
         max_norm / (norm + 1e-6)
     } else {
         1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    fn param(w: f32, g: f32) -> Param {
+        let mut p = Param::new(Tensor::from_vec(&[1], vec![w]), ParamKind::Weight);
+        p.grad[0] = g;
+        p
+    }
+
+    #[test]
+    fn adamw_first_step_moves_by_lr_plus_decoupled_decay() {
+        let mut opt = Optimizer::new(OptimizerKind::adamw(), 0.1);
+        let mut p = param(2.0, 0.5);
+        opt.begin();
+        opt.update(0, &mut p, 0.01);
+        // w·(1 − lr·wd) − lr·m̂/(√v̂ + eps), with m̂ = g and √v̂ = |g| on step 1.
+        let want = 2.0 * (1.0 - 0.001) - 0.01 * 0.5 / (0.5 + 1e-8);
+        assert!((p.value.data[0] - want).abs() < 1e-6, "{}", p.value.data[0]);
+    }
+
+    #[test]
+    fn sgd_momentum_accumulates_velocity() {
+        let mut opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.9 }, 0.0);
+        let mut p = param(1.0, 1.0);
+        opt.begin();
+        opt.update(0, &mut p, 0.1);
+        assert!((p.value.data[0] - 0.9).abs() < 1e-6);
+        opt.begin();
+        opt.update(0, &mut p, 0.1);
+        assert!((p.value.data[0] - (0.9 - 0.1 * 1.9)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn frozen_params_and_buffers_never_move() {
+        let mut opt = Optimizer::new(OptimizerKind::adamw(), 0.1);
+        let mut p = param(1.0, 1.0);
+        p.set_trainable(false);
+        let mut b = Param::new(Tensor::from_vec(&[1], vec![3.0]), ParamKind::Buffer);
+        opt.begin();
+        opt.update(0, &mut p, 0.1);
+        opt.update(1, &mut b, 0.1);
+        assert_eq!((p.value.data[0], b.value.data[0]), (1.0, 3.0));
+    }
+
+    #[test]
+    fn clipping_scales_down_to_the_limit_only() {
+        assert_eq!(clip_factor(0.5, 1.0), 1.0);
+        assert_eq!(clip_factor(5.0, 0.0), 1.0);
+        assert!((clip_factor(4.0, 1.0) * 4.0 - 1.0).abs() < 1e-5);
     }
 }
