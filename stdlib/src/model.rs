@@ -90,3 +90,64 @@ impl Model {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipe_nn::{Family, Mode, Tensor};
+
+    fn network() -> Network {
+        let spec = ModelSpec {
+            family: Family::Cnn {
+                channels: vec![4],
+                kernel: 3,
+                hidden: 0,
+            },
+            input: [1, 4, 4],
+            classes: 3,
+            dropout: 0.0,
+            seed: 9,
+        };
+        Network::build(&spec).unwrap()
+    }
+
+    #[test]
+    fn files_round_trip_to_bit_identical_outputs() {
+        let mut net = network();
+        let x = Tensor::from_vec(&[2, 1, 4, 4], (0..32).map(|i| i as f32 / 32.0).collect());
+        let want = net.forward(x.clone(), Mode::Eval);
+        let files = Model::from_network(&mut net).unwrap().to_files().unwrap();
+        let model = Model::from_files(&files).unwrap();
+        let got = model.network().unwrap().forward(x, Mode::Eval);
+        assert_eq!(got.data, want.data);
+        // Readers that want only the descriptor decode the same file as an `Arch`.
+        let plain: Arch = serde_json::from_slice(&files["arch.json"]).unwrap();
+        assert_eq!(plain, model.descriptor().unwrap());
+    }
+
+    #[test]
+    fn a_workload_without_spec_says_it_has_no_network() {
+        let arch = serde_json::to_vec(&network().arch()).unwrap();
+        let model = Model {
+            arch,
+            weights: Vec::new(),
+        };
+        assert!(model.descriptor().is_ok());
+        let err = model.network().err().unwrap().to_string();
+        assert!(err.contains("without weights"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_files_are_reported() {
+        let model = Model {
+            arch: b"{".to_vec(),
+            weights: Vec::new(),
+        };
+        assert!(model
+            .descriptor()
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("arch.json"));
+    }
+}

@@ -213,3 +213,38 @@ fn freezing_lower_blocks_leaves_them_untouched() {
     });
     assert_eq!(stem_before, stem_after);
 }
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    use pipe_nn::optim::OptimizerKind;
+    use pipe_nn::schedule::ScheduleKind;
+    use pipe_nn::train::{train, Images, TrainConfig};
+    let x = images(40);
+    let y: Vec<u32> = (0..40).map(|i| i % 10).collect();
+    let cfg = |seed| TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        lr: 1e-2,
+        optimizer: OptimizerKind::adamw(),
+        weight_decay: 0.01,
+        schedule: ScheduleKind::Cosine,
+        warmup_epochs: 1,
+        clip: 1.0,
+        label_smoothing: 0.1,
+        augment: true,
+        seed,
+    };
+    let run = |seed| {
+        let mut net = Network::build(&spec(families().remove(4), [1, 8, 8])).unwrap();
+        let data = Images {
+            x: &x.data,
+            y: &y,
+            shape: [1, 8, 8],
+        };
+        let curve = train(&mut net, data, &cfg(seed), |_| Ok::<(), ()>(())).unwrap();
+        (curve, net.save_weights().unwrap())
+    };
+    let (a, b, c) = (run(1), run(1), run(2));
+    assert_eq!(a, b);
+    assert_ne!(a.1, c.1);
+}

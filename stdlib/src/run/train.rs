@@ -139,3 +139,44 @@ fn table(curve: &[EpochStats]) -> Table {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipe_nn::{Family, ModelSpec};
+
+    fn images(channels: usize, side: usize, classes: usize) -> ImageSet {
+        ImageSet {
+            channels,
+            height: side,
+            width: side,
+            class_names: (0..classes).map(|c| c.to_string()).collect(),
+            x: vec![0.0; channels * side * side],
+            y: vec![0],
+        }
+    }
+
+    #[test]
+    fn a_model_built_for_other_data_is_rejected_with_the_fix() {
+        let spec = ModelSpec {
+            family: Family::Mlp { hidden: vec![8] },
+            input: [1, 8, 8],
+            classes: 10,
+            dropout: 0.0,
+            seed: 0,
+        };
+        assert!(check_fits(&images(1, 8, 10), &spec).is_ok());
+        let shape = check_fits(&images(1, 28, 10), &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            shape.contains("[1, 28, 28]") && shape.contains("input:"),
+            "{shape}"
+        );
+        let classes = check_fits(&images(1, 8, 3), &spec).unwrap_err().to_string();
+        assert!(
+            classes.contains("10 classes") && classes.contains("3"),
+            "{classes}"
+        );
+    }
+}
