@@ -36,10 +36,14 @@ pub fn check(root: &str, loader: &dyn SourceLoader, catalog: &dyn Catalog) -> Pr
             used[*target].insert(name.clone());
         }
         used[i].extend(result.used.iter().cloned());
-        exports[i] = Some(Exports {
-            bindings: result.bindings.clone(),
-            consts: result.consts.clone(),
-        });
+        // Nothing imports the root (an import of it closes a cycle and is cut),
+        // so only imported modules pay for a copy of what they export.
+        if i != 0 {
+            exports[i] = Some(Exports {
+                bindings: result.bindings.clone(),
+                consts: result.consts.clone(),
+            });
+        }
         checked.push((i, result));
     }
     let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &i)| (i, p)).collect();
