@@ -207,17 +207,22 @@ pub fn range(args: &[Value]) -> Result<Value, String> {
     if step == 0 {
         return Err("`range` step must not be 0".into());
     }
-    let count = if step > 0 {
-        (end.saturating_sub(start)).max(0).saturating_add(step - 1) / step
+    // In i128 so that no bounds (`i64::MIN` steps included) can overflow.
+    let (span, stride) = (end as i128 - start as i128, step as i128);
+    let count = if (span > 0) == (stride > 0) && span != 0 {
+        (span.abs() + stride.abs() - 1) / stride.abs()
     } else {
-        (start.saturating_sub(end)).max(0).saturating_add(-step - 1) / -step
+        0
     };
-    if count > MAX_BUILTIN_POINTS {
+    if count > MAX_BUILTIN_POINTS as i128 {
         return Err(format!(
             "`range` would produce {count} values; the limit is {MAX_BUILTIN_POINTS}"
         ));
     }
-    let values = (0..count).map(|k| Value::Int(start + k * step)).collect();
+    // Every value lies between `start` and `end`, so it fits in an i64.
+    let values = (0..count)
+        .map(|k| Value::Int((start as i128 + k * stride) as i64))
+        .collect();
     Ok(Value::List(values))
 }
 
@@ -305,6 +310,11 @@ mod tests {
         assert!(r(&[0, 4, 0]).unwrap_err().contains("step"));
         assert!(r(&[0]).unwrap_err().contains("2 or 3"));
         assert!(r(&[0, i64::MAX]).unwrap_err().contains("limit"));
+        assert_eq!(ints(r(&[0, -5, i64::MIN]).unwrap()), vec![0]);
+        assert!(ints(r(&[0, 5, i64::MIN]).unwrap()).is_empty());
+        let wide = ints(r(&[i64::MIN, i64::MAX, 1 << 62]).unwrap());
+        assert_eq!(wide.len(), 4);
+        assert_eq!(wide[3], 1 << 62);
     }
 
     #[test]
