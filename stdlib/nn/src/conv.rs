@@ -159,19 +159,36 @@ fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
     dx
 }
 
+/// The output columns `lo..hi` whose input column `o·stride + offset` lies in
+/// `0..w`, so the inner loops need no bounds checks.
+fn valid_range(offset: isize, stride: usize, w: usize, ow: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let lo = if offset < 0 { (-offset + s - 1) / s } else { 0 };
+    let hi = if (w as isize) > offset {
+        (w as isize - offset + s - 1) / s
+    } else {
+        0
+    };
+    let hi = hi.clamp(0, ow as isize) as usize;
+    (lo as usize, hi.max(lo as usize))
+}
+
 /// Calls `f(oy·ow + ox, iy·w + ix)` for every tap of kernel position (ki, kj)
 /// that lands inside the input.
 fn for_each_tap(s: &ConvShape, g: Geometry, ki: usize, kj: usize, mut f: impl FnMut(usize, usize)) {
+    let col_offset = kj as isize - s.padding as isize;
+    let (lo, hi) = valid_range(col_offset, s.stride, g.w, g.ow);
     for oy in 0..g.oh {
         let iy = (oy * s.stride + ki) as isize - s.padding as isize;
         if iy < 0 || iy >= g.h as isize {
             continue;
         }
-        for ox in 0..g.ow {
-            let ix = (ox * s.stride + kj) as isize - s.padding as isize;
-            if ix >= 0 && ix < g.w as isize {
-                f(oy * g.ow + ox, iy as usize * g.w + ix as usize);
-            }
+        let row = iy as usize * g.w;
+        for ox in lo..hi {
+            f(
+                oy * g.ow + ox,
+                ((row + ox * s.stride) as isize + col_offset) as usize,
+            );
         }
     }
 }
