@@ -77,10 +77,11 @@ impl Activation {
 impl Layer for Activation {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let act = self.act;
-        let mut y = x.clone();
+        let mut y = Tensor::zeros(&x.shape);
         y.data
             .par_chunks_mut(CHUNK)
-            .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
+            .zip(x.data.par_chunks(CHUNK))
+            .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = act.apply(x)));
         if mode == Mode::Train {
             self.input = Some(x);
         }

@@ -200,13 +200,18 @@ impl Layer for BatchNorm2d {
     fn backward(&mut self, dy: Tensor) -> Tensor {
         let Saved { xhat, rstd } = cached(&mut self.saved, "BatchNorm2d");
         let plane = dy.len() / self.channels;
-        let channels = dy.data.chunks_exact(plane).zip(xhat.chunks_exact(plane));
-        for (c, (dy, xh)) in channels.enumerate() {
+        let sums: Vec<(f32, f32)> = dy
+            .data
+            .par_chunks(plane)
+            .zip(xhat.par_chunks(plane))
+            .map(|(dy, xh)| (dy.iter().zip(xh).map(|(d, x)| d * x).sum(), dy.iter().sum()))
+            .collect();
+        for (c, (dg, db)) in sums.into_iter().enumerate() {
             if self.weight.trainable() {
-                self.weight.grad[c] += dy.iter().zip(xh).map(|(d, x)| d * x).sum::<f32>();
+                self.weight.grad[c] += dg;
             }
             if self.bias.trainable() {
-                self.bias.grad[c] += dy.iter().sum::<f32>();
+                self.bias.grad[c] += db;
             }
         }
         let g = &self.weight.value.data;
