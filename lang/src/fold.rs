@@ -16,6 +16,25 @@ use std::collections::BTreeMap;
 /// exhaust memory.
 pub const MAX_BUILTIN_POINTS: i64 = 1_000_000;
 
+/// The longest run of member accesses and calls (`a.b.c()()`) that is walked.
+/// The parser reports longer chains; refusing them here too keeps every walk over
+/// a tree from elsewhere (hand-built, or `--set` text) shallow.
+pub const MAX_POSTFIX_CHAIN: usize = 256;
+
+/// How many member accesses and calls are applied in a row at the top of `expr`.
+pub fn postfix_chain(expr: &Expr) -> usize {
+    let mut n = 0;
+    let mut cur = expr;
+    loop {
+        match &cur.kind {
+            ExprKind::Member { target, .. } => cur = target,
+            ExprKind::Call { callee, .. } => cur = callee,
+            _ => return n,
+        }
+        n += 1;
+    }
+}
+
 /// Why an expression has no constant value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FoldErrorKind {
@@ -112,6 +131,9 @@ fn member(
     field: &str,
     env: &dyn Fn(&str) -> Option<Value>,
 ) -> Result<Value, FoldError> {
+    if postfix_chain(expr) > MAX_POSTFIX_CHAIN {
+        return Err(FoldError::new(expr.span, FoldErrorKind::Invalid));
+    }
     // `m.bits` on an imported module: the module itself has no value, its member may.
     if let Some(path) = expr.dotted_path() {
         if path.len() == 2 && env(&path[0].name).is_none() {
@@ -334,5 +356,31 @@ mod tests {
         assert!(spaced(&args(0.0, 1.0, 0), false)
             .unwrap_err()
             .contains("count"));
+    }
+
+    #[test]
+    fn long_member_chains_are_refused_without_recursing() {
+        use crate::ast::Ident;
+        let id = |name: &str| Ident {
+            name: name.into(),
+            span: Span::default(),
+        };
+        let mut e = Expr {
+            kind: ExprKind::Name(id("r")),
+            span: Span::default(),
+        };
+        for _ in 0..10_000 {
+            e = Expr {
+                kind: ExprKind::Member {
+                    target: Box::new(e),
+                    field: id("a"),
+                },
+                span: Span::default(),
+            };
+        }
+        assert_eq!(postfix_chain(&e), 10_000);
+        let record = Value::Record(BTreeMap::from([("a".to_string(), Value::Int(1))]));
+        let err = const_value(&e, &|n| (n == "r").then(|| record.clone())).unwrap_err();
+        assert_eq!(err.kind, FoldErrorKind::Invalid);
     }
 }

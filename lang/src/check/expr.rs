@@ -24,6 +24,11 @@ impl Checker<'_> {
     }
 
     fn infer_kind(&mut self, e: &Expr) -> Type {
+        // The parser reports chains past its nesting cap; this keeps any other
+        // tree (built by hand, or by a future parser) from deep recursion here.
+        if fold::postfix_chain(e) > fold::MAX_POSTFIX_CHAIN {
+            return Type::Error;
+        }
         match &e.kind {
             ExprKind::Int(_) => Type::Int,
             ExprKind::Float(_) | ExprKind::Percent(_) => Type::Float,
