@@ -20,6 +20,8 @@ enum Command {
     Fmt(pipe_interp::cmd_fmt::Args),
     /// Show the stage catalog, or one stage's signature and docs.
     Doc(pipe_interp::cmd_doc::Args),
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp,
     /// Run a pipeline: what the named bindings need, cached results reused.
     Run(pipe_interp::cmd_run::Args),
     /// Say whether a binding is cached, or why it would rerun.
@@ -38,6 +40,9 @@ fn main() -> ExitCode {
         Command::Check(args) => pipe_interp::cmd_check::run(args),
         Command::Fmt(args) => pipe_interp::cmd_fmt::run(args),
         Command::Doc(args) => pipe_interp::cmd_doc::run(args),
+        Command::Lsp => pipe_lsp::run_stdio()
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::from),
         Command::Run(args) => pipe_interp::cmd_run::run(args),
         Command::Explain(args) => pipe_interp::cmd_explain::run(args),
         Command::Graph(args) => pipe_interp::cmd_graph::run(args),

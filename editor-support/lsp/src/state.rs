@@ -1,0 +1,133 @@
+//! The server's world: open documents, the latest analysis of each, and which ones
+//! must be checked again. A change to any file re-checks every open document that
+//! imported it. Checking is lazy: a burst of edits is checked once, when the
+//! message queue is empty or a request needs the result.
+
+use crate::analysis::Analysis;
+use crate::diagnostics;
+use crate::documents::{Document, Documents};
+use crate::line_index::LineIndex;
+use crate::uri;
+use lsp_types::{Location, PublishDiagnosticsParams, Uri};
+use pipe_lang::catalog::Catalog;
+use pipe_lang::program::Module;
+use pipe_lang::span::Span;
+use std::collections::{BTreeSet, HashMap};
+use std::panic::{self, AssertUnwindSafe};
+
+pub struct State<'c> {
+    pub catalog: &'c dyn Catalog,
+    pub documents: Documents,
+    analyses: HashMap<String, Analysis>,
+    dirty: BTreeSet<String>,
+}
+
+impl<'c> State<'c> {
+    pub fn new(catalog: &'c dyn Catalog) -> Self {
+        State {
+            catalog,
+            documents: Documents::default(),
+            analyses: HashMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    pub fn open(&mut self, uri: Uri, version: i32, text: String) {
+        let name = uri::name_of(&uri);
+        self.documents
+            .open(name.clone(), Document::new(uri, version, text));
+        self.changed(&name);
+    }
+
+    pub fn change(&mut self, name: &str, version: i32, text: String) {
+        if self.documents.replace(name, version, text) {
+            self.changed(name);
+        }
+    }
+
+    /// Forgets a closed document; returns the empty diagnostics that clear it.
+    pub fn close(&mut self, name: &str) -> Option<PublishDiagnosticsParams> {
+        let doc = self.documents.close(name)?;
+        self.analyses.remove(name);
+        self.dirty.remove(name);
+        self.changed(name);
+        Some(PublishDiagnosticsParams::new(doc.uri, Vec::new(), None))
+    }
+
+    /// Files changed on disk: every open document may see different imports.
+    pub fn disk_changed(&mut self) {
+        self.dirty.extend(self.documents.names().cloned());
+    }
+
+    /// `name` (open or not) has new text: it and every open document that
+    /// imported it must be checked again.
+    fn changed(&mut self, name: &str) {
+        if self.documents.get(name).is_some() {
+            self.dirty.insert(name.to_string());
+        }
+        for (other, analysis) in &self.analyses {
+            if analysis.depends_on(name) {
+                self.dirty.insert(other.clone());
+            }
+        }
+    }
+
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Checks `name` again if it changed; returns its new diagnostics to publish.
+    pub fn refresh(&mut self, name: &str) -> Option<PublishDiagnosticsParams> {
+        if !self.dirty.remove(name) {
+            return None;
+        }
+        let doc = self.documents.get(name)?;
+        let run = || Analysis::run(name, &self.documents, self.catalog);
+        let diags = match panic::catch_unwind(AssertUnwindSafe(run)) {
+            Ok(analysis) => {
+                let diags = diagnostics::for_document(doc, name, &analysis.program.diagnostics);
+                self.analyses.insert(name.to_string(), analysis);
+                diags
+            }
+            Err(_) => {
+                self.analyses.remove(name);
+                vec![diagnostics::checker_crashed()]
+            }
+        };
+        Some(PublishDiagnosticsParams::new(
+            doc.uri.clone(),
+            diags,
+            Some(doc.version),
+        ))
+    }
+
+    /// Checks every changed document; returns what to publish.
+    pub fn refresh_all(&mut self) -> Vec<PublishDiagnosticsParams> {
+        let names: Vec<String> = self.dirty.iter().cloned().collect();
+        names.iter().filter_map(|n| self.refresh(n)).collect()
+    }
+
+    /// The document and its current analysis (call `refresh` first).
+    pub fn get(&self, name: &str) -> Option<(&Document, &Analysis)> {
+        Some((self.documents.get(name)?, self.analyses.get(name)?))
+    }
+
+    pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analysis)> {
+        self.analyses.iter()
+    }
+
+    /// Where `span` of `module` is, for the client: an open document's own URI,
+    /// else the file's.
+    pub fn location(&self, module: &Module, span: Span) -> Option<Location> {
+        let index = LineIndex::new(&module.text);
+        let uri = self.uri_of(&module.name)?;
+        Some(Location::new(uri, index.range(&module.text, span)))
+    }
+
+    pub fn uri_of(&self, name: &str) -> Option<Uri> {
+        match self.documents.get(name) {
+            Some(doc) => Some(doc.uri.clone()),
+            None => uri::uri_of(name),
+        }
+    }
+}
