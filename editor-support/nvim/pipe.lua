@@ -5,6 +5,8 @@
 -- Works on Neovim 0.8+ (vim.lsp.start) and on Debian 12's 0.7 (start_client).
 
 vim.filetype.add({ extension = { pipe = 'pipe' } })
+-- Neovim 0.7 only uses vim.filetype.add with g:do_filetype_lua set; this works everywhere.
+vim.api.nvim_create_autocmd({ 'BufRead', 'BufNewFile' }, { pattern = '*.pipe', command = 'setfiletype pipe' })
 
 local function root_of(file)
   local dir = vim.fn.fnamemodify(file, ':p:h')
