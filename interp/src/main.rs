@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pipe", version, about = "Declarative pipelines for efficient-ML research")]
+#[command(
+    name = "pipe",
+    version,
+    about = "Declarative pipelines for efficient-ML research"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,4 +61,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -14,7 +14,11 @@ use std::path::Path;
 fn corpus() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut texts = Vec::new();
-    for dir in ["pipelines", "tests/fixtures/check", "tests/fixtures/parse/valid"] {
+    for dir in [
+        "pipelines",
+        "tests/fixtures/check",
+        "tests/fixtures/parse/valid",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
@@ -27,13 +31,19 @@ fn corpus() -> Vec<String> {
             }
         }
     }
-    assert!(texts.len() >= 5, "the corpus of real .pipe files was not found");
+    assert!(
+        texts.len() >= 5,
+        "the corpus of real .pipe files was not found"
+    );
     texts
 }
 
 fn check_text(text: &str) -> Program {
     let mut loader = MemoryLoader::new([("main.pipe", text)]);
-    loader.insert("common.pipe", "param bits: int = 4\nlet d = dataset.digits()\n");
+    loader.insert(
+        "common.pipe",
+        "param bits: int = 4\nlet d = dataset.digits()\n",
+    );
     let program = pipe_lang::check("main.pipe", &loader, Stdlib::get());
     for d in &program.diagnostics {
         let module = program

@@ -130,5 +130,8 @@ fn check_nonzero(name: &str, sizes: &[usize]) -> Result<(), NnError> {
 
 /// The largest divisor of `n` not above `at_most` (at least 1).
 fn largest_divisor(n: usize, at_most: usize) -> usize {
-    (1..=at_most.min(n)).rev().find(|&d| n.is_multiple_of(d)).unwrap_or(1)
+    (1..=at_most.min(n))
+        .rev()
+        .find(|&d| n.is_multiple_of(d))
+        .unwrap_or(1)
 }
