@@ -68,12 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     let color = std::io::stderr().is_terminal();
-    let loaded = match frontend::load(&args.file, stages, &args.sets, color) {
+    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color) {
         Ok(l) => l,
-        Err(e) => {
-            e.print();
-            return Ok(ExitCode::from(e.exit_code()));
-        }
+        Err(code) => return Ok(code),
     };
     eprint!("{}", loaded.warnings);
     let dir = cache_dir(&args.file, args.cache.as_deref());

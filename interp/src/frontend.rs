@@ -53,6 +53,20 @@ pub fn base_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// `load` for a subcommand: on failure the errors are printed and the exit code
+/// the subcommand should return is given back.
+pub fn load_or_report(
+    path: &Path,
+    stages: &dyn StageSet,
+    sets: &[String],
+    color: bool,
+) -> Result<Loaded, std::process::ExitCode> {
+    load(path, stages, sets, color).map_err(|e| {
+        e.print();
+        std::process::ExitCode::from(e.exit_code())
+    })
+}
+
 /// Checks `path`, applies `sets` and lowers it.
 pub fn load(
     path: &Path,
