@@ -37,6 +37,11 @@ fn generate() -> String {
 
 /// (median, fastest) of `RUNS` runs; on a shared machine the fastest run is the
 /// one least disturbed by other processes.
+// The same allocator as the `pipe` binary, so the in-process rows measure what
+// `pipe check` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn time(mut f: impl FnMut()) -> (Duration, Duration) {
     let mut runs: Vec<Duration> = (0..RUNS)
         .map(|_| {
@@ -66,10 +71,26 @@ fn main() {
     let check = time(|| {
         std::hint::black_box(pipe_lang::check("bench.pipe", &loader, &catalog));
     });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bench.pipe");
+    std::fs::write(&file, &text).expect("writing the generated file");
+    let bin = pipe_tests::pipe_bin();
+    let process = time(|| {
+        let out = std::process::Command::new(&bin)
+            .arg("check")
+            .arg(&file)
+            .output()
+            .expect("running pipe check");
+        assert!(out.status.success(), "pipe check failed: {out:?}");
+    });
     let mb = text.len() as f64 / 1e6;
     println!("| phase | lines | bytes | median ms ({RUNS} runs) | fastest ms | MB/s (median) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (phase, (med, fast)) in [("parse", parse), ("parse + check", check)] {
+    for (phase, (med, fast)) in [
+        ("parse", parse),
+        ("parse + check", check),
+        ("`pipe check` process (real catalog)", process),
+    ] {
         println!(
             "| {phase} | {lines} | {} | {:.2} | {:.2} | {:.1} |",
             text.len(),
