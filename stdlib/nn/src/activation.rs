@@ -2,7 +2,7 @@
 //! Hard-Sigmoid, on any layout. Backward recomputes the derivative from the
 //! kept input.
 
-use crate::layer::{arch_layer, cached, Layer, Mode, Tensor};
+use crate::layer::{cached, describe_elementwise, Layer, Mode, Tensor};
 use pipe_sim::arch;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -103,9 +103,7 @@ impl Layer for Activation {
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
-        let elements = input.iter().product();
-        out.push(arch_layer(name, arch::Op::Elementwise { elements }));
-        input.to_vec()
+        describe_elementwise(name, input, out)
     }
 
     fn clear_cache(&mut self) {

@@ -56,6 +56,14 @@ pub fn arch_layer(name: &str, op: arch::Op) -> arch::Layer {
     }
 }
 
+/// `describe` for a layer that keeps its input's shape and does elementwise work
+/// (norms, activations): one `Elementwise` entry over every value.
+pub fn describe_elementwise(name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
+    let elements = input.iter().product();
+    out.push(arch_layer(name, arch::Op::Elementwise { elements }));
+    input.to_vec()
+}
+
 /// Joins a prefix and a name with a dot, skipping an empty prefix.
 pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {

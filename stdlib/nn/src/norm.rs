@@ -5,7 +5,7 @@
 //! BatchNorm can freeze its statistics (MobileTL's inner norms).
 
 use crate::init::constant;
-use crate::layer::{arch_layer, cached, join, Layer, Mode, Tensor};
+use crate::layer::{cached, describe_elementwise, join, Layer, Mode, Tensor};
 use crate::param::{Param, ParamKind};
 use pipe_sim::arch;
 use rayon::prelude::*;
@@ -115,9 +115,7 @@ impl Layer for LayerNorm {
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
-        let elements = input.iter().product();
-        out.push(arch_layer(name, arch::Op::Elementwise { elements }));
-        input.to_vec()
+        describe_elementwise(name, input, out)
     }
 
     fn clear_cache(&mut self) {
@@ -239,9 +237,7 @@ impl Layer for BatchNorm2d {
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
-        let elements = input.iter().product();
-        out.push(arch_layer(name, arch::Op::Elementwise { elements }));
-        input.to_vec()
+        describe_elementwise(name, input, out)
     }
 
     fn clear_cache(&mut self) {
