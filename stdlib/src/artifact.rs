@@ -80,3 +80,21 @@ pub fn json_file<T: serde::de::DeserializeOwned>(
 pub fn json_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StageError> {
     serde_json::to_vec(value).map_err(|e| StageError::Internal(format!("serializing: {e}")))
 }
+
+/// f32 values as little-endian bytes, the layout of every `*.f32` file.
+pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Reads a `*.f32` file written by `f32_bytes`; `name` is for the error.
+pub fn f32_from_bytes(raw: &[u8], name: &str) -> Result<Vec<f32>, StageError> {
+    if raw.len() % 4 != 0 {
+        return Err(StageError::Corrupt(format!(
+            "`{name}` is not a whole number of f32 values"
+        )));
+    }
+    Ok(raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}

@@ -2,7 +2,7 @@
 //! stage consumes. Images are stored N×C×H×W as f32 in [0, 1], labels as class
 //! indices. Later tasks (detection, video, audio-visual) add payload variants.
 
-use crate::artifact::{file, json_bytes, json_file, Files};
+use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Files};
 use crate::StageError;
 use pipe_lang::types::Task;
 use serde::{Deserialize, Serialize};
@@ -70,11 +70,55 @@ impl ImageSet {
     }
 }
 
+/// `dataset.json`: what every dataset has; the payload's own files sit beside it.
 #[derive(Serialize, Deserialize)]
 struct Header {
     name: String,
     task: Task,
-    images: ImageSet,
+    /// Which `DatasetData` variant the other files hold.
+    kind: String,
+}
+
+impl DatasetData {
+    /// The payload's name in `dataset.json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatasetData::Images(_) => "images",
+        }
+    }
+
+    fn to_files(&self) -> Result<Files, StageError> {
+        match self {
+            DatasetData::Images(set) => set.to_files(),
+        }
+    }
+
+    fn from_files(kind: &str, files: &Files) -> Result<Self, StageError> {
+        match kind {
+            "images" => Ok(DatasetData::Images(ImageSet::from_files(files)?)),
+            other => Err(StageError::Corrupt(format!(
+                "unknown dataset payload `{other}`"
+            ))),
+        }
+    }
+}
+
+impl ImageSet {
+    fn to_files(&self) -> Result<Files, StageError> {
+        Ok(Files::from([
+            ("images.json".to_string(), json_bytes(self)?),
+            ("x.f32".to_string(), f32_bytes(&self.x)),
+        ]))
+    }
+
+    fn from_files(files: &Files) -> Result<Self, StageError> {
+        let mut images: ImageSet = json_file(files, "images.json")?;
+        images.x = f32_from_bytes(file(files, "x.f32")?, "x.f32")?;
+        if images.x.len() != images.len() * images.image_len() {
+            return Err(StageError::Corrupt("`x.f32` has the wrong length".into()));
+        }
+        Ok(images)
+    }
 }
 
 impl Dataset {
@@ -85,34 +129,22 @@ impl Dataset {
     }
 
     pub fn to_files(&self) -> Result<Files, StageError> {
-        let DatasetData::Images(images) = &self.data;
         let header = Header {
             name: self.name.clone(),
             task: self.task,
-            images: images.clone(),
+            kind: self.data.kind().to_string(),
         };
-        let pixels: Vec<u8> = images.x.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Ok(Files::from([
-            ("dataset.json".to_string(), json_bytes(&header)?),
-            ("x.f32".to_string(), pixels),
-        ]))
+        let mut files = self.data.to_files()?;
+        files.insert("dataset.json".to_string(), json_bytes(&header)?);
+        Ok(files)
     }
 
     pub fn from_files(files: &Files) -> Result<Self, StageError> {
         let header: Header = json_file(files, "dataset.json")?;
-        let raw = file(files, "x.f32")?;
-        let mut images = header.images;
-        if raw.len() != images.len() * images.image_len() * 4 {
-            return Err(StageError::Corrupt("`x.f32` has the wrong length".into()));
-        }
-        images.x = raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
         Ok(Dataset {
             name: header.name,
             task: header.task,
-            data: DatasetData::Images(images),
+            data: DatasetData::from_files(&header.kind, files)?,
         })
     }
 }
