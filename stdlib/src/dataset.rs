@@ -2,6 +2,8 @@
 //! stage consumes. Images are stored N×C×H×W as f32 in [0, 1], labels as class
 //! indices. Later tasks (detection, video, audio-visual) add payload variants.
 
+pub use crate::data::video::{BoxLabel, FrameInfo, VideoSet};
+
 use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Files};
 use crate::StageError;
 use pipe_lang::types::Task;
@@ -18,6 +20,8 @@ pub struct Dataset {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetData {
     Images(ImageSet),
+    /// Video frames with boxes (`dataset.moving_shapes`, `dataset.coco_vid`).
+    Videos(VideoSet),
 }
 
 /// A labelled image classification set.
@@ -84,18 +88,21 @@ impl DatasetData {
     pub fn kind(&self) -> &'static str {
         match self {
             DatasetData::Images(_) => "images",
+            DatasetData::Videos(_) => "videos",
         }
     }
 
     fn to_files(&self) -> Result<Files, StageError> {
         match self {
             DatasetData::Images(set) => set.to_files(),
+            DatasetData::Videos(set) => set.to_files(),
         }
     }
 
     fn from_files(kind: &str, files: &Files) -> Result<Self, StageError> {
         match kind {
             "images" => Ok(DatasetData::Images(ImageSet::from_files(files)?)),
+            "videos" => Ok(DatasetData::Videos(VideoSet::from_files(files)?)),
             other => Err(StageError::Corrupt(format!(
                 "unknown dataset payload `{other}`"
             ))),
@@ -125,6 +132,21 @@ impl Dataset {
     pub fn images(&self) -> Result<&ImageSet, StageError> {
         match &self.data {
             DatasetData::Images(set) => Ok(set),
+            DatasetData::Videos(_) => Err(StageError::Invalid(format!(
+                "`{}` holds videos; this stage needs a dataset of images",
+                self.name
+            ))),
+        }
+    }
+
+    pub fn videos(&self) -> Result<&VideoSet, StageError> {
+        match &self.data {
+            DatasetData::Videos(set) => Ok(set),
+            other => Err(StageError::Invalid(format!(
+                "`{}` holds {}; this stage needs a dataset of videos",
+                self.name,
+                other.kind()
+            ))),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod artifact;
 pub mod data;
 pub mod dataset;
+pub mod detection;
 pub mod metrics;
 pub mod model;
 pub mod registry;

@@ -9,6 +9,7 @@ pub mod digits;
 pub mod idx;
 pub mod shapes;
 pub mod subsets;
+pub mod video;
 
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData, ImageSet};

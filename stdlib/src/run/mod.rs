@@ -1,5 +1,6 @@
 //! Stage implementations, one file per family; the signatures in `stages/` point here.
 
+pub mod coco;
 pub mod eval;
 pub mod model;
 pub mod report;
