@@ -5,6 +5,7 @@
 //! panics on file content.
 
 pub mod cifar;
+pub mod coco_json;
 pub mod digits;
 pub mod idx;
 pub mod shapes;

@@ -1,6 +1,7 @@
 //! Stage implementations, one file per family; the signatures in `stages/` point here.
 
 pub mod coco;
+pub mod detect_eval;
 pub mod eval;
 pub mod model;
 pub mod report;

@@ -71,7 +71,7 @@ fn detect_files() -> StageDef {
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::detect_eval::detect_files),
     )
 }
 
