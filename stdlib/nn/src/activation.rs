@@ -1,7 +1,11 @@
 //! Elementwise activations: ReLU, ReLU6, GELU (tanh form), Hard-Swish and
 //! Hard-Sigmoid, on any layout. Backward recomputes the derivative from the
-//! kept input.
+//! kept input, or (MobileTL) gates the gradient with a packed 1-bit mask kept
+//! instead of the input: exact for ReLU and ReLU6, a documented surrogate for
+//! Hard-Swish (`HardSwishMask`).
 
+use crate::bitmask::BitMask;
+use crate::error::NnError;
 use crate::layer::{cached, describe_elementwise, Layer, Mode, Tensor};
 use pipe_sim::arch;
 use rayon::prelude::*;
@@ -63,14 +67,72 @@ impl Act {
     }
 }
 
+/// The 1-bit stand-in for Hard-Swish's derivative h'(x) (0 below −3, (2x+3)/6
+/// on [−3, 3], 1 above 3) in a packed-mask backward. MobileTL says only that it
+/// approximates the derivative "as a signed function"; which step it uses is not
+/// published (PAPERS.md section 3), so both candidates are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HardSwishMask {
+    /// 1[x > −1.5]: the sign of h' (the project's default).
+    Sign,
+    /// 1[x > 0].
+    Step,
+}
+
+impl Act {
+    /// The bit a packed-mask backward keeps per input: the derivative itself for
+    /// ReLU and ReLU6, `hswish`'s surrogate for Hard-Swish, and `None` where the
+    /// derivative is not a 0/1 step (GELU, Hard-Sigmoid).
+    pub fn mask_rule(self, hswish: HardSwishMask) -> Option<fn(f32) -> bool> {
+        match (self, hswish) {
+            (Act::Relu, _) => Some(|x| x > 0.0),
+            (Act::Relu6, _) => Some(|x| x > 0.0 && x < 6.0),
+            (Act::HardSwish, HardSwishMask::Sign) => Some(|x| x > -1.5),
+            (Act::HardSwish, HardSwishMask::Step) => Some(|x| x > 0.0),
+            (Act::Gelu | Act::HardSigmoid, _) => None,
+        }
+    }
+}
+
+/// What a `Mode::Train` forward kept for backward.
+enum Saved {
+    Input(Tensor),
+    Mask(BitMask),
+}
+
 pub struct Activation {
     pub act: Act,
-    input: Option<Tensor>,
+    /// Keep a packed 1-bit mask (with this Hard-Swish surrogate) instead of the input.
+    packed: Option<HardSwishMask>,
+    saved: Option<Saved>,
 }
 
 impl Activation {
     pub fn new(act: Act) -> Activation {
-        Activation { act, input: None }
+        Activation {
+            act,
+            packed: None,
+            saved: None,
+        }
+    }
+
+    /// Switches backward to a packed 1-bit mask (MobileTL); an error for
+    /// activations without a 0/1 derivative.
+    pub fn pack_backward(&mut self, hswish: HardSwishMask) -> Result<(), NnError> {
+        if self.act.mask_rule(hswish).is_none() {
+            return Err(NnError::Config(format!(
+                "{:?} has no 1-bit backward; only ReLU, ReLU6 and Hard-Swish do",
+                self.act
+            )));
+        }
+        self.packed = Some(hswish);
+        Ok(())
+    }
+
+    /// The Hard-Swish surrogate when backward uses a packed mask.
+    pub fn packed(&self) -> Option<HardSwishMask> {
+        self.packed
     }
 }
 
@@ -83,13 +145,23 @@ impl Layer for Activation {
             .zip(x.data.par_chunks(CHUNK))
             .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = act.apply(x)));
         if mode == Mode::Train {
-            self.input = Some(x);
+            let rule = self.packed.and_then(|h| act.mask_rule(h));
+            self.saved = Some(match rule {
+                Some(keep) => Saved::Mask(BitMask::pack(&x.data, keep)),
+                None => Saved::Input(x),
+            });
         }
         y
     }
 
     fn backward(&mut self, mut dy: Tensor) -> Tensor {
-        let x = cached(&mut self.input, "Activation");
+        let x = match cached(&mut self.saved, "Activation") {
+            Saved::Input(x) => x,
+            Saved::Mask(mask) => {
+                mask.gate(&mut dy.data);
+                return dy;
+            }
+        };
         let act = self.act;
         dy.data
             .par_chunks_mut(CHUNK)
@@ -107,7 +179,7 @@ impl Layer for Activation {
     }
 
     fn clear_cache(&mut self) {
-        self.input = None;
+        self.saved = None;
     }
 
     crate::layer_casts!();

@@ -6,14 +6,18 @@
 
 pub mod activation;
 pub mod attention;
+pub mod bitmask;
 pub mod conv;
 pub mod dropout;
 pub mod error;
+pub mod finetune;
 pub mod init;
 pub mod layer;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
+pub mod memory;
+pub mod mobiletl;
 pub mod models;
 pub mod network;
 pub mod norm;

@@ -48,7 +48,18 @@ impl Network {
     /// Logits `[N, classes]` for images `[N, C, H, W]`. In `Mode::Train`,
     /// blocks below the lowest trainable one run as in evaluation and keep
     /// nothing (their params get no gradient anyway).
-    pub fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+    pub fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        self.forward_with(x, mode, &mut |_, block, x, m| block.body.forward(x, m))
+    }
+
+    /// `forward` with `run(index, block, input, mode)` doing each block's
+    /// forward, so a caller can observe every block (memory measurement).
+    pub fn forward_with(
+        &mut self,
+        mut x: Tensor,
+        mode: Mode,
+        run: &mut dyn FnMut(usize, &mut Block, Tensor, Mode) -> Tensor,
+    ) -> Tensor {
         self.lowest_trained = if mode == Mode::Train {
             self.lowest_trainable_block()
         } else {
@@ -60,7 +71,7 @@ impl Network {
             } else {
                 Mode::Eval
             };
-            x = block.body.forward(x, m);
+            x = run(i, block, x, m);
         }
         x
     }

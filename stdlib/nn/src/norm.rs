@@ -156,6 +156,12 @@ impl BatchNorm2d {
     fn batch_stats(&self, mode: Mode) -> bool {
         mode == Mode::Train && !self.freeze_stats
     }
+
+    /// Frozen statistics and scale: only the shift can train, and backward
+    /// keeps no activation (MobileTL's inner norms).
+    pub fn shift_only(&self) -> bool {
+        self.freeze_stats && !self.weight.trainable()
+    }
 }
 
 impl Layer for BatchNorm2d {
@@ -184,7 +190,14 @@ impl Layer for BatchNorm2d {
             }
         }
         let (g, b) = (&self.weight.value.data, &self.bias.value.data);
-        let mut y = xhat.clone();
+        // With frozen statistics and a frozen scale backward needs no activation
+        // (dx = dy·γ·rstd, dβ = Σdy): normalize in place and keep only rstd.
+        let keep_xhat = mode == Mode::Train && !self.shift_only();
+        let mut y = if keep_xhat {
+            xhat.clone()
+        } else {
+            std::mem::take(&mut xhat)
+        };
         y.par_chunks_mut(plane).enumerate().for_each(|(c, ch)| {
             ch.iter_mut().for_each(|v| *v = *v * g[c] + b[c]);
         });
@@ -201,8 +214,14 @@ impl Layer for BatchNorm2d {
         let sums: Vec<(f32, f32)> = dy
             .data
             .par_chunks(plane)
-            .zip(xhat.par_chunks(plane))
-            .map(|(dy, xh)| (dy.iter().zip(xh).map(|(d, x)| d * x).sum(), dy.iter().sum()))
+            .enumerate()
+            .map(|(c, dy)| {
+                let dg = match xhat.get(c * plane..(c + 1) * plane) {
+                    Some(xh) => dy.iter().zip(xh).map(|(d, x)| d * x).sum(),
+                    None => 0.0,
+                };
+                (dg, dy.iter().sum())
+            })
             .collect();
         for (c, (dg, db)) in sums.into_iter().enumerate() {
             if self.weight.trainable() {
@@ -215,17 +234,14 @@ impl Layer for BatchNorm2d {
         let g = &self.weight.value.data;
         let frozen = self.freeze_stats;
         let mut dx = dy.data;
-        dx.par_chunks_mut(plane)
-            .zip(xhat.par_chunks(plane))
-            .enumerate()
-            .for_each(|(c, (ch, xh))| {
-                ch.iter_mut().for_each(|v| *v *= g[c]);
-                if frozen {
-                    ch.iter_mut().for_each(|v| *v *= rstd[c]);
-                } else {
-                    normalized_backward(ch, xh, rstd[c]);
-                }
-            });
+        dx.par_chunks_mut(plane).enumerate().for_each(|(c, ch)| {
+            ch.iter_mut().for_each(|v| *v *= g[c]);
+            if frozen {
+                ch.iter_mut().for_each(|v| *v *= rstd[c]);
+            } else {
+                normalized_backward(ch, &xhat[c * plane..(c + 1) * plane], rstd[c]);
+            }
+        });
         Tensor::from_vec(&dy.shape, dx)
     }
 
