@@ -34,6 +34,15 @@ pub enum Family {
         expansion: usize,
         se: bool,
     },
+    /// An anchor-free detector (models/detector.rs) on the last feature map of
+    /// `backbone`, which is any family above except `mlp` (no feature map).
+    Detector {
+        backbone: Box<Family>,
+        head_dim: usize,
+        nms_iou: f32,
+        score_threshold: f32,
+        max_detections: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +64,7 @@ impl ModelSpec {
             Family::Vit { .. } => "vit",
             Family::MobilenetV2 { .. } => "mobilenet_v2",
             Family::MobilenetV3 { .. } => "mobilenet_v3",
+            Family::Detector { .. } => "detector",
         }
     }
 
@@ -63,7 +73,8 @@ impl ModelSpec {
         if c == 0 || h == 0 || w == 0 {
             return Err(NnError::Config(format!("input shape {c}×{h}×{w} is empty")));
         }
-        if self.classes < 2 {
+        let detector = matches!(self.family, Family::Detector { .. });
+        if self.classes < 2 && !(detector && self.classes == 1) {
             return Err(NnError::Config(format!(
                 "the dataset has {} class(es); classification needs at least 2",
                 self.classes
@@ -115,6 +126,7 @@ impl ModelSpec {
                 }
                 Ok(())
             }
+            Family::Detector { backbone, .. } => crate::models::detector::validate(self, backbone),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! family ends in a `head` block holding the classifier.
 
 mod cnn;
+pub mod detector;
 mod mlp;
 mod mobilenet;
 mod vit;
@@ -23,34 +24,43 @@ pub fn build(spec: &ModelSpec) -> Vec<Block> {
         dropout_seed: spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         spec,
     };
-    match &spec.family {
-        Family::Mlp { hidden } => mlp::build(&mut b, hidden),
+    build_family(&mut b, &spec.family)
+}
+
+/// The blocks of one family; a detector builds its backbone's through here
+/// (validation allows no detector inside a detector, so this nests once).
+pub(crate) fn build_family(b: &mut Builder, family: &Family) -> Vec<Block> {
+    match family {
+        Family::Mlp { hidden } => mlp::build(b, hidden),
         Family::Cnn {
             channels,
             kernel,
             hidden,
-        } => cnn::build(&mut b, channels, *kernel, *hidden),
+        } => cnn::build(b, channels, *kernel, *hidden),
         Family::Vit {
             patch,
             dim,
             depth,
             heads,
             mlp_ratio,
-        } => vit::build(&mut b, *patch, *dim, *depth, *heads, *mlp_ratio),
+        } => vit::build(b, *patch, *dim, *depth, *heads, *mlp_ratio),
         Family::MobilenetV2 {
             width,
             blocks,
             expansion,
-        } => mobilenet::build(&mut b, &mobilenet::Variant::v2(*width, *blocks, *expansion)),
+        } => mobilenet::build(b, &mobilenet::Variant::v2(*width, *blocks, *expansion)),
         Family::MobilenetV3 {
             width,
             blocks,
             expansion,
             se,
         } => mobilenet::build(
-            &mut b,
+            b,
             &mobilenet::Variant::v3(*width, *blocks, *expansion, *se),
         ),
+        Family::Detector {
+            backbone, head_dim, ..
+        } => detector::build(b, backbone, *head_dim),
     }
 }
 
