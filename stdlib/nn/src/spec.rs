@@ -43,6 +43,17 @@ pub enum Family {
         score_threshold: f32,
         max_detections: usize,
     },
+    /// AVE-CLIP's multi-window temporal transformer (models/temporal.rs) over
+    /// audio-visual segments; `input` is `[segments, audio_dim, visual_dim]`
+    /// and `classes` counts the events plus background.
+    TemporalTransformer {
+        windows: Vec<usize>,
+        dim: usize,
+        heads: usize,
+        layers: usize,
+        refine: bool,
+        postprocess: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +76,7 @@ impl ModelSpec {
             Family::MobilenetV2 { .. } => "mobilenet_v2",
             Family::MobilenetV3 { .. } => "mobilenet_v3",
             Family::Detector { .. } => "detector",
+            Family::TemporalTransformer { .. } => "temporal_transformer",
         }
     }
 
@@ -127,6 +139,9 @@ impl ModelSpec {
                 Ok(())
             }
             Family::Detector { backbone, .. } => crate::models::detector::validate(self, backbone),
+            Family::TemporalTransformer {
+                windows, dim, heads, ..
+            } => crate::models::temporal::validate(self, windows, *dim, *heads),
         }
     }
 }

@@ -6,6 +6,7 @@ mod cnn;
 pub mod detector;
 mod mlp;
 mod mobilenet;
+pub mod temporal;
 mod vit;
 
 use crate::activation::{Act, Activation};
@@ -61,6 +62,23 @@ pub(crate) fn build_family(b: &mut Builder, family: &Family) -> Vec<Block> {
         Family::Detector {
             backbone, head_dim, ..
         } => detector::build(b, backbone, *head_dim),
+        Family::TemporalTransformer {
+            windows,
+            dim,
+            heads,
+            layers,
+            refine,
+            ..
+        } => temporal::build(
+            b,
+            &temporal::Settings {
+                windows,
+                dim: *dim,
+                heads: *heads,
+                layers: *layers,
+                refine: *refine,
+            },
+        ),
     }
 }
 
