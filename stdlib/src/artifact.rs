@@ -88,7 +88,7 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
 
 /// Reads a `*.f32` file written by `f32_bytes`; `name` is for the error.
 pub fn f32_from_bytes(raw: &[u8], name: &str) -> Result<Vec<f32>, StageError> {
-    if raw.len() % 4 != 0 {
+    if !raw.len().is_multiple_of(4) {
         return Err(StageError::Corrupt(format!(
             "`{name}` is not a whole number of f32 values"
         )));
