@@ -29,6 +29,7 @@ pub mod quant;
 pub mod reshape;
 pub mod schedule;
 pub mod sequential;
+pub mod slim;
 pub mod spec;
 pub mod tensor;
 pub mod tokens;

@@ -43,6 +43,15 @@ pub enum Family {
         score_threshold: f32,
         max_detections: usize,
     },
+    /// A weight-shared network over width multipliers (slim.rs) on a `mlp`,
+    /// `cnn` or `mobilenet_v2` base; `profile` holds what was measured per
+    /// width (FLOPs, latency, accuracy), empty until measured.
+    Slimmable {
+        base: Box<Family>,
+        widths: Vec<f64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        profile: Vec<crate::slim::WidthProfile>,
+    },
     /// AVE-CLIP's multi-window temporal transformer (models/temporal.rs) over
     /// audio-visual segments; `input` is `[segments, audio_dim, visual_dim]`
     /// and `classes` counts the events plus background.
@@ -76,6 +85,7 @@ impl ModelSpec {
             Family::MobilenetV2 { .. } => "mobilenet_v2",
             Family::MobilenetV3 { .. } => "mobilenet_v3",
             Family::Detector { .. } => "detector",
+            Family::Slimmable { .. } => "slimmable",
             Family::TemporalTransformer { .. } => "temporal_transformer",
         }
     }
@@ -139,6 +149,11 @@ impl ModelSpec {
                 Ok(())
             }
             Family::Detector { backbone, .. } => crate::models::detector::validate(self, backbone),
+            Family::Slimmable {
+                base,
+                widths,
+                profile,
+            } => crate::slim::validate(self, base, widths, profile),
             Family::TemporalTransformer {
                 windows, dim, heads, ..
             } => crate::models::temporal::validate(self, windows, *dim, *heads),

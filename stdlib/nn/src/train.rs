@@ -112,7 +112,7 @@ pub fn train<E>(
 
 /// The batch `[B, C, H, W]` of samples `indices`, randomly shifted (and, for
 /// colour images, flipped) when a generator is given.
-fn gather(data: Images, indices: &[usize], rng: Option<&mut Rng8>) -> Tensor {
+pub(crate) fn gather(data: Images, indices: &[usize], rng: Option<&mut Rng8>) -> Tensor {
     let len = data.sample_len();
     let mut x = Vec::with_capacity(indices.len() * len);
     for &i in indices {

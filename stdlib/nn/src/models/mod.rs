@@ -6,6 +6,7 @@ mod cnn;
 pub mod detector;
 mod mlp;
 mod mobilenet;
+mod slimmable;
 pub mod temporal;
 mod vit;
 
@@ -62,6 +63,7 @@ pub(crate) fn build_family(b: &mut Builder, family: &Family) -> Vec<Block> {
         Family::Detector {
             backbone, head_dim, ..
         } => detector::build(b, backbone, *head_dim),
+        Family::Slimmable { base, widths, .. } => slimmable::build(b, base, widths),
         Family::TemporalTransformer {
             windows,
             dim,
