@@ -2,10 +2,12 @@
 //! the simulators, plus under the key `spec` the configuration that rebuilds
 //! the network) and `weights.safetensors`, so a cached model rebuilds without
 //! rerunning the stage that made it. A model without `spec` (a simulator
-//! workload) has a descriptor but no network.
+//! workload) has a descriptor but no network. A quantized model also keeps its
+//! fake-quantization hooks under the key `quant`, beside its float weights.
 
 use crate::artifact::{file, Files};
 use crate::StageError;
+use pipe_nn::quant::QuantState;
 use pipe_nn::{ModelSpec, Network, NnError};
 use pipe_sim::arch::Arch;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,10 @@ struct ArchFile {
     arch: Arch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spec: Option<ModelSpec>,
+    /// Fake-quantization hooks by layer name (bits, scales, zero points, ranges);
+    /// absent for a float model.
+    #[serde(default, skip_serializing_if = "QuantState::is_empty")]
+    quant: QuantState,
 }
 
 /// Maps a backend error onto the stage contract.
@@ -42,6 +48,7 @@ impl Model {
         let file = ArchFile {
             arch: net.arch(),
             spec: Some(net.spec.clone()),
+            quant: pipe_nn::quant::state(net),
         };
         let arch = serde_json::to_vec(&file)
             .map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))?;
@@ -71,9 +78,11 @@ impl Model {
         })
     }
 
-    /// The network with its saved weights.
+    /// The network with its saved weights and quantization hooks.
     pub fn network(&self) -> Result<Network, StageError> {
-        Network::load(&self.spec()?, &self.weights).map_err(nn_error)
+        let mut net = Network::load(&self.spec()?, &self.weights).map_err(nn_error)?;
+        pipe_nn::quant::apply(&mut net, &self.arch_file()?.quant).map_err(nn_error)?;
+        Ok(net)
     }
 
     pub fn to_files(&self) -> Result<Files, StageError> {

@@ -382,8 +382,7 @@ impl Layer for Conv2d {
             },
         );
         if let Some(q) = &self.quant {
-            layer.weight_bits = q.weight_bits;
-            layer.act_bits = q.act_bits;
+            q.annotate(&mut layer);
         }
         out.push(layer);
         vec![s.out_ch, oh, ow]

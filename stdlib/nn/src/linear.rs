@@ -128,8 +128,7 @@ impl Layer for Linear {
             },
         );
         if let Some(q) = &self.quant {
-            layer.weight_bits = q.weight_bits;
-            layer.act_bits = q.act_bits;
+            q.annotate(&mut layer);
         }
         out.push(layer);
         let mut shape = input.to_vec();

@@ -4,6 +4,7 @@ pub mod coco;
 pub mod detect_eval;
 pub mod eval;
 pub mod model;
+pub mod quant;
 pub mod report;
 pub mod sim;
 pub mod train;

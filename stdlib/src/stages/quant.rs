@@ -5,7 +5,8 @@
 use super::common::*;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
-use pipe_lang::types::Type;
+use pipe_lang::types::{Task, Type};
+use pipe_lang::value::Value;
 
 pub fn defs() -> Vec<StageDef> {
     vec![minmax(), percentile(), omse(), pow2(), evolq(), cptv()]
@@ -61,7 +62,7 @@ fn minmax() -> StageDef {
             base(8),
             quantized(),
         ),
-        None,
+        Some(crate::run::quant::minmax),
     )
 }
 
@@ -85,7 +86,7 @@ fn percentile() -> StageDef {
             params,
             quantized(),
         ),
-        None,
+        Some(crate::run::quant::percentile),
     )
 }
 
@@ -95,7 +96,7 @@ fn omse() -> StageDef {
         "steps",
         90,
         1,
-        1000,
+        100,
         "Shrink steps: range i shrinks min and max by 1% per step, keeping the one with least MSE (the code's 90).",
     ));
     def(
@@ -107,7 +108,7 @@ fn omse() -> StageDef {
             params,
             quantized(),
         ),
-        None,
+        Some(crate::run::quant::omse),
     )
 }
 
@@ -128,7 +129,7 @@ fn pow2() -> StageDef {
             ],
             quantized(),
         ),
-        None,
+        Some(crate::run::quant::pow2),
     )
 }
 
@@ -152,6 +153,29 @@ fn search(bits: i64) -> Vec<ParamSig> {
         float("temperature", 3.0, 1e-3, 1e3, "infoNCE temperature (the code's 3.0)."),
         seed(),
         int("batch_size", 100, 1, 65_536, "Calibration batch size; infoNCE negatives come from the batch (the code's 100)."),
+        choice(
+            "init",
+            "omse",
+            &["omse", "minmax", "percentile"],
+            "Calibration of the starting point, weights and activations (the code's `evolq` mode: OMSE).",
+        ),
+        float(
+            "radius",
+            0.0,
+            0.0,
+            1.0,
+            "Mutation radius r; 0: the code's rule (1e-4 at 8 bits, 1e-3 otherwise).",
+        ),
+        ParamSig::optional(
+            "val",
+            Type::Dataset(Some(Task::Classify)),
+            Value::Str(String::new()),
+            "Validation images for the code's checkpoint selection: after each block's search the \
+             model is scored on them, kept always in pass 0 and later only when top-1 improves, \
+             and the best kept one is returned. Absent (the default): no selection, the search's \
+             last state is returned.",
+        )
+        .tasks(CLASSIFY),
     ]);
     params.extend(options);
     params
@@ -175,7 +199,7 @@ fn evolq() -> StageDef {
             search(4),
             searched(),
         ),
-        None,
+        Some(crate::run::quant::evolq),
     )
 }
 
@@ -189,6 +213,6 @@ fn cptv() -> StageDef {
             search(4),
             searched(),
         ),
-        None,
+        Some(crate::run::quant::cptv),
     )
 }
