@@ -3,6 +3,7 @@
 pub mod coco;
 pub mod detect_eval;
 pub mod eval;
+pub mod finetune;
 pub mod model;
 pub mod quant;
 pub mod report;

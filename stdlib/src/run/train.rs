@@ -98,7 +98,7 @@ pub fn check_fits(data: &ImageSet, spec: &pipe_nn::ModelSpec) -> Result<(), Stag
     Ok(())
 }
 
-fn metrics(curve: &[EpochStats]) -> Metrics {
+pub fn metrics(curve: &[EpochStats]) -> Metrics {
     let last = curve.last();
     let values = BTreeMap::from([
         (
@@ -120,7 +120,7 @@ fn metrics(curve: &[EpochStats]) -> Metrics {
     Metrics { values, curves }
 }
 
-fn table(curve: &[EpochStats]) -> Table {
+pub fn table(curve: &[EpochStats]) -> Table {
     Table {
         title: "training curve".into(),
         columns: ["epoch", "loss", "accuracy", "lr"]

@@ -45,7 +45,7 @@ fn full() -> StageDef {
             transfer(vec![]),
             trained(),
         ),
-        None,
+        Some(crate::run::finetune::full),
     )
 }
 
@@ -59,7 +59,7 @@ fn bias_only() -> StageDef {
             transfer(vec![]),
             trained(),
         ),
-        None,
+        Some(crate::run::finetune::bias_only),
     )
 }
 
@@ -73,7 +73,7 @@ fn top_blocks() -> StageDef {
             transfer(vec![blocks()]),
             trained(),
         ),
-        None,
+        Some(crate::run::finetune::top_blocks),
     )
 }
 
@@ -100,7 +100,7 @@ fn mobiletl() -> StageDef {
             ]),
             trained(),
         ),
-        None,
+        Some(crate::run::finetune::mobiletl),
     )
 }
 
