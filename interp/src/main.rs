@@ -7,9 +7,12 @@ use std::process::ExitCode;
 
 // The front end allocates many small tree nodes and types; mimalloc makes
 // `pipe check` on a 10,000-line file about a third faster than glibc's malloc
-// (see docs/performance.md, "Front end").
+// (see docs/performance.md, "Front end"). The `Counting` wrapper lets the
+// fine-tuning stages measure the bytes a training step holds (one thread-local
+// flag read per allocation outside a measurement).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: pipe_nn::memory::Counting<mimalloc::MiMalloc> =
+    pipe_nn::memory::Counting(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(

@@ -460,13 +460,18 @@ mod tests {
 
     #[test]
     fn bias_correction_matches_float_channel_mean_and_std() {
-        let w: Vec<f32> = (0..40).map(|i| ((i * 7 % 11) as f32 - 3.0) / 10.0).collect();
+        let w: Vec<f32> = (0..40)
+            .map(|i| ((i * 7 % 11) as f32 - 3.0) / 10.0)
+            .collect();
         let mut q = FakeQuant::new(3, 32);
         q.bias_correction = true;
         let out = q.weights(&w, 2);
         for (row, qrow) in w.chunks(20).zip(out.chunks(20)) {
             let ((m, s), (mq, sq)) = (mean_std(row), mean_std(qrow));
-            assert!((m - mq).abs() < 1e-5 && (s - sq).abs() < 1e-5, "{m} {s} vs {mq} {sq}");
+            assert!(
+                (m - mq).abs() < 1e-5 && (s - sq).abs() < 1e-5,
+                "{m} {s} vs {mq} {sq}"
+            );
         }
     }
 
@@ -474,9 +479,17 @@ mod tests {
     fn pow2_weights_are_one_or_two_powers_of_two() {
         let is_pow2 = |v: f32| v == 0.0 || (v.abs().log2().fract() == 0.0 && v.abs() <= 1.0);
         for v in [0.3f32, -0.07, 0.9, 1.7, -0.0001, 0.011] {
-            let one = Pow2 { shifts: 1, shift_bits: 7 }.quantize(v);
+            let one = Pow2 {
+                shifts: 1,
+                shift_bits: 7,
+            }
+            .quantize(v);
             assert!(is_pow2(one), "{v} -> {one}");
-            let two = Pow2 { shifts: 2, shift_bits: 7 }.quantize(v);
+            let two = Pow2 {
+                shifts: 2,
+                shift_bits: 7,
+            }
+            .quantize(v);
             let rest = two - one;
             assert!(is_pow2(rest), "{v} -> {two} = {one} + {rest}");
             assert!((v - two).abs() <= (v - one).abs() + 1e-7);
@@ -494,6 +507,13 @@ mod tests {
         };
         assert_eq!(one.bits(), 5);
         assert_eq!(Pow2 { shifts: 2, ..one }.bits(), 10);
-        assert_eq!(Pow2 { shift_bits: 6, ..one }.bits(), 4);
+        assert_eq!(
+            Pow2 {
+                shift_bits: 6,
+                ..one
+            }
+            .bits(),
+            4
+        );
     }
 }

@@ -78,7 +78,7 @@ impl Layer for PatchEmbed {
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
         let p = self.patch;
         let (gh, gw) = (input[1] / p, input[2] / p);
-        out.push(arch_layer(
+        let mut layer = arch_layer(
             name,
             arch::Op::Conv2d {
                 in_ch: input[0],
@@ -90,7 +90,11 @@ impl Layer for PatchEmbed {
                 in_hw: [input[1], input[2]],
                 out_hw: [gh, gw],
             },
-        ));
+        );
+        if let Some(q) = &self.proj.quant {
+            q.annotate(&mut layer);
+        }
+        out.push(layer);
         vec![gh * gw, self.proj.out_features]
     }
 

@@ -50,7 +50,11 @@ pub fn minmax(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Sta
 }
 
 pub fn percentile(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    baseline(input, ctx, Method::Percentile(input.f64("percentile")? as f32))
+    baseline(
+        input,
+        ctx,
+        Method::Percentile(input.f64("percentile")? as f32),
+    )
 }
 
 pub fn omse(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
@@ -94,7 +98,9 @@ pub fn pow2(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stage
     for_each_quantizable(&mut net, &mut |name, _| {
         let mut q = FakeQuant::new(opts.bits, opts.act_bits);
         q.pow2 = Some(p);
-        q.act_range = observed.get(name).map(|b| act_range(b, Method::MinMax, &opts));
+        q.act_range = observed
+            .get(name)
+            .map(|b| act_range(b, Method::MinMax, &opts));
         state.insert(name.to_string(), q);
     });
     apply(&mut net, &state)?;
@@ -259,9 +265,13 @@ mod tests {
 
     #[test]
     fn omse_never_loses_to_minmax_on_its_probe() {
-        let x: Vec<f32> = (0..500).map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0).powi(3)).collect();
+        let x: Vec<f32> = (0..500)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0).powi(3))
+            .collect();
         let err = |(s, z): (f32, f32)| -> f32 {
-            x.iter().map(|&v| (v - fake(v, s, z, -8.0, 7.0)).powi(2)).sum()
+            x.iter()
+                .map(|&v| (v - fake(v, s, z, -8.0, 7.0)).powi(2))
+                .sum()
         };
         let (min, max) = min_max(&x);
         let mm = scale_zero(min, max, 4, true);

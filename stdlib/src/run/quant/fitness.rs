@@ -9,7 +9,9 @@ const NORM_EPS: f64 = 1e-12;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Loss {
-    InfoNce { temperature: f64 },
+    InfoNce {
+        temperature: f64,
+    },
     Mse,
     /// `KL(softmax(k) ‖ softmax(q))`, averaged over rows.
     Kl,
@@ -45,10 +47,16 @@ impl Loss {
                     / q.len() as f64
             }
             Loss::Kl => {
-                let rows_kl = q.chunks_exact(cols).zip(k.chunks_exact(cols)).map(|(a, b)| {
-                    let (lq, lk) = (log_softmax(a), log_softmax(b));
-                    lk.iter().zip(&lq).map(|(p, r)| p.exp() * (p - r)).sum::<f64>()
-                });
+                let rows_kl = q
+                    .chunks_exact(cols)
+                    .zip(k.chunks_exact(cols))
+                    .map(|(a, b)| {
+                        let (lq, lk) = (log_softmax(a), log_softmax(b));
+                        lk.iter()
+                            .zip(&lq)
+                            .map(|(p, r)| p.exp() * (p - r))
+                            .sum::<f64>()
+                    });
                 rows_kl.sum::<f64>() / rows as f64
             }
             Loss::Cosine => {
@@ -77,7 +85,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn log_softmax(row: &[f32]) -> Vec<f64> {
-    let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+    let max = row
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
     let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
     let log_sum = max + sum.ln();
     row.iter().map(|&v| f64::from(v) - log_sum).collect()

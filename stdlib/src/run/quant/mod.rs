@@ -105,7 +105,11 @@ pub(crate) fn optional_images<'a>(
 /// Top-1 accuracy of `net` as it is (hooks included) on `data`.
 pub(crate) fn accuracy(net: &mut Network, data: &ImageSet) -> f64 {
     let predicted = pipe_nn::train::classify(net, &data.x, CALIB_BATCH);
-    let correct = predicted.iter().zip(&data.y).filter(|(p, t)| p == t).count();
+    let correct = predicted
+        .iter()
+        .zip(&data.y)
+        .filter(|(p, t)| p == t)
+        .count();
     correct as f64 / data.len().max(1) as f64
 }
 

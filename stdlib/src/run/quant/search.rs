@@ -15,9 +15,7 @@
 
 use super::calibrate::{calibrate, Method};
 use super::fitness::Loss;
-use super::{
-    accuracy, apply, batches, float_network, optional_images, output, Batch, Options,
-};
+use super::{accuracy, apply, batches, float_network, optional_images, output, Batch, Options};
 use crate::metrics::{Cell, Table};
 use crate::run::train::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
@@ -129,8 +127,10 @@ fn search(
     let model = input.model("model")?;
     let mut scorer = Scorer::new(model, &batches, targets, loss, target, &state)?;
     let loss_start = scorer.total(&state, &blocks)?;
-    ctx.progress
-        .set_total((passes * blocks.len() * (evo.cycles + 1)) as u64, "evaluations");
+    ctx.progress.set_total(
+        (passes * blocks.len() * (evo.cycles + 1)) as u64,
+        "evaluations",
+    );
 
     let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
     let mut rows = Vec::new();
@@ -142,13 +142,27 @@ fn search(
             let init = block_scales(&state, block);
             let init_loss = scorer.score(block, &init, &state)?;
             ctx.progress.advance(1);
-            let (best, _) = evolve(&evo, &mut rng, init, init_loss, |scales| {
-                ctx.check_cancelled()?;
-                ctx.progress.advance(1);
-                scorer.score(block, scales, &state)
-            }, |cycle, child, best| {
-                rows.push(CurveRow { pass, block: block.name.clone(), cycle, child, best, start: init_loss });
-            })?;
+            let (best, _) = evolve(
+                &evo,
+                &mut rng,
+                init,
+                init_loss,
+                |scales| {
+                    ctx.check_cancelled()?;
+                    ctx.progress.advance(1);
+                    scorer.score(block, scales, &state)
+                },
+                |cycle, child, best| {
+                    rows.push(CurveRow {
+                        pass,
+                        block: block.name.clone(),
+                        cycle,
+                        child,
+                        best,
+                        start: init_loss,
+                    });
+                },
+            )?;
             set_block_scales(&mut state, block, &best);
             if let Some(v) = val {
                 apply(&mut net, &state)?;
@@ -173,7 +187,10 @@ fn search(
         ("loss_start".to_string(), loss_start),
         ("loss_final".to_string(), loss_final),
         ("evaluations".to_string(), evaluations as f64),
-        ("evals_per_second".to_string(), evaluations as f64 / search_seconds.max(1e-9)),
+        (
+            "evals_per_second".to_string(),
+            evaluations as f64 / search_seconds.max(1e-9),
+        ),
         ("search_seconds".to_string(), search_seconds),
         ("seconds".to_string(), start.elapsed().as_secs_f64()),
         ("bits".to_string(), f64::from(opts.bits)),
@@ -185,8 +202,14 @@ fn search(
         values.insert("val_accuracy".into(), accuracy(&mut net, v));
     }
     let curves = BTreeMap::from([
-        ("best_loss".to_string(), rows.iter().map(|r| r.best).collect()),
-        ("child_loss".to_string(), rows.iter().map(|r| r.child).collect()),
+        (
+            "best_loss".to_string(),
+            rows.iter().map(|r| r.best).collect(),
+        ),
+        (
+            "child_loss".to_string(),
+            rows.iter().map(|r| r.child).collect(),
+        ),
     ]);
     output(&mut net, values, curves, Some(curve_table(&rows)))
 }
@@ -204,8 +227,9 @@ struct CurveRow {
 
 fn curve_table(rows: &[CurveRow]) -> Table {
     Table {
-        title: "search fitness per pass, block and cycle (loss: lower is better; gain = start - best)"
-            .into(),
+        title:
+            "search fitness per pass, block and cycle (loss: lower is better; gain = start - best)"
+                .into(),
         columns: ["pass", "block", "cycle", "child_loss", "best_loss", "gain"]
             .map(String::from)
             .to_vec(),
@@ -246,7 +270,11 @@ pub(crate) fn evolve(
         let child: Vec<f32> = population[parent]
             .1
             .iter()
-            .map(|s| (s + rng.gen_range(-evo.radius..evo.radius)).abs().max(f32::EPSILON))
+            .map(|s| {
+                (s + rng.gen_range(-evo.radius..evo.radius))
+                    .abs()
+                    .max(f32::EPSILON)
+            })
             .collect();
         let loss = score(&child)?;
         population.push((loss, child));
@@ -303,7 +331,12 @@ fn run_blocks(net: &mut Network, range: Range<usize>, mut x: Tensor) -> Tensor {
 /// searched block and batch its output features.
 struct Targets(BTreeMap<usize, Vec<Vec<f32>>>);
 
-fn fp_targets(net: &mut Network, batches: &[Batch], target: Target, blocks: &[SearchBlock]) -> Targets {
+fn fp_targets(
+    net: &mut Network,
+    batches: &[Batch],
+    target: Target,
+    blocks: &[SearchBlock],
+) -> Targets {
     let last = net.blocks.len();
     let keep: Vec<usize> = match target {
         Target::Output => vec![last],
@@ -392,7 +425,12 @@ impl<'a> Scorer<'a> {
     }
 
     /// The mean loss over all batches with `scales` on `block` (after `prepare`).
-    fn score(&mut self, block: &SearchBlock, scales: &[f32], state: &QuantState) -> Result<f64, StageError> {
+    fn score(
+        &mut self,
+        block: &SearchBlock,
+        scales: &[f32],
+        state: &QuantState,
+    ) -> Result<f64, StageError> {
         let hooks = with_scales(state, block, scales);
         let range = match self.target {
             Target::Output => block.index..self.replicas.first().map_or(0, |r| r.net.blocks.len()),
@@ -463,7 +501,10 @@ mod tests {
         let init = vec![0.1f32; 6];
         let init_loss = quadratic(&init).unwrap();
         let mut bests = Vec::new();
-        let (s, l) = evolve(&evo(), &mut rng, init, init_loss, quadratic, |_, _, b| bests.push(b)).unwrap();
+        let (s, l) = evolve(&evo(), &mut rng, init, init_loss, quadratic, |_, _, b| {
+            bests.push(b)
+        })
+        .unwrap();
         (s, l, bests)
     }
 
