@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod data;
 pub mod dataset;
 pub mod detection;
+pub mod flow;
 pub mod metrics;
 pub mod model;
 pub mod registry;

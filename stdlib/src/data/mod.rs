@@ -8,6 +8,7 @@ pub mod cifar;
 pub mod coco_json;
 pub mod digits;
 pub mod idx;
+pub mod moving_shapes;
 pub mod shapes;
 pub mod subsets;
 pub mod video;

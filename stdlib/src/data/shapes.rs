@@ -101,7 +101,7 @@ fn draw(kind: &str, size: usize, noise: f32, rng: &mut ChaCha8Rng) -> Vec<f32> {
 }
 
 /// Whether the point (u, v), in units of the shape's radius from its centre, is inside.
-fn inside(kind: &str, u: f32, v: f32) -> bool {
+pub(crate) fn inside(kind: &str, u: f32, v: f32) -> bool {
     let (au, av) = (u.abs(), v.abs());
     let r = (u * u + v * v).sqrt();
     match kind {
@@ -119,7 +119,7 @@ fn inside(kind: &str, u: f32, v: f32) -> bool {
 }
 
 /// A standard normal draw (Box-Muller).
-fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
+pub(crate) fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
     let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
     let u2: f32 = rng.gen();
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()

@@ -145,10 +145,20 @@ fn moving_shapes() -> StageDef {
                 seed(),
                 float("max_speed", 2.0, 0.0, 64.0, "Largest object speed in pixels per frame.")
                     .default_note("project default, not from the paper: slow enough for optical flow on small frames"),
+                float(
+                    "noise",
+                    0.02,
+                    0.0,
+                    1.0,
+                    "Standard deviation of the Gaussian pixel noise, drawn afresh for every frame.",
+                )
+                .default_note(
+                    "project default, not from the paper: camera-like noise that flow and detector must tolerate",
+                ),
             ],
             Type::Dataset(Some(Task::VideoDetect)),
         ),
-        None,
+        Some(crate::data::moving_shapes::run),
     )
 }
 
