@@ -5,6 +5,10 @@
 //! the figures are the server's own time without pipe transfer.
 //! Run: `cargo bench -p pipe-lsp --bench lsp_latency` (release profile).
 
+// The `pipe` binary (and so `pipe lsp`) runs on mimalloc; measure the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

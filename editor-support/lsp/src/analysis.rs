@@ -1,29 +1,36 @@
 //! One checked open document: the `Program` the checker gave for it as the root
 //! (imports included) and the occurrences of its identifiers. Rebuilt from scratch
-//! on every change; nothing here runs a stage.
+//! on every change; nothing here runs a stage. Occurrences are collected on the
+//! first request that needs them, not on every keystroke: diagnostics, the one
+//! thing every change must produce, do not use them.
 
 use crate::documents::Documents;
 use crate::loader::OverlayLoader;
 use crate::occurrences::{self, Occurrence};
 use pipe_lang::catalog::Catalog;
 use pipe_lang::program::{Module, Program};
+use std::sync::OnceLock;
 
 pub struct Analysis {
     pub program: Program,
-    /// The root module's occurrences, sorted by position.
-    pub occurrences: Vec<Occurrence>,
+    /// The root module's occurrences, sorted by position, once asked for.
+    occurrences: OnceLock<Vec<Occurrence>>,
 }
 
 impl Analysis {
     /// Checks the open document `name` with open buffers shadowing the disk.
     pub fn run(name: &str, documents: &Documents, catalog: &dyn Catalog) -> Analysis {
         let loader = OverlayLoader { documents };
-        let program = pipe_lang::check(name, &loader, catalog);
-        let occurrences = occurrences::collect(&program.root_module().ast);
         Analysis {
-            program,
-            occurrences,
+            program: pipe_lang::check(name, &loader, catalog),
+            occurrences: OnceLock::new(),
         }
+    }
+
+    /// The root module's occurrences, sorted by position.
+    pub fn occurrences(&self) -> &[Occurrence] {
+        self.occurrences
+            .get_or_init(|| occurrences::collect(&self.root().ast))
     }
 
     pub fn root(&self) -> &Module {

@@ -21,7 +21,7 @@ pub fn hover(
     catalog: &dyn Catalog,
     offset: usize,
 ) -> Option<Hover> {
-    let (markdown, span) = match occurrences::at(&analysis.occurrences, offset) {
+    let (markdown, span) = match occurrences::at(analysis.occurrences(), offset) {
         Some(occ) => match describe_symbol(analysis, catalog, &occ.symbol, occ.span) {
             Some(md) => (md, occ.span),
             None => expr_type(analysis, offset)?,

@@ -41,7 +41,7 @@ pub fn target_of(analysis: &Analysis, occ: &Occurrence) -> Option<Target> {
 
 pub fn definition(state: &State, doc_name: &str, offset: usize) -> Option<Location> {
     let (_, analysis) = state.get(doc_name)?;
-    let occ = occurrences::at(&analysis.occurrences, offset)?;
+    let occ = occurrences::at(analysis.occurrences(), offset)?;
     if let Symbol::ImportPath { alias } = &occ.symbol {
         let module = analysis.imported(alias)?;
         let start = Position::new(0, 0);
@@ -71,7 +71,7 @@ pub fn references(
         return Vec::new();
     };
     let Some(target) =
-        occurrences::at(&analysis.occurrences, offset).and_then(|o| target_of(analysis, o))
+        occurrences::at(analysis.occurrences(), offset).and_then(|o| target_of(analysis, o))
     else {
         return Vec::new();
     };
@@ -92,7 +92,7 @@ pub fn target_spans<'s>(
     match target {
         Target::Local { def, .. } => {
             let root = analysis.root();
-            for occ in &analysis.occurrences {
+            for occ in analysis.occurrences() {
                 if matches!(&occ.symbol, Symbol::Local { def: d, .. } if d == def) {
                     out.push((root, occ.clone()));
                 }
@@ -107,7 +107,7 @@ pub fn target_spans<'s>(
                 }
             }
             for (_, other) in state.analyses() {
-                for occ in &other.occurrences {
+                for occ in other.occurrences() {
                     let Symbol::Imported { alias, name: n } = &occ.symbol else {
                         continue;
                     };
@@ -136,7 +136,7 @@ pub fn find_module<'s>(state: &'s State, analysis: &'s Analysis, name: &str) -> 
 
 fn module_occurrences(state: &State, module: &Module) -> Vec<Occurrence> {
     match state.get(&module.name) {
-        Some((_, own)) => own.occurrences.clone(),
+        Some((_, own)) => own.occurrences().to_vec(),
         None => occurrences::collect(&module.ast),
     }
 }

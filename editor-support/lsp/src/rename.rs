@@ -17,7 +17,7 @@ pub fn prepare(state: &State, doc_name: &str, offset: usize) -> Result<Range, St
         .get(doc_name)
         .ok_or("the document is not checked yet")?;
     let occ =
-        occurrences::at(&analysis.occurrences, offset).ok_or("there is no name here to rename")?;
+        occurrences::at(analysis.occurrences(), offset).ok_or("there is no name here to rename")?;
     navigation::target_of(analysis, occ).ok_or_else(|| refusal(&occ.symbol))?;
     Ok(doc.index.range(&doc.text, occ.span))
 }
@@ -36,7 +36,7 @@ pub fn rename(
         .get(doc_name)
         .ok_or("the document is not checked yet")?;
     let occ =
-        occurrences::at(&analysis.occurrences, offset).ok_or("there is no name here to rename")?;
+        occurrences::at(analysis.occurrences(), offset).ok_or("there is no name here to rename")?;
     let target = navigation::target_of(analysis, occ).ok_or_else(|| refusal(&occ.symbol))?;
     if let Target::TopLevel { module, .. } = &target {
         let home = navigation::find_module(state, analysis, module);

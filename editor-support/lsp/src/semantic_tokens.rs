@@ -99,7 +99,7 @@ pub fn full(doc: &Document, analysis: &Analysis) -> SemanticTokens {
 }
 
 fn identifier(analysis: &Analysis, start: usize) -> Option<(Kind, u32)> {
-    let occs = &analysis.occurrences;
+    let occs = analysis.occurrences();
     let i = occs.partition_point(|o| o.span.start < start);
     let occ: &Occurrence = occs.get(i).filter(|o| o.span.start == start)?;
     let decl = if occ.def { DECLARATION } else { 0 };
