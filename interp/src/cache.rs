@@ -175,6 +175,12 @@ impl Cache {
             .join(format!("{what}-{}-{n}", std::process::id()))
     }
 
+    /// Whether `key` has an entry, without reading it (a cheap existence check;
+    /// `lookup` verifies).
+    pub fn has_entry(&self, key: &Key) -> bool {
+        self.entry_dir(key).join("manifest.json").is_file()
+    }
+
     /// Looks `key` up and checks every file of the entry against its hash.
     pub fn lookup(&self, key: &Key) -> Lookup {
         let dir = self.entry_dir(key);

@@ -5,12 +5,15 @@
 //! I/O problems, 130 when interrupted.
 
 use crate::cache::Cache;
-use crate::executor::LocalExecutor;
+use crate::executor::{Executor, LocalExecutor};
 use crate::frontend;
 use crate::progress::{Bars, ProgressFactory, Quiet};
 use crate::report;
 use crate::run::{self, RunError, RunRequest};
 use crate::schedule::RunControl;
+use crate::slurm::config::SlurmConfig;
+use crate::slurm::executor::SlurmExecutor;
+use crate::slurm::submit::WorkerCommand;
 use crate::stage_set::StageSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -42,6 +45,42 @@ pub struct Args {
     /// Cache directory (default: `.pipe-cache/` beside the file).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Where nodes run: here (`local`), or as Slurm job arrays over the cache
+    /// directory (`slurm`, see docs/slurm.md).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorKind,
+    #[command(flatten)]
+    pub slurm: crate::slurm::config::SlurmArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
+}
+
+/// The executor the flags ask for. With Slurm, `-j N` caps the nodes queued or
+/// running at once (default: no cap).
+fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>> {
+    let jobs = args.jobs.unwrap_or(0);
+    match args.executor {
+        ExecutorKind::Local => Ok(Box::new(
+            LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
+        )),
+        ExecutorKind::Slurm => {
+            let config = SlurmConfig::from_args(&args.slurm)?;
+            let absolute = |p: &Path| std::path::absolute(p);
+            let worker = WorkerCommand {
+                exe: std::env::current_exe()?,
+                file: absolute(&args.file)?,
+                cache: absolute(cache.dir())?,
+                sets: args.sets.clone(),
+            };
+            let slurm = SlurmExecutor::start(config, worker, Arc::clone(cache), jobs)
+                .map_err(|e| anyhow::anyhow!("--executor slurm: {e}"))?;
+            Ok(Box::new(slurm))
+        }
+    }
 }
 
 /// The cache directory for `file`: `--cache DIR`, or `.pipe-cache/` beside it.
@@ -76,7 +115,7 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     let dir = cache_dir(&args.file, args.cache.as_deref());
     let cache = Arc::new(Cache::open(&dir)?);
     cache.lock_for_run()?;
-    let executor = LocalExecutor::new(args.jobs.unwrap_or(0)).map_err(anyhow::Error::msg)?;
+    let executor = executor(&args, &cache)?;
     let control = Arc::new(RunControl::default());
     cancel_on_ctrl_c(Arc::clone(&control));
     let progress: Box<dyn ProgressFactory> = match args.format {
@@ -90,7 +129,7 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
         names: &args.names,
         stages,
         cache: &cache,
-        executor: &executor,
+        executor: executor.as_ref(),
         control: &control,
         progress: progress.as_ref(),
         observer: &|_| {},

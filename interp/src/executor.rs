@@ -1,9 +1,13 @@
 //! The executor seam: the scheduler decides what runs, an `Executor` runs one
 //! node somewhere and reports back on a channel. The local executor runs nodes on
-//! a rayon pool of `-j N` threads; a cluster executor (Slurm) would implement the
-//! same trait. Executors never decide order and never look at the graph.
+//! a rayon pool of `-j N` threads; the Slurm executor (`crate::slurm`) sends them
+//! to a cluster as job arrays. `pipe run --executor` picks one; nothing else in
+//! the interpreter knows which is in use. Executors never decide order and never
+//! look at the graph.
 
+use crate::cache::{Cache, EntryInfo};
 use crate::graph::NodeId;
+use crate::key::Key;
 use pipe_stdlib::stage::{Progress, RunFn, StageContext, StageError, StageInput, StageOutput};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -18,6 +22,12 @@ pub type AfterFn = Box<dyn FnOnce(&StageOutput, f64) -> Option<String> + Send>;
 /// One node to run: the implementation, its input, and what it may use.
 pub struct Job {
     pub node: NodeId,
+    /// The node's key: how an executor outside this process names the node.
+    pub key: Key,
+    /// The node's name, for logs.
+    pub name: String,
+    /// `namespace.name` of its stage (an executor may pick resources by it).
+    pub stage: String,
     pub run: RunFn,
     pub input: StageInput,
     pub base_dir: PathBuf,
@@ -45,6 +55,43 @@ pub trait Executor: Sync {
     fn inline_when_alone(&self) -> bool {
         false
     }
+    /// Whether `Job::input` must hold the inputs in memory. An executor that runs
+    /// nodes elsewhere reads them from the cache there, so the scheduler need not
+    /// load them.
+    fn needs_input(&self) -> bool {
+        true
+    }
+    /// Called after the scheduler submitted every node that is ready now, so an
+    /// executor that batches (one Slurm job array per batch) can send the batch.
+    fn flush(&self) {}
+}
+
+/// What a node is, for the manifest of its cache entry.
+pub struct StoreInfo {
+    pub key: Key,
+    pub stage: String,
+    pub version: u32,
+    pub args: std::collections::BTreeMap<String, serde_json::Value>,
+    pub inputs: Vec<Key>,
+}
+
+/// The `after` step of every executor: stores a result in the cache, atomically
+/// (see `Cache::store`); a failed write is a warning, the result stands.
+pub fn store_in_cache(cache: Arc<Cache>, what: StoreInfo) -> AfterFn {
+    Box::new(move |output, seconds| {
+        let info = EntryInfo {
+            key: what.key,
+            stage: what.stage,
+            version: what.version,
+            args: &what.args,
+            inputs: what.inputs,
+            seconds,
+        };
+        cache
+            .store(&info, output)
+            .err()
+            .map(|e| format!("could not cache the result of {}: {e}", what.key.short()))
+    })
 }
 
 /// Runs jobs on a rayon pool in this process.

@@ -22,5 +22,6 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod slurm;
 pub mod stage_input;
 pub mod stage_set;

@@ -45,6 +45,9 @@ enum Command {
     Watch(pipe_interp::cmd_watch::Args),
     /// Inspect (`ls`) or prune (`gc`) the cache.
     Cache(pipe_interp::cmd_cache::Args),
+    /// Run one Slurm array task's nodes (started by `pipe run --executor slurm`).
+    #[command(hide = true)]
+    Worker(pipe_interp::slurm::worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => pipe_interp::cmd_graph::run(args),
         Command::Watch(args) => pipe_interp::cmd_watch::run(args),
         Command::Cache(args) => pipe_interp::cmd_cache::run(args),
+        Command::Worker(args) => pipe_interp::slurm::worker::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,14 +5,15 @@
 //! failure is reported. Cancellation (Ctrl-C, or `watch` seeing stale work) goes
 //! through `RunControl`. This module never draws, prints or parses anything.
 
-use crate::cache::{Cache, EntryInfo, Lookup, Manifest, OutputKinds};
-use crate::executor::{Executor, Finished, Job};
+use crate::cache::{Cache, Lookup, Manifest, OutputKinds};
+use crate::executor::{Executor, Finished, Job, StoreInfo};
 use crate::graph::{Graph, NodeId};
 use crate::key::Key;
 use crate::progress::ProgressFactory;
 use crate::stage_input;
 use crate::stage_set::StageSet;
-use pipe_stdlib::stage::{StageError, StageOutput};
+use pipe_lang::catalog::StageSig;
+use pipe_stdlib::stage::{StageError, StageInput, StageOutput};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -336,11 +337,13 @@ impl Execution<'_, '_> {
                 }
                 continue;
             }
+            let mut submitted = false;
             while starting && running < limit {
                 let Some(id) = ready.pop_front() else { break };
                 match self.job(id) {
                     Ok(job) => {
                         running += 1;
+                        submitted = true;
                         self.s.executor.submit(job, tx.clone());
                     }
                     Err(msg) => {
@@ -348,6 +351,9 @@ impl Execution<'_, '_> {
                         self.fail(id, report, &dependents);
                     }
                 }
+            }
+            if submitted {
+                self.s.executor.flush();
             }
             if running == 0 && (ready.is_empty() || !starting) {
                 break;
@@ -372,20 +378,11 @@ impl Execution<'_, '_> {
             .stages
             .implementation(node.namespace, node.stage)
             .ok_or_else(|| format!("stage `{}` is not implemented yet", node.stage_name()))?;
-        for &i in &node.inputs {
-            self.ensure_loaded(i)?;
-        }
-        let outputs = &self.outputs;
-        let loaded = &self.loaded;
-        let input = stage_input::build(node, sig, &|i| {
-            outputs
-                .get(&i)
-                .or_else(|| loaded.get(&i))
-                .cloned()
-                .ok_or_else(|| {
-                    format!("the output of `{}` is not available", s.graph.nodes[i].name)
-                })
-        })?;
+        let input = if s.executor.needs_input() {
+            self.input_of(id, sig)?
+        } else {
+            StageInput::default()
+        };
         let key = node.key.clone()?;
         let canonical = node.canonical.clone()?;
         let inputs: Vec<Key> = node
@@ -393,9 +390,6 @@ impl Execution<'_, '_> {
             .iter()
             .filter_map(|&i| s.graph.nodes[i].key.as_ref().ok().copied())
             .collect();
-        let cache = Arc::clone(s.cache);
-        let stage = node.stage_name();
-        let version = node.version;
         let cancel = Arc::new(AtomicBool::new(false));
         s.control.register(key, Arc::clone(&cancel));
         let started = self.t0.elapsed().as_secs_f64();
@@ -408,25 +402,44 @@ impl Execution<'_, '_> {
         );
         Ok(Job {
             node: id,
+            key,
+            name: node.name.clone(),
+            stage: node.stage_name(),
             run,
             input,
             base_dir: s.graph.base_dir.clone(),
             cancel,
             progress: s.progress.for_node(&node.name),
-            after: Box::new(move |output, seconds| {
-                let info = EntryInfo {
+            after: crate::executor::store_in_cache(
+                Arc::clone(s.cache),
+                StoreInfo {
                     key,
-                    stage,
-                    version,
-                    args: &canonical,
+                    stage: node.stage_name(),
+                    version: node.version,
+                    args: canonical,
                     inputs,
-                    seconds,
-                };
-                cache
-                    .store(&info, output)
-                    .err()
-                    .map(|e| format!("could not cache the result of {}: {e}", key.short()))
-            }),
+                },
+            ),
+        })
+    }
+
+    /// The in-memory input of a node, its input nodes' outputs loaded once.
+    fn input_of(&mut self, id: NodeId, sig: &StageSig) -> Result<StageInput, String> {
+        let s = self.s;
+        let node = &s.graph.nodes[id];
+        for &i in &node.inputs {
+            self.ensure_loaded(i)?;
+        }
+        let outputs = &self.outputs;
+        let loaded = &self.loaded;
+        stage_input::build(node, sig, &|i| {
+            outputs
+                .get(&i)
+                .or_else(|| loaded.get(&i))
+                .cloned()
+                .ok_or_else(|| {
+                    format!("the output of `{}` is not available", s.graph.nodes[i].name)
+                })
         })
     }
 

@@ -1,0 +1,198 @@
+//! The `--slurm-*` flags of `pipe run` and what they become: the `sbatch`
+//! options of each node (partition, CPUs, memory, time, extra options, per-stage
+//! extra options), retries, how many nodes one array task runs, how often to
+//! poll. The `.pipe` language has no place for resources, so they come from
+//! here (see docs/slurm.md). This module only parses and validates flags.
+
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SlurmArgs {
+    /// Slurm partition (`sbatch --partition`); default: the cluster's default.
+    #[arg(long = "slurm-partition", value_name = "NAME")]
+    pub partition: Option<String>,
+    /// CPUs per array task (`sbatch --cpus-per-task`).
+    #[arg(long = "slurm-cpus", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: Option<u32>,
+    /// Memory per array task (`sbatch --mem`, e.g. `4G`).
+    #[arg(long = "slurm-mem", value_name = "SIZE")]
+    pub mem: Option<String>,
+    /// Time limit per array task (`sbatch --time`, e.g. `30:00`).
+    #[arg(long = "slurm-time", value_name = "TIME")]
+    pub time: Option<String>,
+    /// An extra `sbatch` option for every task, as one word (`--gres=gpu:1`); repeatable.
+    #[arg(long = "slurm-opt", value_name = "OPTION", allow_hyphen_values = true)]
+    pub opts: Vec<String>,
+    /// An extra `sbatch` option for the nodes of one stage: `STAGE:OPTION`
+    /// (`train.supervised:--gres=gpu:1`); repeatable.
+    #[arg(
+        long = "slurm-stage-opt",
+        value_name = "STAGE:OPTION",
+        allow_hyphen_values = true
+    )]
+    pub stage_opts: Vec<String>,
+    /// Times a task that ended without a result is resubmitted before its nodes fail.
+    #[arg(long = "slurm-retries", value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// Nodes one array task runs, one after another (pack tiny nodes).
+    #[arg(long = "slurm-group", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group: u32,
+    /// Seconds between two `squeue` calls (one call covers every job).
+    #[arg(long = "slurm-poll", value_name = "SECONDS", default_value_t = 2.0)]
+    pub poll: f64,
+    /// Most tasks in one job array (keep under the cluster's `MaxArraySize`).
+    #[arg(long = "slurm-array-max", value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub array_max: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("--slurm-poll {0}: expected a number of seconds between 0.05 and 3600")]
+    Poll(f64),
+    #[error(
+        "--slurm-stage-opt `{0}`: expected STAGE:OPTION, e.g. `train.supervised:--gres=gpu:1`"
+    )]
+    StageOpt(String),
+    #[error("--slurm-opt `{0}`: expected an sbatch option starting with `-`, e.g. `--gres=gpu:1`")]
+    Opt(String),
+}
+
+/// The validated settings of the Slurm executor.
+#[derive(Debug, Clone)]
+pub struct SlurmConfig {
+    /// `sbatch` options every task gets.
+    pub common: Vec<String>,
+    /// Extra options per stage name (`namespace.name`).
+    pub per_stage: Vec<(String, String)>,
+    pub retries: u32,
+    pub group: usize,
+    pub poll: Duration,
+    pub array_max: usize,
+}
+
+impl SlurmConfig {
+    pub fn from_args(args: &SlurmArgs) -> Result<SlurmConfig, ConfigError> {
+        if !(0.05..=3600.0).contains(&args.poll) {
+            return Err(ConfigError::Poll(args.poll));
+        }
+        let mut common = Vec::new();
+        if let Some(p) = &args.partition {
+            common.push(format!("--partition={p}"));
+        }
+        if let Some(c) = args.cpus {
+            common.push(format!("--cpus-per-task={c}"));
+        }
+        if let Some(m) = &args.mem {
+            common.push(format!("--mem={m}"));
+        }
+        if let Some(t) = &args.time {
+            common.push(format!("--time={t}"));
+        }
+        for opt in &args.opts {
+            if !opt.starts_with('-') {
+                return Err(ConfigError::Opt(opt.clone()));
+            }
+            common.push(opt.clone());
+        }
+        let mut per_stage = Vec::new();
+        for s in &args.stage_opts {
+            match s.split_once(':') {
+                Some((stage, opt)) if !stage.is_empty() && opt.starts_with('-') => {
+                    per_stage.push((stage.to_string(), opt.to_string()));
+                }
+                _ => return Err(ConfigError::StageOpt(s.clone())),
+            }
+        }
+        Ok(SlurmConfig {
+            common,
+            per_stage,
+            retries: args.retries,
+            group: args.group as usize,
+            poll: Duration::from_secs_f64(args.poll),
+            array_max: args.array_max as usize,
+        })
+    }
+
+    /// The `sbatch` options of a node of `stage`: nodes with equal options share
+    /// job arrays.
+    pub fn options_for(&self, stage: &str) -> Vec<String> {
+        let mut out = self.common.clone();
+        out.extend(
+            self.per_stage
+                .iter()
+                .filter(|(s, _)| s == stage)
+                .map(|(_, o)| o.clone()),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        slurm: SlurmArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<SlurmConfig, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("pipe").chain(args.iter().copied()))
+            .map_err(|e| ConfigError::Opt(e.to_string()))?;
+        SlurmConfig::from_args(&cli.slurm)
+    }
+
+    #[test]
+    fn flags_become_sbatch_options_per_stage() {
+        let c = config(&[
+            "--slurm-partition",
+            "gpu",
+            "--slurm-cpus",
+            "4",
+            "--slurm-mem",
+            "8G",
+            "--slurm-time",
+            "1:00:00",
+            "--slurm-opt",
+            "--qos=low",
+            "--slurm-stage-opt",
+            "train.supervised:--gres=gpu:1",
+        ])
+        .unwrap();
+        let base = [
+            "--partition=gpu",
+            "--cpus-per-task=4",
+            "--mem=8G",
+            "--time=1:00:00",
+            "--qos=low",
+        ];
+        assert_eq!(c.options_for("sim.thermal"), base);
+        assert_eq!(
+            c.options_for("train.supervised").last().unwrap(),
+            "--gres=gpu:1"
+        );
+        assert_eq!(c.retries, 2);
+        assert_eq!(c.group, 1);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_the_expected_form() {
+        assert_eq!(
+            config(&["--slurm-stage-opt", "nocolon"]).unwrap_err(),
+            ConfigError::StageOpt("nocolon".into())
+        );
+        assert_eq!(
+            config(&["--slurm-opt", "qos"]).unwrap_err(),
+            ConfigError::Opt("qos".into())
+        );
+        assert_eq!(
+            config(&["--slurm-poll", "0"]).unwrap_err(),
+            ConfigError::Poll(0.0)
+        );
+        assert!(config(&["--slurm-group", "0"]).is_err());
+    }
+}
