@@ -139,27 +139,31 @@ impl Plane {
 }
 
 /// Convolution with a symmetric odd kernel along x, then y; border repeated.
+/// Rows are padded once and convolved as sliding windows; the column pass adds
+/// whole shifted rows, so both loops run over contiguous memory.
 fn separable(p: &Plane, kernel: &[f32]) -> Plane {
-    let r = (kernel.len() / 2) as isize;
-    let mut tmp = Vec::with_capacity(p.v.len());
-    for y in 0..p.height as isize {
-        for x in 0..p.width as isize {
-            tmp.push(
-                (-r..=r)
-                    .map(|k| kernel[(k + r) as usize] * p.at(x + k, y))
-                    .sum::<f32>(),
-            );
-        }
+    let (w, h) = (p.width, p.height);
+    let r = kernel.len() / 2;
+    let mut tmp = Vec::with_capacity(w * h);
+    let mut padded = Vec::with_capacity(w + 2 * r);
+    for row in p.v.chunks_exact(w) {
+        padded.clear();
+        padded.extend(std::iter::repeat_n(row[0], r));
+        padded.extend_from_slice(row);
+        padded.extend(std::iter::repeat_n(row[w - 1], r));
+        tmp.extend(
+            padded
+                .windows(kernel.len())
+                .map(|win| win.iter().zip(kernel).map(|(a, k)| a * k).sum::<f32>()),
+        );
     }
-    let tmp = Plane { v: tmp, ..*p };
-    let mut out = Vec::with_capacity(p.v.len());
-    for y in 0..p.height as isize {
-        for x in 0..p.width as isize {
-            out.push(
-                (-r..=r)
-                    .map(|k| kernel[(k + r) as usize] * tmp.at(x, y + k))
-                    .sum::<f32>(),
-            );
+    let mut out = vec![0.0; w * h];
+    for (y, out_row) in out.chunks_exact_mut(w).enumerate() {
+        for (k, &weight) in kernel.iter().enumerate() {
+            let src = (y + k).saturating_sub(r).min(h - 1);
+            for (o, &v) in out_row.iter_mut().zip(&tmp[src * w..(src + 1) * w]) {
+                *o += weight * v;
+            }
         }
     }
     Plane { v: out, ..*p }

@@ -6,6 +6,7 @@
 
 pub mod cifar;
 pub mod coco_json;
+pub mod coco_vid;
 pub mod digits;
 pub mod idx;
 pub mod moving_shapes;

@@ -176,10 +176,18 @@ fn coco_vid() -> StageDef {
                     "images",
                     "Directory the `file_name` of each image is relative to.",
                 ),
+                int(
+                    "labeled_every",
+                    1,
+                    1,
+                    10_000,
+                    "Frames whose labels training may see: one in every `labeled_every` of \
+                     each video (in `frame_id` order); the rest are kept for evaluation.",
+                ),
             ],
             Type::Dataset(Some(Task::VideoDetect)),
         ),
-        None,
+        Some(crate::data::coco_vid::run),
     )
 }
 
