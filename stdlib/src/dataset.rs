@@ -22,6 +22,8 @@ pub enum DatasetData {
     Images(ImageSet),
     /// Video frames with boxes (`dataset.moving_shapes`, `dataset.coco_vid`).
     Videos(VideoSet),
+    /// Audio-visual event segments (`dataset.av_events`, `dataset.ave`).
+    AvSegments(crate::data::av::AvSegments),
 }
 
 /// A labelled image classification set.
@@ -89,6 +91,7 @@ impl DatasetData {
         match self {
             DatasetData::Images(_) => "images",
             DatasetData::Videos(_) => "videos",
+            DatasetData::AvSegments(_) => "av_segments",
         }
     }
 
@@ -96,6 +99,7 @@ impl DatasetData {
         match self {
             DatasetData::Images(set) => set.to_files(),
             DatasetData::Videos(set) => set.to_files(),
+            DatasetData::AvSegments(set) => set.to_files(),
         }
     }
 
@@ -103,6 +107,9 @@ impl DatasetData {
         match kind {
             "images" => Ok(DatasetData::Images(ImageSet::from_files(files)?)),
             "videos" => Ok(DatasetData::Videos(VideoSet::from_files(files)?)),
+            "av_segments" => Ok(DatasetData::AvSegments(
+                crate::data::av::AvSegments::from_files(files)?,
+            )),
             other => Err(StageError::Corrupt(format!(
                 "unknown dataset payload `{other}`"
             ))),
@@ -132,9 +139,22 @@ impl Dataset {
     pub fn images(&self) -> Result<&ImageSet, StageError> {
         match &self.data {
             DatasetData::Images(set) => Ok(set),
-            DatasetData::Videos(_) => Err(StageError::Invalid(format!(
-                "`{}` holds videos; this stage needs a dataset of images",
-                self.name
+            other => Err(StageError::Invalid(format!(
+                "`{}` holds {}; this stage needs a dataset of images",
+                self.name,
+                other.kind()
+            ))),
+        }
+    }
+
+    /// The audio-visual event segments (`dataset.av_events`, `dataset.ave`).
+    pub fn av_segments(&self) -> Result<&crate::data::av::AvSegments, StageError> {
+        match &self.data {
+            DatasetData::AvSegments(set) => Ok(set),
+            other => Err(StageError::Invalid(format!(
+                "`{}` holds {}; this stage needs audio-visual event segments (`dataset.av_events` or `dataset.ave`)",
+                self.name,
+                other.kind()
             ))),
         }
     }

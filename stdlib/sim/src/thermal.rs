@@ -1,23 +1,27 @@
 //! "Play It Cool"-style thermal study of a phone SoC running inference at a
 //! fixed frame rate: a lumped thermal RC model, a DVFS governor with a trip
-//! point and hysteresis, latency and power per model from its FLOPs and the
-//! current frequency, and three policies (`static_large`, `static_small`,
-//! `dynamic_shift`: run the small weight-shared model when the chip nears the
-//! trip point, the large one when it has cooled). All constants are the
+//! point and hysteresis, latency and power per model from its measured latency
+//! (or its FLOPs) and the current frequency, and three policies
+//! (`static_large`, `static_small`, `dynamic_shift`: when the chip nears the
+//! trip point, run the largest weight-shared width that will not heat it
+//! further; the largest again once it has cooled). All constants are the
 //! project's own (the paper published none; PAPERS.md section 9):
 //! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·(P_full − P_idle)·(f/f_max)³`
 //! with `u = min(1, latency·fps)` the busy fraction (dynamic power ∝ f·V², V ∝ f);
-//! `latency = FLOPs / (f · flops_per_cycle)`.
+//! `latency = measured·f_max/f`, or `FLOPs / (f · flops_per_cycle)` unmeasured.
 
 use crate::error::SimError;
 
-/// One model the device can run.
+/// One model (or one width of a slimmable model) the device can run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceModel {
     pub name: String,
     /// Forward FLOPs per inference.
     pub flops: f64,
     pub accuracy: Option<f64>,
+    /// Measured latency per inference at the top frequency, seconds; it scales
+    /// as `f_max / f`. `None`: latency from FLOPs and `flops_per_cycle`.
+    pub latency_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +132,7 @@ pub struct TracePoint {
     pub freq_hz: f64,
     pub latency_ms: f64,
     pub power_w: f64,
-    /// Index into the models (0 large, 1 small).
+    /// Index into the models (0 the largest).
     pub model: usize,
     pub accuracy: Option<f64>,
 }
@@ -145,8 +149,10 @@ pub struct ThermalReport {
     pub mean_accuracy: Option<f64>,
     /// Seconds spent below the top frequency.
     pub throttled_s: f64,
-    /// Fraction of time on the small model.
+    /// Fraction of time on any model but the largest.
     pub small_fraction: f64,
+    /// Fraction of time on each model.
+    pub model_fractions: Vec<f64>,
     pub switches: usize,
 }
 
@@ -163,6 +169,15 @@ fn validate(
         return Err(SimError::Invalid(format!(
             "this policy needs {needed} model(s) (large first, then small), got {}",
             models.len()
+        )));
+    }
+    if let Some(m) = models
+        .iter()
+        .find(|m| m.latency_s.is_some_and(|l| !(l.is_finite() && l > 0.0)))
+    {
+        return Err(SimError::Invalid(format!(
+            "model `{}` has a measured latency of {:?} s; it must be positive",
+            m.name, m.latency_s
         )));
     }
     if soc.freqs_hz.is_empty() || soc.freqs_hz.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
@@ -211,24 +226,66 @@ fn validate(
 }
 
 /// Latency (s) and power (W) of a model at a frequency.
-fn operating_point(model: &DeviceModel, soc: &Soc, freq_hz: f64) -> (f64, f64) {
+pub fn operating_point(model: &DeviceModel, soc: &Soc, freq_hz: f64) -> (f64, f64) {
     let f_max = soc.freqs_hz[soc.freqs_hz.len() - 1];
-    let latency = model.flops / (freq_hz * soc.flops_per_cycle);
+    let latency = match model.latency_s {
+        Some(measured) => measured * (f_max / freq_hz),
+        None => model.flops / (freq_hz * soc.flops_per_cycle),
+    };
     let busy = (latency * soc.fps).min(1.0);
     let power = soc.p_idle_w + busy * (soc.p_full_w - soc.p_idle_w) * (freq_hz / f_max).powi(3);
     (latency, power)
 }
 
-/// The model the policy runs now, given the current one and the temperature.
-fn choose(policy: Policy, current: usize, temp_c: f64, soc: &Soc, shift: &Shift) -> usize {
+/// The request rate at which the largest model is busy `load` of the time at
+/// the top frequency: a study that does not depend on how fast the machine
+/// that measured the latencies was.
+pub fn fps_for_load(models: &[DeviceModel], soc: &Soc, load: f64) -> Result<f64, SimError> {
+    let top = soc.freqs_hz.last().copied().unwrap_or(0.0);
+    let largest = models
+        .first()
+        .ok_or_else(|| SimError::Invalid("no model to size the load for".into()))?;
+    let probe = Soc {
+        fps: 1.0,
+        ..soc.clone()
+    };
+    let (latency, _) = operating_point(largest, &probe, top);
+    if !(load > 0.0 && latency.is_finite() && latency > 0.0) {
+        return Err(SimError::Invalid(format!(
+            "`load` {load} needs a positive load and a model with positive latency"
+        )));
+    }
+    Ok(load / latency)
+}
+
+/// The policy's model now, given the current one, the temperature and the
+/// frequency. `dynamic_shift` at `trip − margin` or above runs the largest
+/// model whose steady-state temperature at this frequency stays below that
+/// point (the smallest if none does), and the largest again once the chip has
+/// cooled to `trip − margin − band`; in between it keeps its model.
+fn choose(
+    policy: Policy,
+    models: &[DeviceModel],
+    current: usize,
+    (temp_c, freq_hz): (f64, f64),
+    soc: &Soc,
+    shift: &Shift,
+) -> usize {
+    let smallest = models.len() - 1;
     match policy {
         Policy::StaticLarge => 0,
-        Policy::StaticSmall => 1,
+        Policy::StaticSmall => smallest,
         Policy::DynamicShift => {
-            let to_small = soc.trip_c - shift.margin_c;
-            if temp_c >= to_small {
-                1
-            } else if temp_c <= to_small - shift.band_c {
+            let hot = soc.trip_c - shift.margin_c;
+            if temp_c >= hot {
+                let steady = |m: &DeviceModel| {
+                    soc.ambient_c + soc.r_k_per_w * operating_point(m, soc, freq_hz).1
+                };
+                models
+                    .iter()
+                    .position(|m| steady(m) < hot)
+                    .unwrap_or(smallest)
+            } else if temp_c <= hot - shift.band_c {
                 0
             } else {
                 current
@@ -250,7 +307,7 @@ pub fn simulate(
     let steps = (clock.duration_s / clock.dt_s).ceil() as usize;
     let sample_every = ((clock.sample_s / clock.dt_s).round() as usize).max(1);
     let (mut temp, mut level) = (soc.ambient_c, top);
-    let mut model = choose(policy, 0, temp, soc, shift);
+    let mut model = choose(policy, models, 0, (temp, soc.freqs_hz[top]), soc, shift);
     let start_latency_ms = operating_point(&models[model], soc, soc.freqs_hz[top]).0 * 1e3;
     let mut report = ThermalReport {
         trace: Vec::with_capacity(steps / sample_every + 1),
@@ -262,14 +319,16 @@ pub fn simulate(
         mean_accuracy: None,
         throttled_s: 0.0,
         small_fraction: 0.0,
+        model_fractions: vec![0.0; models.len()],
         switches: 0,
     };
-    let (mut latency_sum, mut accuracy_sum, mut small_steps) = (0.0, 0.0, 0usize);
+    let (mut latency_sum, mut accuracy_sum) = (0.0, 0.0);
+    let mut steps_on = vec![0usize; models.len()];
     for step in 0..=steps {
-        let next = choose(policy, model, temp, soc, shift);
+        let freq = soc.freqs_hz[level];
+        let next = choose(policy, models, model, (temp, freq), soc, shift);
         report.switches += usize::from(next != model);
         model = next;
-        let freq = soc.freqs_hz[level];
         let (latency, power) = operating_point(&models[model], soc, freq);
         let latency_ms = latency * 1e3;
         if step % sample_every == 0 {
@@ -289,7 +348,7 @@ pub fn simulate(
         report.throttled_s += if level < top { clock.dt_s } else { 0.0 };
         latency_sum += latency_ms;
         accuracy_sum += models[model].accuracy.unwrap_or(0.0);
-        small_steps += usize::from(model == 1);
+        steps_on[model] += 1;
         temp += clock.dt_s / soc.c_j_per_k * (power - (temp - soc.ambient_c) / soc.r_k_per_w);
         if temp >= soc.trip_c && level > 0 {
             level -= 1;
@@ -299,7 +358,8 @@ pub fn simulate(
     }
     let n = (steps + 1) as f64;
     report.mean_latency_ms = latency_sum / n;
-    report.small_fraction = small_steps as f64 / n;
+    report.model_fractions = steps_on.iter().map(|&s| s as f64 / n).collect();
+    report.small_fraction = 1.0 - report.model_fractions[0];
     if models.iter().all(|m| m.accuracy.is_some()) {
         report.mean_accuracy = Some(accuracy_sum / n);
     }

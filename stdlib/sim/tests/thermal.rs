@@ -9,6 +9,7 @@ fn models() -> Vec<DeviceModel> {
         name: name.into(),
         flops: builtin(name).unwrap().flops() as f64,
         accuracy: Some(accuracy),
+        latency_s: None,
     };
     // Accuracies: ImageNet top-1 of MobileNetV2 1.0 and 0.5 (Sandler et al. 2018).
     vec![

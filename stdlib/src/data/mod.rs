@@ -4,6 +4,8 @@
 //! `StageError::File` naming the file, the problem and what to do; nothing here
 //! panics on file content.
 
+pub mod av;
+pub mod ave_h5;
 pub mod cifar;
 pub mod coco_json;
 pub mod coco_vid;

@@ -18,6 +18,9 @@ pub fn run_split(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput,
     let data = input.dataset("data")?;
     let test = input.f64("test")?;
     let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
+    if let DatasetData::AvSegments(set) = &data.data {
+        return crate::data::av::split(data, set, test, &mut rng);
+    }
     let set = data.images()?;
     let (test_idx, train_idx) = if input.bool("stratify")? {
         stratified(set, test, 0, &mut rng)

@@ -1,6 +1,7 @@
 //! Implementation of `eval.classify`: accuracy, per-class accuracy
 //! (`accuracy.<class>`) and the confusion matrix (curves `confusion.<true
-//! class>`, counts per predicted class in class order).
+//! class>`, counts per predicted class in class order); a slimmable network
+//! runs at the chosen `width`.
 
 use crate::artifact::Artifact;
 use crate::metrics::Metrics;
@@ -15,6 +16,7 @@ const BATCH: usize = 256;
 
 pub fn classify(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let mut net = input.model("model")?.network()?;
+    select_width(&mut net, input.f64("width")?)?;
     let data = input.dataset("data")?.images()?;
     check_fits(data, &net.spec)?;
     ctx.check_cancelled()?;
@@ -24,6 +26,23 @@ pub fn classify(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, S
         StageOutput::single(Artifact::Metrics(Arc::new(metrics.clone())))
             .with_metrics(&metrics.values),
     )
+}
+
+/// Runs a slimmable network at `width`, which must be one of its widths;
+/// other networks ignore it.
+fn select_width(net: &mut pipe_nn::Network, width: f64) -> Result<(), StageError> {
+    let Some(widths) = pipe_nn::slim::widths(&net.spec) else {
+        return Ok(());
+    };
+    let index = widths
+        .iter()
+        .position(|w| (w - width).abs() < 1e-9)
+        .ok_or_else(|| {
+            StageError::Invalid(format!(
+                "`width` {width} is not one of the network's widths {widths:?}"
+            ))
+        })?;
+    pipe_nn::slim::set_width(net, index).map_err(crate::model::nn_error)
 }
 
 fn score(predicted: &[u32], truth: &[u32], classes: &[String]) -> Metrics {

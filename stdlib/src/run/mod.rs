@@ -8,4 +8,5 @@ pub mod model;
 pub mod quant;
 pub mod report;
 pub mod sim;
+pub mod slimmable;
 pub mod train;

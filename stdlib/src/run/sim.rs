@@ -351,19 +351,48 @@ fn floats(input: &StageInput, name: &str) -> Result<Vec<f64>, StageError> {
     }
 }
 
-/// The large and small models: a list `[large, small]`, or one model and its
-/// `small_width` slice.
+/// Every width of a slimmable model, largest first, with its measured batch-1
+/// latency and saved accuracy; `None` for any other model.
+fn slimmable_widths(model: &Model) -> Result<Option<Vec<DeviceModel>>, StageError> {
+    let Ok(spec) = model.spec() else {
+        return Ok(None);
+    };
+    let Some(widths) = pipe_nn::slim::widths(&spec) else {
+        return Ok(None);
+    };
+    let profile = pipe_nn::slim::profile(&spec);
+    if profile.len() != widths.len() {
+        return Err(StageError::Invalid(
+            "this slimmable model has no measured latency per width; build it with `model.slimmable`".into(),
+        ));
+    }
+    let name = pipe_nn::slim::base_name(&spec).unwrap_or("slimmable");
+    Ok(Some(
+        profile
+            .iter()
+            .rev()
+            .map(|p| DeviceModel {
+                name: format!("{name}@{}", pipe_nn::slim::width_label(p.width)),
+                flops: p.flops as f64,
+                accuracy: p.accuracy.map(f64::from),
+                latency_s: Some(p.latency_b1_ns as f64 / 1e9),
+            })
+            .collect(),
+    ))
+}
+
+/// The models, largest first: every width of a slimmable model, a list
+/// `[large, ..., small]`, or one model and its `small_width` slice.
 fn device_models(input: &StageInput) -> Result<Vec<DeviceModel>, StageError> {
-    let archs = match input.get("models")? {
-        Input::Artifact(Artifact::Model(m)) => {
-            let large = m.descriptor()?;
-            let small = workload::slim(&large, input.f64("small_width")?).map_err(sim_error)?;
-            vec![large, small]
-        }
+    let mut models = match input.get("models")? {
+        Input::Artifact(Artifact::Model(m)) => match slimmable_widths(m)? {
+            Some(widths) => widths,
+            None => sliced_pair(m, input.f64("small_width")?)?,
+        },
         Input::Sweep(points) => points
             .iter()
             .map(|p| match &p.value {
-                Input::Artifact(Artifact::Model(m)) => m.descriptor(),
+                Input::Artifact(Artifact::Model(m)) => Ok(plain_model(&m.descriptor()?)),
                 _ => Err(StageError::Invalid(format!(
                     "`models` item {} is not a model",
                     p.label
@@ -372,27 +401,38 @@ fn device_models(input: &StageInput) -> Result<Vec<DeviceModel>, StageError> {
             .collect::<Result<_, _>>()?,
         _ => {
             return Err(StageError::Invalid(
-                "`models` must be a model or a list [large, small] of models".into(),
+                "`models` must be a model (all widths of a slimmable one) or a list [large, ..., small] of models".into(),
             ))
         }
     };
     let accuracy = floats(input, "accuracy")?;
-    if !accuracy.is_empty() && accuracy.len() != archs.len() {
+    if !accuracy.is_empty() && accuracy.len() != models.len() {
         return Err(StageError::Invalid(format!(
-            "`accuracy` lists {} values for {} models; give one per model (large first) or none",
+            "`accuracy` lists {} values for {} models; give one per model (largest first) or none",
             accuracy.len(),
-            archs.len()
+            models.len()
         )));
     }
-    Ok(archs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| DeviceModel {
-            name: a.name.clone(),
-            flops: a.flops() as f64,
-            accuracy: accuracy.get(i).copied(),
-        })
-        .collect())
+    for (m, a) in models.iter_mut().zip(accuracy) {
+        m.accuracy = Some(a);
+    }
+    Ok(models)
+}
+
+fn plain_model(arch: &Arch) -> DeviceModel {
+    DeviceModel {
+        name: arch.name.clone(),
+        flops: arch.flops() as f64,
+        accuracy: None,
+        latency_s: None,
+    }
+}
+
+/// A model and its `width` channel slice, as a slimmable network would slice it.
+fn sliced_pair(m: &Model, width: f64) -> Result<Vec<DeviceModel>, StageError> {
+    let large = m.descriptor()?;
+    let small = workload::slim(&large, width).map_err(sim_error)?;
+    Ok(vec![plain_model(&large), plain_model(&small)])
 }
 
 fn trace_table(report: &thermal::ThermalReport, models: &[DeviceModel]) -> Table {
@@ -433,7 +473,7 @@ fn trace_table(report: &thermal::ThermalReport, models: &[DeviceModel]) -> Table
     }
 }
 
-fn thermal_metrics(r: &thermal::ThermalReport) -> BTreeMap<String, f64> {
+fn thermal_metrics(r: &thermal::ThermalReport, models: &[DeviceModel]) -> BTreeMap<String, f64> {
     let mut m: BTreeMap<String, f64> = [
         ("max_temp_c", r.max_temp_c),
         ("min_freq_ghz", r.min_freq_hz / 1e9),
@@ -451,6 +491,9 @@ fn thermal_metrics(r: &thermal::ThermalReport) -> BTreeMap<String, f64> {
     if let Some(a) = r.mean_accuracy {
         m.insert("mean_accuracy".into(), a);
     }
+    for (model, fraction) in models.iter().zip(&r.model_fractions) {
+        m.insert(format!("fraction.{}", model.name), *fraction);
+    }
     m
 }
 
@@ -460,7 +503,7 @@ pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stag
     let policy = input.str("policy")?;
     let policy = Policy::parse(policy)
         .ok_or_else(|| StageError::Internal(format!("policy `{policy}` passed the checker")))?;
-    let soc = Soc {
+    let mut soc = Soc {
         ambient_c: input.f64("ambient")?,
         r_k_per_w: input.f64("resistance")?,
         c_j_per_k: input.f64("capacitance")?,
@@ -476,6 +519,10 @@ pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stag
         flops_per_cycle: input.f64("flops_per_cycle")?,
         fps: input.f64("fps")?,
     };
+    let load = input.f64("load")?;
+    if load > 0.0 {
+        soc.fps = thermal::fps_for_load(&models, &soc, load).map_err(sim_error)?;
+    }
     let shift = Shift {
         margin_c: input.f64("margin")?,
         band_c: input.f64("band")?,
@@ -486,7 +533,8 @@ pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stag
         sample_s: input.f64("sample")?,
     };
     let report = thermal::simulate(&models, policy, &soc, &shift, &clock).map_err(sim_error)?;
-    let metrics = thermal_metrics(&report);
+    let mut metrics = thermal_metrics(&report, &models);
+    metrics.insert("fps".into(), soc.fps);
     let trace = Artifact::Table(Arc::new(trace_table(&report, &models)));
     Ok(
         StageOutput::record([("metrics", metrics_artifact(&metrics)), ("trace", trace)])

@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    if let crate::dataset::DatasetData::AvSegments(_) = &input.dataset("data")?.data {
+        return crate::run::ave::train(input, ctx);
+    }
     let model = input.model("model")?;
     let mut net = model.network()?;
     let data = input.dataset("data")?.images()?;

@@ -3,6 +3,7 @@
 
 use super::common::*;
 use crate::stage::StageDef;
+use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::{Task, Type};
 
 pub fn defs() -> Vec<StageDef> {
@@ -220,7 +221,7 @@ fn av_events() -> StageDef {
             ],
             Type::Dataset(Some(Task::AvEvent)),
         ),
-        None,
+        Some(crate::data::av::run),
     )
 }
 
@@ -234,17 +235,28 @@ fn ave() -> StageDef {
              (28 events + background), each under the key `avadataset`, and \
              `{train,val,test}_order.h5` with video indices under the key `order`.",
             vec![
-                path("dir", "Directory holding the AVE `.h5` files."),
+                override_path(
+                    "dir",
+                    "Directory holding the AVE `.h5` files; empty: use `fallback` instead \
+                     (so one pipeline runs procedurally by default and on AVE with `--set`).",
+                ),
                 choice(
                     "split",
                     "train",
                     &["train", "val", "test"],
                     "Which order file selects the videos.",
                 ),
+                ParamSig::optional(
+                    "fallback",
+                    Type::Any,
+                    pipe_lang::value::Value::List(Vec::new()),
+                    "An audio-visual dataset (e.g. from `dataset.av_events`) given back as is \
+                     when `dir` is empty.",
+                ),
             ],
             Type::Dataset(Some(Task::AvEvent)),
         ),
-        None,
+        Some(crate::data::ave_h5::run),
     )
 }
 

@@ -106,6 +106,6 @@ fn ave() -> StageDef {
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::ave::eval),
     )
 }

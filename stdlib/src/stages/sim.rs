@@ -188,8 +188,9 @@ fn thermal() -> StageDef {
                 ParamSig::required(
                     "models",
                     Type::Any,
-                    "A list `[large, small]` of models (e.g. two widths of a slimmable network), or one \
-                     model whose `small_width` channel slice is the small model.",
+                    "A `model.slimmable` network (every width, with its measured latency and accuracy), \
+                     a list `[large, ..., small]` of models, or one other model whose `small_width` \
+                     channel slice is the small model.",
                 ),
                 choice(
                     "policy",
@@ -227,9 +228,11 @@ fn thermal() -> StageDef {
                     .default_note("project default, not from the paper"),
                 quantity("band", Dim::Temp, 10.0, 0.0, 100.0, "`dynamic_shift` moves back to the large model this far below its switch-down point.")
                     .default_note("project default, not from the paper"),
-                float("small_width", 0.5, 0.01, 1.0, "With a single model: the width of its channel slice used as the small model.")
+                float("small_width", 0.5, 0.01, 1.0, "With a single model that is not slimmable: the width of its channel slice used as the small model.")
                     .default_note("project default, not from the paper"),
-                float_list("accuracy", &[], "Accuracy of each model (large first), shown in the trace; empty: none."),
+                float_list("accuracy", &[], "Accuracy of each model (largest first), shown in the trace; empty: none, or a slimmable model's saved accuracy per width."),
+                float("load", 0.0, 0.0, 1.0, "When above 0: sets `fps` so that the largest model is busy this fraction of the time at `fmax`, which makes a study with measured latencies independent of the measuring machine's speed.")
+                    .default_note("0: use `fps`"),
                 quantity("sample", Dim::Time, 1.0, 1e-4, 3600.0, "Trace sampling interval."),
                 quantity("step", Dim::Time, 0.1, 1e-4, 60.0, "Simulation time step.")
                     .default_note("project default, not from the paper"),

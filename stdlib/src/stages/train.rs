@@ -156,6 +156,13 @@ fn slimmable() -> StageDef {
                 vec![
                     model("model", "A `model.slimmable` network."),
                     dataset("data", CLASSIFY, "Labelled training images."),
+                    ParamSig::optional(
+                        "test",
+                        Type::Any,
+                        pipe_lang::value::Value::List(Vec::new()),
+                        "Labelled held-out images: each width's accuracy on them is saved with the \
+                         model (and shown by `sim.thermal`). Left out: accuracy on `data`.",
+                    ),
                     int(
                         "random_widths",
                         2,
@@ -173,12 +180,19 @@ fn slimmable() -> StageDef {
                         false,
                         "Random crop (pad 2) and horizontal flip of training images.",
                     ),
+                    float(
+                        "label_smoothing",
+                        0.0,
+                        0.0,
+                        1.0,
+                        "Label smoothing of the largest width's cross-entropy targets.",
+                    ),
                 ],
                 optimisation(10, 1e-3, 64, 0.01),
             ),
             trained(),
         ),
-        None,
+        Some(crate::run::slimmable::train),
     )
 }
 

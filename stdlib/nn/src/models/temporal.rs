@@ -7,7 +7,7 @@
 //!
 //! The paper's code is not public (PAPERS.md section 5); this is the project's
 //! own design of what its abstract describes:
-//! - `encoders`: an audio and a visual tower (Linear, GELU, Linear), the towers
+//! - `encoders`: an audio and a visual tower (LayerNorm, Linear, GELU, Linear), the towers
 //!   `train.contrastive` aligns; their outputs and elementwise product (the
 //!   cross-modal agreement) are concatenated.
 //! - `temporal`: one branch per window length; each runs `layers` times
@@ -111,6 +111,8 @@ pub fn towers(net: &mut Network) -> Option<&mut AvEncoders> {
 
 fn tower(input: usize, dim: usize, b: &mut Builder) -> Sequential {
     let mut t = Sequential::new();
+    // Raw AVE features (VGGish, VGG-19) have very different scales.
+    t.push("norm", LayerNorm::new(input));
     t.push("fc1", Linear::new(input, dim, true, &mut b.rng));
     t.push("act", Activation::new(Act::Gelu));
     t.push("fc2", Linear::new(dim, dim, true, &mut b.rng));
