@@ -1,12 +1,20 @@
 //! Stage implementations, one file per family; the signatures in `stages/` point here.
 
+pub mod ave;
 pub mod coco;
+pub mod contrastive;
 pub mod detect_eval;
+pub mod detector;
 pub mod eval;
 pub mod finetune;
 pub mod model;
+pub mod pretrain;
+pub mod ovseg;
+pub mod pseudolabel;
 pub mod quant;
 pub mod report;
+pub mod segment;
+pub mod semi_supervised;
 pub mod sim;
 pub mod slimmable;
 pub mod train;
