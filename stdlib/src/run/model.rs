@@ -4,6 +4,7 @@
 //! initialised network on the tensor backend.
 
 use crate::artifact::Artifact;
+use crate::dataset::{Dataset, DatasetData};
 use crate::model::{nn_error, Model};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
@@ -87,12 +88,22 @@ fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
         .collect()
 }
 
+/// One sample's (C, H, W) and the class count: of an image set, or of a video
+/// set's frames (a backbone for `model.detector`).
+fn sample_shape(data: &Dataset) -> Result<([usize; 3], usize), StageError> {
+    if let DatasetData::Videos(v) = &data.data {
+        return Ok(([v.channels, v.height, v.width], v.classes()));
+    }
+    let d = data.images()?;
+    Ok(([d.channels, d.height, d.width], d.classes()))
+}
+
 fn build(input: &StageInput, family: Family) -> Result<StageOutput, StageError> {
-    let data = input.dataset("input")?.images()?;
+    let (shape, classes) = sample_shape(input.dataset("input")?)?;
     let spec = ModelSpec {
         family,
-        input: [data.channels, data.height, data.width],
-        classes: data.classes(),
+        input: shape,
+        classes,
         dropout: input.f64("dropout")? as f32,
         seed: input.u64("seed")?,
     };

@@ -187,7 +187,7 @@ fn detector() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::detector::detector),
     )
 }
 

@@ -37,6 +37,33 @@ fn confidence() -> ParamSig {
     .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7")
 }
 
+fn min_score() -> ParamSig {
+    float(
+        "min_score",
+        0.3,
+        0.0,
+        1.0,
+        "Teacher detections scoring below this are not candidates (on the frame or its neighbours).",
+    )
+    .default_note("project default, not from the paper (not published)")
+}
+
+/// SSVOD's candidate floor and ablation switches, shared with the online
+/// pseudo-labels of `train.semi_supervised`.
+pub(super) fn ssvod_switches() -> Vec<ParamSig> {
+    vec![
+        min_score(),
+        flag("warp", true, "Warp neighbours' boxes by optical flow (off for the ablation)."),
+        flag("cross_divergence", true, "Select class labels by cross-divergence (off for the ablation)."),
+        choice(
+            "targets",
+            "mixed",
+            &["mixed", "hard", "soft"],
+            "Hard above `confidence` and soft below (`mixed`), or all hard, or all soft (ablations).",
+        ),
+    ]
+}
+
 fn ssvod() -> StageDef {
     let mut params = teacher_and_videos();
     params.extend([
@@ -47,15 +74,8 @@ fn ssvod() -> StageDef {
         float("divergence", 0.3, 0.0, 1.0, "Largest cross-divergence (mean pairwise Jensen-Shannon) of the matched class distributions to keep a class label.")
             .default_note("project default, not from the paper (not published)"),
         confidence(),
-        flag("warp", true, "Warp neighbours' boxes by optical flow (off for the ablation)."),
-        flag("cross_divergence", true, "Select class labels by cross-divergence (off for the ablation)."),
-        choice(
-            "targets",
-            "mixed",
-            &["mixed", "hard", "soft"],
-            "Hard above `confidence` and soft below (`mixed`), or all hard, or all soft (ablations).",
-        ),
     ]);
+    params.extend(ssvod_switches());
     def(
         keeps_task(
             sig(
@@ -71,7 +91,7 @@ fn ssvod() -> StageDef {
             ),
             "videos",
         ),
-        None,
+        Some(crate::run::pseudolabel::ssvod),
     )
 }
 
@@ -90,6 +110,6 @@ fn threshold() -> StageDef {
             ),
             "videos",
         ),
-        None,
+        Some(crate::run::pseudolabel::threshold),
     )
 }

@@ -271,13 +271,14 @@ fn semi_supervised() -> StageDef {
                         .default_note("project default, not from the paper (not published)"),
                     float("divergence", 0.3, 0.0, 1.0, "For online `ssvod`: largest cross-divergence (JS) to keep a class label.")
                         .default_note("project default, not from the paper (not published)"),
-                    float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below.")
+                    float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below; for online `threshold`, the detection score cut.")
                         .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7"),
+                    flag("augment", true, "Random horizontal flips of training frames (and their boxes)."),
                 ],
-                optimisation(20, 1e-3, 16, 1e-4),
+                with(super::pseudolabel::ssvod_switches(), optimisation(20, 1e-3, 16, 1e-4)),
             ),
             trained(),
         ),
-        None,
+        Some(crate::run::semi_supervised::semi_supervised),
     )
 }
