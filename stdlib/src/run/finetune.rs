@@ -3,6 +3,7 @@
 //! weights to a network for the target data (new classifier when the classes
 //! differ), configures the method, measures one training step (bytes held for
 //! backward per block and in total, peak bytes, backward FLOPs) and trains.
+//! `accuracy` is on `test` when given, else on `data`.
 //! Measuring needs the counting allocator the `pipe` binary installs; without
 //! it the memory metrics are NaN rather than guessed.
 
@@ -11,7 +12,8 @@ use crate::dataset::ImageSet;
 use crate::metrics::Metrics;
 use crate::model::{nn_error, Model};
 use crate::run::train::{config, metrics as curve_metrics, table as curve_table};
-use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
+use pipe_lang::value::Value;
 use pipe_nn::activation::HardSwishMask;
 use pipe_nn::finetune::{backward_flops, configure, transfer, Method};
 use pipe_nn::memory::{measure_step, MeasureError, StepMemory};
@@ -59,9 +61,10 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
     if data.is_empty() {
         return Err(StageError::Invalid("the target dataset is empty".into()));
     }
+    let test = test_set(input, data)?;
     let mut net = target_network(input, data)?;
     configure(&mut net, method).map_err(nn_error)?;
-    let cfg = config(input)?;
+    let cfg = plain_config(input)?;
     let memory = measure(&mut net, data, &cfg)?;
     let flops_per_sample = backward_flops(&mut net);
     let steps = cfg.epochs * data.len().div_ceil(cfg.batch_size.clamp(1, data.len()));
@@ -76,14 +79,18 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
         ctx.check_cancelled()
     })?;
     let mut metrics = curve_metrics(&curve);
-    let predicted = classify(&mut net, &data.x, EVAL_BATCH);
+    let scored = test.unwrap_or(data);
+    let predicted = classify(&mut net, &scored.x, EVAL_BATCH);
     let correct = predicted
         .iter()
-        .zip(&data.y)
+        .zip(&scored.y)
         .filter(|(p, y)| p == y)
         .count();
     let values = &mut metrics.values;
-    values.insert("accuracy".into(), correct as f64 / data.len() as f64);
+    values.insert(
+        "accuracy".into(),
+        correct as f64 / scored.len().max(1) as f64,
+    );
     values.insert("trainable_params".into(), net.trainable_params() as f64);
     let batch = cfg.batch_size.min(data.len());
     values.insert(
@@ -99,6 +106,49 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
         ("curve", Artifact::Table(Arc::new(curve_table(&curve)))),
     ])
     .with_metrics(&metrics.values))
+}
+
+/// The optimisation parameters of a stage without `label_smoothing` and
+/// `augment` (fine-tuning and pre-training use neither).
+pub(crate) fn plain_config(input: &StageInput) -> Result<TrainConfig, StageError> {
+    let mut input = input.clone();
+    for (name, value) in [
+        ("label_smoothing", Value::Float(0.0)),
+        ("augment", Value::Bool(false)),
+    ] {
+        input
+            .args
+            .entry(name.to_string())
+            .or_insert(Input::Value(value));
+    }
+    config(&input)
+}
+
+/// The optional held-out set, which must match `data`'s image shape and classes.
+fn test_set<'a>(
+    input: &'a StageInput,
+    data: &ImageSet,
+) -> Result<Option<&'a ImageSet>, StageError> {
+    let test = match input.get("test")? {
+        Input::Artifact(Artifact::Dataset(d)) => d.images()?,
+        Input::Value(Value::List(items)) if items.is_empty() => return Ok(None),
+        _ => {
+            return Err(StageError::Invalid(
+                "`test` must be a labelled image dataset (e.g. `parts.test` of `dataset.split`), or left out".into(),
+            ))
+        }
+    };
+    let shape = |d: &ImageSet| [d.channels, d.height, d.width];
+    if shape(test) != shape(data) || test.class_names != data.class_names {
+        return Err(StageError::Invalid(format!(
+            "`test` has {:?} images of {} classes but `data` has {:?} images of {}; split one dataset with `dataset.split`",
+            shape(test),
+            test.classes(),
+            shape(data),
+            data.classes()
+        )));
+    }
+    Ok(Some(test))
 }
 
 /// The pre-trained network rebuilt for the target images and classes.

@@ -8,6 +8,7 @@ pub mod detector;
 pub mod eval;
 pub mod finetune;
 pub mod model;
+pub mod pretrain;
 pub mod pseudolabel;
 pub mod quant;
 pub mod report;

@@ -18,6 +18,13 @@ fn transfer(extra: Vec<ParamSig>) -> Vec<ParamSig> {
             "The pre-trained network; its classifier is replaced when the classes differ.",
         ),
         dataset("data", CLASSIFY, "Labelled images of the target task."),
+        ParamSig::optional(
+            "test",
+            pipe_lang::types::Type::Any,
+            pipe_lang::value::Value::List(Vec::new()),
+            "Held-out labelled images of the target task (e.g. `parts.test`): the metric \
+             `accuracy` is measured on them. Left out: on `data`.",
+        ),
     ];
     params.extend(extra);
     params.extend(optimisation(10, 1e-3, 64, 0.0));

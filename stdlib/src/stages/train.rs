@@ -126,7 +126,7 @@ fn supmae() -> StageDef {
             with(params, optimisation(20, 1e-3, 64, 0.05)),
             trained(),
         ),
-        None,
+        Some(crate::run::pretrain::supmae),
     )
 }
 
@@ -140,7 +140,7 @@ fn mae() -> StageDef {
             with(masking(), optimisation(20, 1e-3, 64, 0.05)),
             trained(),
         ),
-        None,
+        Some(crate::run::pretrain::mae),
     )
 }
 

@@ -4,6 +4,7 @@
 
 mod cnn;
 pub mod detector;
+pub mod mae;
 mod mlp;
 mod mobilenet;
 mod slimmable;

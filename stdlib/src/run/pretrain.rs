@@ -1,0 +1,131 @@
+//! Implementation of `train.mae` and `train.supmae`: reads the masking and
+//! optimisation parameters, pre-trains the `vit` encoder with the backend's
+//! masked autoencoder and returns `{model, metrics, curve}`: the encoder (its
+//! classifier untouched), the final losses and the training FLOPs spent next
+//! to what supervised training on all tokens costs, and a per-epoch table.
+
+use crate::artifact::Artifact;
+use crate::metrics::{Cell, Metrics, Table};
+use crate::model::{nn_error, Model};
+use crate::run::finetune::plain_config;
+use crate::run::train::check_fits;
+use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use pipe_nn::models::mae::{Mae, MaeConfig, MaeEpoch, MaeReport, Supervision};
+use pipe_nn::train::Images;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn mae(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    run(input, ctx, None)
+}
+
+pub fn supmae(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let sup = Supervision {
+        cls_weight: input.f64("cls_weight")? as f32,
+        temperature: input.f64("temperature")? as f32,
+    };
+    run(input, ctx, Some(sup))
+}
+
+fn run(
+    input: &StageInput,
+    ctx: &StageContext,
+    supervised: Option<Supervision>,
+) -> Result<StageOutput, StageError> {
+    let mut net = input.model("model")?.network()?;
+    let data = input.dataset("data")?.images()?;
+    check_fits(data, &net.spec)?;
+    let tc = plain_config(input)?;
+    let cfg = MaeConfig {
+        mask_ratio: input.f64("mask_ratio")? as f32,
+        decoder_dim: input.usize("decoder_dim")?,
+        decoder_depth: input.usize("decoder_depth")?,
+        decoder_heads: input.usize("decoder_heads")?,
+        norm_pix: input.bool("norm_pix")?,
+        supervised,
+    };
+    let mut mae = Mae::new(&net, cfg, tc.seed).map_err(nn_error)?;
+    let steps = tc.epochs * data.len().div_ceil(tc.batch_size.clamp(1, data.len()));
+    ctx.progress.set_total(steps as u64, "batches");
+    let images = Images {
+        x: &data.x,
+        y: &data.y,
+        shape: [data.channels, data.height, data.width],
+    };
+    let report = mae.train(&mut net, images, &tc, |_| {
+        ctx.progress.advance(1);
+        ctx.check_cancelled()
+    })?;
+    let metrics = metrics(&report, data.len(), supervised.is_some());
+    let trained = Model::from_network(&mut net)?;
+    Ok(StageOutput::record([
+        ("model", Artifact::Model(Arc::new(trained))),
+        ("metrics", Artifact::Metrics(Arc::new(metrics.clone()))),
+        ("curve", Artifact::Table(Arc::new(table(&report.curve)))),
+    ])
+    .with_metrics(&metrics.values))
+}
+
+fn metrics(report: &MaeReport, samples: usize, supervised: bool) -> Metrics {
+    let last = report.curve.last();
+    let full_epoch = report.full_token_flops_per_sample as f64 * samples as f64;
+    let mut values = BTreeMap::from([
+        (
+            "rec_loss".to_string(),
+            last.map_or(f64::NAN, |e| f64::from(e.rec_loss)),
+        ),
+        ("train_flops".to_string(), report.train_flops),
+        (
+            "flops_per_sample".to_string(),
+            report.flops_per_sample as f64,
+        ),
+        (
+            "full_token_flops_per_sample".to_string(),
+            report.full_token_flops_per_sample as f64,
+        ),
+        (
+            "equal_flops_supervised_epochs".to_string(),
+            report.train_flops / full_epoch.max(1.0),
+        ),
+        ("epochs".to_string(), report.curve.len() as f64),
+    ]);
+    let series = |f: fn(&MaeEpoch) -> f32| report.curve.iter().map(|e| f64::from(f(e))).collect();
+    let mut curves = BTreeMap::from([
+        ("rec_loss".to_string(), series(|e| e.rec_loss)),
+        ("lr".to_string(), series(|e| e.lr)),
+    ]);
+    if supervised {
+        values.insert(
+            "cls_loss".into(),
+            last.map_or(f64::NAN, |e| f64::from(e.cls_loss)),
+        );
+        values.insert(
+            "train_accuracy".into(),
+            last.map_or(f64::NAN, |e| f64::from(e.accuracy)),
+        );
+        curves.insert("cls_loss".into(), series(|e| e.cls_loss));
+        curves.insert("train_accuracy".into(), series(|e| e.accuracy));
+    }
+    Metrics { values, curves }
+}
+
+fn table(curve: &[MaeEpoch]) -> Table {
+    Table {
+        title: "pre-training curve".into(),
+        columns: ["epoch", "rec_loss", "cls_loss", "accuracy", "lr"]
+            .map(String::from)
+            .to_vec(),
+        rows: curve
+            .iter()
+            .map(|e| {
+                vec![
+                    Cell::Num(e.epoch as f64),
+                    Cell::Num(f64::from(e.rec_loss)),
+                    Cell::Num(f64::from(e.cls_loss)),
+                    Cell::Num(f64::from(e.accuracy)),
+                    Cell::Num(f64::from(e.lr)),
+                ]
+            })
+            .collect(),
+    }
+}
