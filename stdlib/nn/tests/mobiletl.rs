@@ -266,10 +266,26 @@ fn mobiletl_v2_blocks_keep_at_least_40_percent_less_for_backward() {
     assert_eq!(vanilla.len(), 3, "{vanilla:?}");
     for ((name, v), (_, m)) in vanilla.iter().zip(&lean) {
         let reduction = 1.0 - *m as f64 / *v as f64;
+        println!("V2 {name}: vanilla {v} B, MobileTL {m} B, reduction {reduction:.3}");
         assert!(
             reduction >= 0.40,
             "{name}: {m} vs {v} bytes, reduction {reduction:.3}"
         );
+    }
+}
+
+#[test]
+fn mobiletl_v3_blocks_keep_less_for_backward() {
+    let spec = mobilenet(true, [3, 16, 16]);
+    let mut vanilla = Network::build(&spec).unwrap();
+    configure(&mut vanilla, Method::TopBlocks(3)).unwrap();
+    let vanilla = block_bytes(&mut vanilla, 12);
+    let lean = block_bytes(&mut mobiletl(&spec, 3), 12);
+    assert_eq!(vanilla.len(), 3, "{vanilla:?}");
+    for ((name, v), (_, m)) in vanilla.iter().zip(&lean) {
+        let reduction = 1.0 - *m as f64 / *v as f64;
+        println!("V3 {name}: vanilla {v} B, MobileTL {m} B, reduction {reduction:.3}");
+        assert!(reduction >= 0.25, "{name}: {m} vs {v} bytes");
     }
 }
 
