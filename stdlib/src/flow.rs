@@ -321,7 +321,8 @@ fn refine(a: &Plane, b: &Plane, flow: &mut Flow, window: &[f32], regularization:
         )
         .v
     });
-    for i in 0..n {
+    let steps = flow.dx.iter_mut().zip(flow.dy.iter_mut()).enumerate();
+    for (i, (dx, dy)) in steps {
         let (a11, a12, a22) = (
             sums[0][i] + regularization,
             sums[1][i],
@@ -334,8 +335,8 @@ fn refine(a: &Plane, b: &Plane, flow: &mut Flow, window: &[f32], regularization:
         let (b1, b2) = (sums[3][i], sums[4][i]);
         // One step moves at most `MAX_STEP` pixels: a wrong linearisation far
         // from the solution must not throw the flow off the frame.
-        flow.dx[i] += ((a22 * b1 - a12 * b2) / det).clamp(-MAX_STEP, MAX_STEP);
-        flow.dy[i] += ((a11 * b2 - a12 * b1) / det).clamp(-MAX_STEP, MAX_STEP);
+        *dx += ((a22 * b1 - a12 * b2) / det).clamp(-MAX_STEP, MAX_STEP);
+        *dy += ((a11 * b2 - a12 * b1) / det).clamp(-MAX_STEP, MAX_STEP);
     }
 }
 

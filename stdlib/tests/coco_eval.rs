@@ -8,7 +8,7 @@
 
 use pipe_lang::value::Value as PipeValue;
 use pipe_stdlib::data::coco_json::{read_results, GroundTruthFile};
-use pipe_stdlib::run::coco::evaluate;
+use pipe_stdlib::run::coco::{evaluate, CocoTruth};
 use pipe_stdlib::stage::{NoProgress, Outputs, StageContext, StageInput};
 use pipe_stdlib::{Artifact, Input, Stdlib};
 use rand::{Rng, SeedableRng};
@@ -312,4 +312,88 @@ fn eval_detect_files_stage_reports_the_coco_numbers() {
     );
     assert!(matches!(out.outputs, Outputs::Single(Artifact::Metrics(_))));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs a catalog stage with its defaults and `args`.
+fn call(full: &str, args: Vec<(&str, Input)>) -> pipe_stdlib::StageOutput {
+    let (ns, name) = full.split_once('.').expect("family.name");
+    let def = Stdlib::get().def(ns, name).expect("stage exists");
+    let mut input = StageInput::default();
+    for p in &def.sig.params {
+        if let Some(d) = &p.default {
+            input
+                .args
+                .insert(p.name.to_string(), Input::Value(d.clone()));
+        }
+    }
+    input
+        .args
+        .extend(args.into_iter().map(|(k, v)| (k.to_string(), v)));
+    let cancel = AtomicBool::new(false);
+    let ctx = StageContext {
+        base_dir: std::env::temp_dir(),
+        progress: &NoProgress,
+        cancel: &cancel,
+    };
+    (def.run.expect("implemented"))(&input, &ctx).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn single(out: pipe_stdlib::StageOutput) -> Artifact {
+    match out.outputs {
+        Outputs::Single(a) => a,
+        Outputs::Record(_) => panic!("expected one artifact"),
+    }
+}
+
+#[test]
+fn eval_detect_scores_the_hidden_frames_of_a_video_set() {
+    let int = |v: i64| Input::Value(PipeValue::Int(v));
+    let data = single(call(
+        "dataset.moving_shapes",
+        vec![
+            ("videos", int(1)),
+            ("frames", int(5)),
+            ("size", int(32)),
+            ("labeled_every", int(4)),
+        ],
+    ));
+    let backbone = single(call(
+        "model.cnn",
+        vec![
+            ("input", Input::Artifact(data.clone())),
+            (
+                "channels",
+                Input::Value(PipeValue::List(vec![PipeValue::Int(8)])),
+            ),
+        ],
+    ));
+    let det = single(call(
+        "model.detector",
+        vec![
+            ("input", Input::Artifact(data.clone())),
+            ("backbone", Input::Artifact(backbone)),
+            ("head_dim", int(8)),
+        ],
+    ));
+    let out = call(
+        "eval.detect",
+        vec![
+            ("model", Input::Artifact(det.clone())),
+            ("data", Input::Artifact(data.clone())),
+        ],
+    );
+    let (Artifact::Dataset(d), Artifact::Model(m)) = (&data, &det) else {
+        panic!("dataset and model")
+    };
+    let set = d.videos().expect("videos");
+    // Frames 0 and 4 are labelled; 1, 2, 3 were hidden from training.
+    let hidden = [1, 2, 3];
+    let detections = pipe_stdlib::run::detector::predict(m, set, &hidden).expect("predict");
+    let want = pipe_stdlib::run::coco::coco_ap(&CocoTruth::from_videos(set, &hidden), &detections);
+    assert_eq!(out.metrics["frames"], 3.0);
+    assert_eq!(out.metrics["detections"], detections.len() as f64);
+    assert_eq!(
+        (out.metrics["ap"], out.metrics["ap50"], out.metrics["ar100"]),
+        (want.ap, want.ap50, want.ar100)
+    );
 }

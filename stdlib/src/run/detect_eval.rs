@@ -5,11 +5,36 @@
 
 use crate::artifact::Artifact;
 use crate::data::coco_json::{read_results, GroundTruthFile};
+use crate::dataset::VideoSet;
 use crate::metrics::Metrics;
-use crate::run::coco::{evaluate, CocoMetrics};
+use crate::run::coco::{coco_ap, evaluate, CocoMetrics, CocoTruth};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub fn detect(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let model = input.model("model")?;
+    let set = input.dataset("data")?.videos()?;
+    let scored = scored_frames(set);
+    ctx.check_cancelled()?;
+    let detections = crate::run::detector::predict(model, set, &scored)?;
+    let coco = coco_ap(&CocoTruth::from_videos(set, &scored), &detections);
+    let mut values = metric_values(&coco);
+    values.insert("frames".into(), scored.len() as f64);
+    values.insert("detections".into(), detections.len() as f64);
+    Ok(output(values))
+}
+
+/// The frames whose labels training did not see; every frame when all are
+/// labelled (a held-out test set).
+fn scored_frames(set: &VideoSet) -> Vec<usize> {
+    let hidden: Vec<usize> = (0..set.len()).filter(|&i| !set.frames[i].labeled).collect();
+    if hidden.is_empty() {
+        (0..set.len()).collect()
+    } else {
+        hidden
+    }
+}
 
 pub fn detect_files(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let truth_file = GroundTruthFile::read(&ctx.resolve(input.str("truth")?))?;

@@ -48,7 +48,7 @@ fn detect() -> StageDef {
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::detect_eval::detect),
     )
 }
 
