@@ -3,7 +3,6 @@
 //! The commands are found on `PATH`, as a user's shell would. This module never
 //! decides what to submit, poll or cancel.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,36 +37,6 @@ pub fn run(program: &str, args: &[String]) -> Result<String, SlurmError> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| spawn_error(program, &command, &e))?;
-    if !out.status.success() {
-        return Err(SlurmError::Failed {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Like `run`, with `input` on the command's stdin.
-pub fn run_with_input(program: &str, args: &[String], input: &[u8]) -> Result<String, SlurmError> {
-    let command = command_line(program, args);
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| spawn_error(program, &command, &e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input).map_err(|e| SlurmError::Spawn {
-            command: command.clone(),
-            reason: format!("writing its input: {e}"),
-        })?;
-    }
-    let out = child.wait_with_output().map_err(|e| SlurmError::Spawn {
-        command: command.clone(),
-        reason: e.to_string(),
-    })?;
     if !out.status.success() {
         return Err(SlurmError::Failed {
             command,
