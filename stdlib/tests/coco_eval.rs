@@ -230,15 +230,16 @@ fn pycocotools(cases: &[(PathBuf, PathBuf)]) -> Option<Vec<(Vec<f64>, Vec<f64>)>
     )
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pipe-coco-eval-{}", std::process::id()));
+/// A directory of one test's own (tests run in parallel).
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pipe-coco-eval-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
 
 #[test]
 fn eval_detect_equals_pycocotools_on_every_metric() {
-    let dir = scratch();
+    let dir = scratch("pycocotools");
     let cases = write_cases(&dir);
     let Some(reference) = pycocotools(&cases) else {
         let required = std::env::var("PIPE_REQUIRE_PYCOCOTOOLS").is_ok_and(|v| v == "1");
@@ -276,8 +277,7 @@ fn eval_detect_equals_pycocotools_on_every_metric() {
 
 #[test]
 fn eval_detect_files_stage_reports_the_coco_numbers() {
-    let dir = scratch().join("stage");
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("stage");
     let (gt, dt) = make_case(&specs()[0]);
     std::fs::write(dir.join("gt.json"), gt.to_string()).expect("write");
     std::fs::write(dir.join("dt.json"), dt.to_string()).expect("write");
@@ -396,4 +396,57 @@ fn eval_detect_scores_the_hidden_frames_of_a_video_set() {
         (out.metrics["ap"], out.metrics["ap50"], out.metrics["ar100"]),
         (want.ap, want.ap50, want.ar100)
     );
+}
+
+#[test]
+fn bad_truth_and_results_files_are_named_with_the_entry() {
+    let dir = scratch("bad");
+    let (gt, _) = make_case(&specs()[4]);
+    let gt_path = dir.join("gt.json");
+    std::fs::write(&gt_path, gt.to_string()).expect("write");
+    let truth = GroundTruthFile::read(&gt_path).expect("truth").truth();
+    let dt_path = dir.join("dt.json");
+    let unknown_image =
+        json!([{"image_id": 4, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5}]);
+    std::fs::write(&dt_path, unknown_image.to_string()).expect("write");
+    let err = read_results(&dt_path, &truth)
+        .expect_err("unknown image")
+        .to_string();
+    assert!(
+        err.contains("dt.json") && err.contains("results[0]") && err.contains("image_id 4"),
+        "{err}"
+    );
+    let negative = json!([{"image_id": 3, "category_id": 1, "bbox": [0, 0, -2, 2], "score": 0.5}]);
+    std::fs::write(&dt_path, negative.to_string()).expect("write");
+    let err = read_results(&dt_path, &truth)
+        .expect_err("negative width")
+        .to_string();
+    assert!(
+        err.contains("results[0]") && err.contains("w, h >= 0"),
+        "{err}"
+    );
+    let mut no_categories = gt.clone();
+    no_categories
+        .as_object_mut()
+        .expect("object")
+        .remove("categories");
+    std::fs::write(&gt_path, no_categories.to_string()).expect("write");
+    let err = GroundTruthFile::read(&gt_path)
+        .expect_err("no categories")
+        .to_string();
+    assert!(
+        err.contains("gt.json") && err.contains("`categories`"),
+        "{err}"
+    );
+    let mut repeated = gt;
+    repeated["images"][1]["id"] = repeated["images"][0]["id"].clone();
+    std::fs::write(&gt_path, repeated.to_string()).expect("write");
+    let err = GroundTruthFile::read(&gt_path)
+        .expect_err("repeated id")
+        .to_string();
+    assert!(
+        err.contains("images[1]") && err.contains("appears twice"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
