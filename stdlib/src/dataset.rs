@@ -24,6 +24,8 @@ pub enum DatasetData {
     Videos(VideoSet),
     /// Audio-visual event segments (`dataset.av_events`, `dataset.ave`).
     AvSegments(crate::data::av::AvSegments),
+    /// Images partitioned into regions with a noun each (`dataset.regions`).
+    Regions(crate::data::regions::RegionSet),
 }
 
 /// A labelled image classification set.
@@ -92,6 +94,7 @@ impl DatasetData {
             DatasetData::Images(_) => "images",
             DatasetData::Videos(_) => "videos",
             DatasetData::AvSegments(_) => "av_segments",
+            DatasetData::Regions(_) => "regions",
         }
     }
 
@@ -100,6 +103,7 @@ impl DatasetData {
             DatasetData::Images(set) => set.to_files(),
             DatasetData::Videos(set) => set.to_files(),
             DatasetData::AvSegments(set) => set.to_files(),
+            DatasetData::Regions(set) => set.to_files(),
         }
     }
 
@@ -109,6 +113,9 @@ impl DatasetData {
             "videos" => Ok(DatasetData::Videos(VideoSet::from_files(files)?)),
             "av_segments" => Ok(DatasetData::AvSegments(
                 crate::data::av::AvSegments::from_files(files)?,
+            )),
+            "regions" => Ok(DatasetData::Regions(
+                crate::data::regions::RegionSet::from_files(files)?,
             )),
             other => Err(StageError::Corrupt(format!(
                 "unknown dataset payload `{other}`"
@@ -141,6 +148,18 @@ impl Dataset {
             DatasetData::Images(set) => Ok(set),
             other => Err(StageError::Invalid(format!(
                 "`{}` holds {}; this stage needs a dataset of images",
+                self.name,
+                other.kind()
+            ))),
+        }
+    }
+
+    /// The region images (`dataset.regions`).
+    pub fn regions(&self) -> Result<&crate::data::regions::RegionSet, StageError> {
+        match &self.data {
+            DatasetData::Regions(set) => Ok(set),
+            other => Err(StageError::Invalid(format!(
+                "`{}` holds {}; this stage needs images with regions (`dataset.regions`)",
                 self.name,
                 other.kind()
             ))),

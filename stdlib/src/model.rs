@@ -4,9 +4,13 @@
 //! rerunning the stage that made it. A model without `spec` (a simulator
 //! workload) has a descriptor but no network. A quantized model also keeps its
 //! fake-quantization hooks under the key `quant`, beside its float weights.
+//! A `model.dual_encoder` keeps, under the key `dual_encoder`, the spec that
+//! rebuilds both towers; its one weights file names tensors `image.…`,
+//! `text.…` and `logit_scale`, and its descriptor lists both towers' layers.
 
 use crate::artifact::{file, Files};
 use crate::StageError;
+use pipe_nn::models::dual_encoder::{DualEncoder, DualEncoderSpec};
 use pipe_nn::quant::QuantState;
 use pipe_nn::{ModelSpec, Network, NnError};
 use pipe_sim::arch::Arch;
@@ -32,6 +36,9 @@ struct ArchFile {
     /// absent for a float model.
     #[serde(default, skip_serializing_if = "QuantState::is_empty")]
     quant: QuantState,
+    /// For a `model.dual_encoder`: the spec that rebuilds both towers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dual_encoder: Option<DualEncoderSpec>,
 }
 
 /// Maps a backend error onto the stage contract.
@@ -42,6 +49,11 @@ pub fn nn_error(e: NnError) -> StageError {
     }
 }
 
+fn arch_json(file: &ArchFile) -> Result<Vec<u8>, StageError> {
+    serde_json::to_vec(file)
+        .map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))
+}
+
 impl Model {
     /// Saves a trained or fresh network: its spec, descriptor and weights.
     pub fn from_network(net: &mut Network) -> Result<Model, StageError> {
@@ -49,6 +61,7 @@ impl Model {
             arch: net.arch(),
             spec: Some(net.spec.clone()),
             quant: pipe_nn::quant::state(net),
+            dual_encoder: None,
         };
         let arch = serde_json::to_vec(&file)
             .map_err(|e| StageError::Internal(format!("serializing arch.json: {e}")))?;
@@ -56,6 +69,37 @@ impl Model {
             arch,
             weights: net.save_weights().map_err(nn_error)?,
         })
+    }
+
+    /// Saves both towers of a dual encoder (and its mask prompts, if any).
+    pub fn from_dual_encoder(model: &mut DualEncoder) -> Result<Model, StageError> {
+        let file = ArchFile {
+            arch: model.arch(),
+            spec: None,
+            quant: QuantState::default(),
+            dual_encoder: Some(model.spec.clone()),
+        };
+        Ok(Model {
+            arch: arch_json(&file)?,
+            weights: model.save_weights().map_err(nn_error)?,
+        })
+    }
+
+    /// The dual encoder with its saved weights, or an error saying what this model is.
+    pub fn dual_encoder(&self) -> Result<DualEncoder, StageError> {
+        let file = self.arch_file()?;
+        let Some(spec) = file.dual_encoder else {
+            return Err(StageError::Invalid(format!(
+                "model `{}` is not a `model.dual_encoder`; this stage needs an image/text pair",
+                file.arch.name
+            )));
+        };
+        DualEncoder::load(&spec, &self.weights).map_err(nn_error)
+    }
+
+    /// Whether this is a `model.dual_encoder`.
+    pub fn is_dual_encoder(&self) -> bool {
+        self.arch_file().is_ok_and(|f| f.dual_encoder.is_some())
     }
 
     fn arch_file(&self) -> Result<ArchFile, StageError> {
@@ -70,7 +114,15 @@ impl Model {
 
     /// The configuration that rebuilds the network.
     pub fn spec(&self) -> Result<ModelSpec, StageError> {
-        self.arch_file()?.spec.ok_or_else(|| {
+        let file = self.arch_file()?;
+        if file.dual_encoder.is_some() {
+            return Err(StageError::Invalid(
+                "a `model.dual_encoder` is two towers, not one classifier; use it with \
+                 `train.contrastive`, `finetune.mask_prompt`, `finetune.full` or `eval.segment`"
+                    .into(),
+            ));
+        }
+        file.spec.ok_or_else(|| {
             StageError::Invalid(format!(
                 "model `{}` is an architecture description without weights; train or evaluate a `model.*` network instead",
                 self.descriptor().map(|a| a.name).unwrap_or_default()

@@ -16,6 +16,7 @@ pub mod init;
 pub mod layer;
 pub mod linear;
 pub mod loss;
+pub mod mask_prompt;
 pub mod matmul;
 pub mod memory;
 pub mod mobiletl;

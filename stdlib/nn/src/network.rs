@@ -111,20 +111,7 @@ impl Network {
     /// Clips gradients to `max_norm` (0: off) and applies one optimizer step at
     /// `lr`. Returns the gradient norm before clipping.
     pub fn step(&mut self, opt: &mut Optimizer, lr: f32, max_norm: f32) -> f32 {
-        let mut sum = 0.0f64;
-        self.visit(&mut |_, p| sum += f64::from(grad_norm(std::iter::once(&*p))).powi(2));
-        let norm = sum.sqrt() as f32;
-        let factor = clip_factor(norm, max_norm);
-        opt.begin();
-        let mut index = 0;
-        self.visit(&mut |_, p| {
-            if factor != 1.0 {
-                p.grad.iter_mut().for_each(|g| *g *= factor);
-            }
-            opt.update(index, p, lr);
-            index += 1;
-        });
-        norm
+        step_params(&mut |f| self.visit(f), opt, lr, max_norm)
     }
 
     /// Trainable scalar count.
@@ -154,35 +141,70 @@ impl Network {
 
     /// All params and buffers as safetensors bytes (f32, little-endian).
     pub fn save_weights(&mut self) -> Result<Vec<u8>, NnError> {
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        self.visit(&mut |name, p| {
-            let bytes = p.value.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((name.to_string(), p.value.shape.clone(), bytes));
-        });
-        let views = tensors
-            .iter()
-            .map(|(name, shape, bytes)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes)
-                    .map(|v| (name.clone(), v))
-                    .map_err(|e| NnError::Weights(format!("`{name}`: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        safetensors::serialize(views, None).map_err(|e| NnError::Weights(e.to_string()))
+        params_to_safetensors(&mut |f| self.visit(f))
     }
 
     /// Overwrites every param and buffer from safetensors bytes; every name must
     /// be present with the same shape.
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), NnError> {
-        let file = SafeTensors::deserialize(bytes)
-            .map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
-        let mut result = Ok(());
-        self.visit(&mut |name, p| {
-            if result.is_ok() {
-                result = read_tensor(&file, name, p);
-            }
-        });
-        result
+        params_from_safetensors(bytes, &mut |f| self.visit(f))
     }
+}
+
+/// A visitor over named params: calls its argument on every param in a fixed
+/// order (what `Network::visit` does), so models other than `Network` share the
+/// weight files.
+pub type VisitParams<'a> = dyn FnMut(&mut dyn FnMut(&str, &mut Param)) + 'a;
+
+/// Clips the visited params' gradients to `max_norm` (0: off) and applies one
+/// optimizer step at `lr`. Returns the gradient norm before clipping.
+pub fn step_params(visit: &mut VisitParams, opt: &mut Optimizer, lr: f32, max_norm: f32) -> f32 {
+    let mut sum = 0.0f64;
+    visit(&mut |_, p| sum += f64::from(grad_norm(std::iter::once(&*p))).powi(2));
+    let norm = sum.sqrt() as f32;
+    let factor = clip_factor(norm, max_norm);
+    opt.begin();
+    let mut index = 0;
+    visit(&mut |_, p| {
+        if factor != 1.0 {
+            p.grad.iter_mut().for_each(|g| *g *= factor);
+        }
+        opt.update(index, p, lr);
+        index += 1;
+    });
+    norm
+}
+
+/// Every visited param and buffer as safetensors bytes (f32, little-endian).
+pub fn params_to_safetensors(visit: &mut VisitParams) -> Result<Vec<u8>, NnError> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    visit(&mut |name, p| {
+        let bytes = p.value.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tensors.push((name.to_string(), p.value.shape.clone(), bytes));
+    });
+    let views = tensors
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| NnError::Weights(format!("`{name}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| NnError::Weights(e.to_string()))
+}
+
+/// Overwrites every visited param and buffer from safetensors bytes; every
+/// name must be present with the same shape.
+pub fn params_from_safetensors(bytes: &[u8], visit: &mut VisitParams) -> Result<(), NnError> {
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
+    let mut result = Ok(());
+    visit(&mut |name, p| {
+        if result.is_ok() {
+            result = read_tensor(&file, name, p);
+        }
+    });
+    result
 }
 
 fn read_tensor(file: &SafeTensors, name: &str, p: &mut Param) -> Result<(), NnError> {

@@ -12,6 +12,7 @@ pub mod coco_vid;
 pub mod digits;
 pub mod idx;
 pub mod moving_shapes;
+pub mod regions;
 pub mod shapes;
 pub mod subsets;
 pub mod video;

@@ -33,6 +33,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     let data = input.dataset("data")?;
     match &data.data {
         DatasetData::AvSegments(set) => audio_visual(input, ctx, set),
+        DatasetData::Regions(_) => crate::run::ovseg::contrastive(input, ctx),
         other => Err(StageError::Invalid(format!(
             "train.contrastive has no encoders for `{}` datasets; it pairs audio/visual segments (`dataset.av_events`, `dataset.ave`) or regions with nouns (`dataset.regions`)",
             other.kind()

@@ -282,11 +282,24 @@ fn regions() -> StageDef {
                     "Fraction of the nouns held out from training.",
                 )
                 .default_note("project default, not from the paper"),
-                int("regions", 3, 1, 16, "Regions per image (at most)."),
+                int(
+                    "regions",
+                    3,
+                    1,
+                    16,
+                    "Regions per image (at most), the background included.",
+                ),
+                choice(
+                    "part",
+                    "train",
+                    &["train", "test"],
+                    "`train` draws only seen nouns, `test` every noun; the two parts of one seed \
+                     are different images.",
+                ),
             ],
             Type::Dataset(Some(Task::Segment)),
         ),
-        None,
+        Some(crate::data::regions::run),
     )
 }
 

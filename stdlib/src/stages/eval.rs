@@ -89,7 +89,7 @@ fn segment() -> StageDef {
             ],
             Type::Metrics,
         ),
-        None,
+        Some(crate::run::segment::segment),
     )
 }
 

@@ -42,14 +42,27 @@ fn blocks() -> ParamSig {
     .default_note("project default, not from the paper")
 }
 
+/// `finetune.full` also takes region images, for a `model.dual_encoder`.
+const CLASSIFY_OR_REGIONS: &[pipe_lang::types::Task] = &[
+    pipe_lang::types::Task::Classify,
+    pipe_lang::types::Task::Segment,
+];
+
 fn full() -> StageDef {
+    let mut params = transfer(vec![]);
+    params[1] = dataset(
+        "data",
+        CLASSIFY_OR_REGIONS,
+        "Labelled images of the target task; for a `model.dual_encoder`, region images \
+         (`dataset.regions`): its image tower trains on masked crops, the text tower stays locked.",
+    );
     def(
         sig(
             "finetune",
             "full",
             "Fine-tunes every weight (the baseline). Metrics include the measured bytes \
              held for backward, peak memory of a step, backward FLOPs and accuracy.",
-            transfer(vec![]),
+            params,
             trained(),
         ),
         Some(crate::run::finetune::full),
@@ -135,6 +148,6 @@ fn mask_prompt() -> StageDef {
             params,
             trained(),
         ),
-        None,
+        Some(crate::run::ovseg::mask_prompt),
     )
 }

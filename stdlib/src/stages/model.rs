@@ -258,11 +258,19 @@ fn dual_encoder() -> StageDef {
                 int("heads", 4, 1, 64, "Image tower attention heads."),
                 int("text_depth", 2, 1, 64, "Text tower transformer blocks.")
                     .default_note("project default, not from the paper"),
+                int(
+                    "crop",
+                    16,
+                    4,
+                    512,
+                    "Side of the square region crops the image tower reads (ov-seg: 224).",
+                )
+                .default_note("project default, not from the paper"),
                 seed(),
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::ovseg::dual_encoder),
     )
 }
 

@@ -3,6 +3,7 @@
 //! family ends in a `head` block holding the classifier.
 
 mod cnn;
+pub mod dual_encoder;
 pub mod detector;
 pub mod mae;
 mod mlp;

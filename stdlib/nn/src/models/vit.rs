@@ -6,6 +6,8 @@
 use super::{block, Builder};
 use crate::activation::{Act, Activation};
 use crate::attention::MultiHeadAttention;
+use crate::dropout::Dropout;
+use crate::init::Rng8;
 use crate::linear::Linear;
 use crate::network::Block;
 use crate::norm::LayerNorm;
@@ -28,23 +30,8 @@ pub(crate) fn build(
     let mut blocks = vec![block("embed", embed)];
     let hidden = ((dim as f32 * mlp_ratio).round() as usize).max(1);
     for i in 0..depth {
-        let mut attn = Sequential::new();
-        attn.push("norm1", LayerNorm::new(dim));
-        attn.push("attn", MultiHeadAttention::new(dim, heads, &mut b.rng));
-        if b.spec.dropout > 0.0 {
-            attn.push("dropout", b.dropout());
-        }
-        let mut mlp = Sequential::new();
-        mlp.push("norm2", LayerNorm::new(dim));
-        mlp.push("fc1", Linear::new(dim, hidden, true, &mut b.rng));
-        mlp.push("act", Activation::new(Act::Gelu));
-        mlp.push("fc2", Linear::new(hidden, dim, true, &mut b.rng));
-        if b.spec.dropout > 0.0 {
-            mlp.push("dropout", b.dropout());
-        }
-        let mut seq = Sequential::new();
-        seq.push("attn", Residual { body: attn });
-        seq.push("mlp", Residual { body: mlp });
+        let dropout = (b.spec.dropout > 0.0).then(|| (b.dropout(), b.dropout()));
+        let seq = transformer_block(dim, heads, hidden, dropout, &mut b.rng);
         blocks.push(block(format!("block{i}"), seq));
     }
     let mut head = Sequential::new();
@@ -53,4 +40,35 @@ pub(crate) fn build(
     head.push("fc", Linear::new(dim, b.spec.classes, true, &mut b.rng));
     blocks.push(block("head", head));
     blocks
+}
+
+/// One pre-norm transformer block on tokens `[N, T, dim]`: LayerNorm,
+/// multi-head self-attention, residual; LayerNorm, GELU MLP of width `hidden`,
+/// residual. `dropout` (after attention, after the MLP) when given.
+pub(crate) fn transformer_block(
+    dim: usize,
+    heads: usize,
+    hidden: usize,
+    dropout: Option<(Dropout, Dropout)>,
+    rng: &mut Rng8,
+) -> Sequential {
+    let (attn_drop, mlp_drop) = dropout.unzip();
+    let mut attn = Sequential::new();
+    attn.push("norm1", LayerNorm::new(dim));
+    attn.push("attn", MultiHeadAttention::new(dim, heads, rng));
+    if let Some(d) = attn_drop {
+        attn.push("dropout", d);
+    }
+    let mut mlp = Sequential::new();
+    mlp.push("norm2", LayerNorm::new(dim));
+    mlp.push("fc1", Linear::new(dim, hidden, true, rng));
+    mlp.push("act", Activation::new(Act::Gelu));
+    mlp.push("fc2", Linear::new(hidden, dim, true, rng));
+    if let Some(d) = mlp_drop {
+        mlp.push("dropout", d);
+    }
+    let mut seq = Sequential::new();
+    seq.push("attn", Residual { body: attn });
+    seq.push("mlp", Residual { body: mlp });
+    seq
 }
