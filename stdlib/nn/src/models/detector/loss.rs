@@ -110,8 +110,8 @@ pub fn loss(
     };
     for b in 0..grid.n {
         let w = weights.get(b).copied().unwrap_or(1.0) * norm;
-        for cell in 0..grid.cells() {
-            let target = assigned[b][cell].map(|t| &targets[b][t]);
+        for (cell, owner) in assigned[b].iter().enumerate() {
+            let target = owner.map(|t| &targets[b][t]);
             objectness(out, &grid, b, cell, target.is_some(), w, cfg, &mut acc);
             if let Some(t) = target {
                 class(out, &grid, b, cell, t, w * cfg.class_weight, &mut acc);
@@ -132,7 +132,7 @@ fn assign(grid: &Grid, targets: &[Target], radius: f32) -> Vec<Option<usize>> {
         let area = (x2 - x1) * (y2 - y1);
         let home_col = ((bx / grid.sx) as usize).min(grid.cols - 1);
         let home_row = ((by / grid.sy) as usize).min(grid.rows - 1);
-        for cell in 0..grid.cells() {
+        for (cell, slot) in owner.iter_mut().enumerate() {
             let (cx, cy) = grid.centre(cell);
             let home = cell == home_row * grid.cols + home_col;
             let near = (cx - bx).abs() <= radius * grid.sx && (cy - by).abs() <= radius * grid.sy;
@@ -140,8 +140,8 @@ fn assign(grid: &Grid, targets: &[Target], radius: f32) -> Vec<Option<usize>> {
             if !(home || near && inside) {
                 continue;
             }
-            if owner[cell].is_none_or(|(_, a)| area < a) {
-                owner[cell] = Some((i, area));
+            if slot.is_none_or(|(_, a)| area < a) {
+                *slot = Some((i, area));
             }
         }
     }
