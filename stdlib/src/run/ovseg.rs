@@ -463,7 +463,10 @@ struct Epoch {
 }
 
 /// The regions of seen nouns, and the seen nouns.
-fn seen_regions(data: &RegionSet) -> Result<(Vec<(usize, usize)>, Vec<u32>), StageError> {
+/// (image, region) pairs.
+type RegionList = Vec<(usize, usize)>;
+
+fn seen_regions(data: &RegionSet) -> Result<(RegionList, Vec<u32>), StageError> {
     let seen = data.seen();
     let regions: Vec<(usize, usize)> = data
         .all_regions()

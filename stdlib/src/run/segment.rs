@@ -128,8 +128,8 @@ mod tests {
     fn tiny() -> RegionSet {
         let size = 8;
         let mut region_map = vec![0u8; 2 * size * size];
-        for p in 0..size * size {
-            region_map[p] = u8::from(p % size >= 4);
+        for (p, r) in region_map[..size * size].iter_mut().enumerate() {
+            *r = u8::from(p % size >= 4);
         }
         RegionSet {
             size,

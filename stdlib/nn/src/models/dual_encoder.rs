@@ -57,13 +57,13 @@ pub struct DualEncoderSpec {
 impl DualEncoderSpec {
     pub fn validate(&self) -> Result<(), NnError> {
         let bad = |m: String| Err(NnError::Config(m));
-        if self.patch == 0 || self.crop % self.patch != 0 {
+        if self.patch == 0 || !self.crop.is_multiple_of(self.patch) {
             return bad(format!(
                 "`patch` {} must divide the crop side {}",
                 self.patch, self.crop
             ));
         }
-        if self.heads == 0 || self.dim % self.heads != 0 {
+        if self.heads == 0 || !self.dim.is_multiple_of(self.heads) {
             return bad(format!(
                 "`dim` {} must be divisible by `heads` {}",
                 self.dim, self.heads
