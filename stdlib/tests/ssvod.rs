@@ -317,3 +317,65 @@ fn ssvod_beats_supervised_only_and_threshold_over_three_seeds() {
     assert!(ssvod >= sup + 0.03, "ssvod {ssvod} vs supervised {sup}");
     assert!(ssvod > thr, "ssvod {ssvod} vs threshold {thr}");
 }
+
+#[test]
+#[ignore = "trains three teachers; about a minute"]
+fn ssvod_pseudo_labels_are_more_precise_than_threshold_at_equal_recall() {
+    println!("| seed | labeller | setting | precision | recall |");
+    println!("|---|---|---|---|---|");
+    // SSVOD precision minus the threshold baseline's at the same recall.
+    let mut advantages = Vec::new();
+    for seed in 0..3 {
+        let data = videos(12, 30, 32, seed);
+        let det = detector(&data, seed);
+        // The teacher the online modes start from: the burn-in half of the schedule.
+        let teacher = field(
+            &train(&det, &data, "none", 6, vec![("seed", int(seed as i64))]),
+            "model",
+        );
+        let point = |stage: &str, args: Vec<(&str, Input)>| {
+            let mut all = vec![
+                ("teacher", Input::Artifact(teacher.clone())),
+                ("videos", Input::Artifact(data.clone())),
+            ];
+            all.extend(args);
+            let out = call(stage, all).unwrap();
+            let Artifact::Metrics(m) = field(&out, "metrics") else {
+                panic!("metrics")
+            };
+            (m.values["precision"], m.values["recall"])
+        };
+        let threshold: Vec<(f64, (f64, f64))> = [0.7, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
+            .iter()
+            .map(|&c| {
+                (
+                    c,
+                    point("pseudolabel.threshold", vec![("confidence", float(c))]),
+                )
+            })
+            .collect();
+        for (c, (p, r)) in &threshold {
+            println!("| {seed} | threshold | confidence {c} | {p:.3} | {r:.3} |");
+        }
+        for min_score in [0.5, 0.3, 0.2] {
+            let (p, r) = point("pseudolabel.ssvod", vec![("min_score", float(min_score))]);
+            println!("| {seed} | ssvod | min_score {min_score} | {p:.3} | {r:.3} |");
+            // The threshold baseline's precision at the same recall, interpolated
+            // between its two nearest operating points (recall grows as the
+            // confidence falls).
+            let at = threshold
+                .windows(2)
+                .find(|w| w[0].1 .1 <= r && r <= w[1].1 .1);
+            if let Some(w) = at {
+                let ((p0, r0), (p1, r1)) = (w[0].1, w[1].1);
+                let t = if r1 > r0 { (r - r0) / (r1 - r0) } else { 0.0 };
+                let baseline = p0 + t * (p1 - p0);
+                println!("|   | threshold at equal recall | | {baseline:.3} | {r:.3} |");
+                assert!(
+                    p > baseline,
+                    "seed {seed}: ssvod {p} vs threshold {baseline} at recall {r}"
+                );
+            }
+        }
+    }
+}
