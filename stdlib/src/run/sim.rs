@@ -351,9 +351,10 @@ fn floats(input: &StageInput, name: &str) -> Result<Vec<f64>, StageError> {
     }
 }
 
-/// Every width of a slimmable model, largest first, with its measured batch-1
-/// latency and saved accuracy; `None` for any other model.
-fn slimmable_widths(model: &Model) -> Result<Option<Vec<DeviceModel>>, StageError> {
+/// Every width of a slimmable model, largest first, with its measured latency
+/// per sample (batch-64 median / 64, or the batch-1 median) and saved
+/// accuracy; `None` for any other model.
+fn slimmable_widths(model: &Model, batch64: bool) -> Result<Option<Vec<DeviceModel>>, StageError> {
     let Ok(spec) = model.spec() else {
         return Ok(None);
     };
@@ -375,7 +376,11 @@ fn slimmable_widths(model: &Model) -> Result<Option<Vec<DeviceModel>>, StageErro
                 name: format!("{name}@{}", pipe_nn::slim::width_label(p.width)),
                 flops: p.flops as f64,
                 accuracy: p.accuracy.map(f64::from),
-                latency_s: Some(p.latency_b1_ns as f64 / 1e9),
+                latency_s: Some(if batch64 {
+                    p.latency_b64_ns as f64 / 64.0 / 1e9
+                } else {
+                    p.latency_b1_ns as f64 / 1e9
+                }),
             })
             .collect(),
     ))
@@ -385,7 +390,7 @@ fn slimmable_widths(model: &Model) -> Result<Option<Vec<DeviceModel>>, StageErro
 /// `[large, ..., small]`, or one model and its `small_width` slice.
 fn device_models(input: &StageInput) -> Result<Vec<DeviceModel>, StageError> {
     let mut models = match input.get("models")? {
-        Input::Artifact(Artifact::Model(m)) => match slimmable_widths(m)? {
+        Input::Artifact(Artifact::Model(m)) => match slimmable_widths(m, input.str("latency")? == "batch64")? {
             Some(widths) => widths,
             None => sliced_pair(m, input.f64("small_width")?)?,
         },
