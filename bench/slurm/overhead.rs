@@ -20,8 +20,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn sweep(nodes: usize) -> String {
     format!(
         "let net = sim.workload(name: \"resnet50\")\n\
-         let sweep = for r in range(1, {}) => sim.nvm_cache(workload: net, reads: r * 1000, writes: 7)\n",
-        nodes + 1
+         let sweep = for r in range(1000, {}) => sim.nvm_cache(workload: net, reads: r, writes: 7)\n",
+        1000 + nodes
     )
 }
 
@@ -76,7 +76,14 @@ fn measure(nodes: usize, groups: &[usize]) -> Vec<Row> {
         let seconds = timed_run(
             dir.path(),
             &cache,
-            &["--executor", "slurm", "--slurm-poll", "0.5", "--slurm-group", &group],
+            &[
+                "--executor",
+                "slurm",
+                "--slurm-poll",
+                "0.5",
+                "--slurm-group",
+                &group,
+            ],
         );
         rows.push(Row {
             executor: format!("slurm, {g} node(s)/task"),

@@ -226,7 +226,7 @@ fn a_sweep_of_1000_nodes_matches_a_local_run_in_few_sbatch_calls() {
         return;
     }
     let source = "let net = sim.workload(name: \"resnet50\")\n\
-                  let sweep = for r in range(1, 1001) => sim.nvm_cache(workload: net, reads: r * 1000, writes: 7)\n";
+                  let sweep = for r in range(1000, 2000) => sim.nvm_cache(workload: net, reads: r, writes: 7)\n";
     let s = Setup::new(source);
     let local = local_run(s.dir.path(), "local-cache");
     let out = s
