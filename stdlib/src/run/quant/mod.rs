@@ -81,9 +81,7 @@ pub(crate) fn batches(data: &ImageSet, size: usize) -> Vec<Batch> {
 
 /// The float network of `model` (any hooks it had removed) and the calibration
 /// images, checked to fit it.
-pub(crate) fn float_network<'a>(
-    input: &'a StageInput,
-) -> Result<(Network, &'a ImageSet), StageError> {
+pub(crate) fn float_network(input: &StageInput) -> Result<(Network, &ImageSet), StageError> {
     let mut net = input.model("model")?.network()?;
     pipe_nn::quant::clear(&mut net);
     let calib = input.dataset("calib")?.images()?;
