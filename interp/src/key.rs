@@ -47,7 +47,9 @@ impl fmt::Display for Key {
 /// The key of a stage call from its canonical arguments.
 pub fn key_of(stage: &str, version: u32, canonical_args: &BTreeMap<String, Json>) -> Key {
     let mut h = blake3::Hasher::new();
-    h.update(b"pipe-node/1\n");
+    // The number changes whenever an artifact's file layout does (2: datasets
+    // name their payload kind), so entries written in an older layout never match.
+    h.update(b"pipe-node/2\n");
     h.update(stage.as_bytes());
     h.update(b"\n");
     h.update(version.to_string().as_bytes());
