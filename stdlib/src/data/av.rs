@@ -327,8 +327,8 @@ pub fn generate(spec: &AvSpec) -> Result<AvSegments, StageError> {
 }
 
 /// What each modality shows per segment: the event over a random interval that
-/// starts and stops mid-video, and possibly one distractor interval where only
-/// one modality shows another class.
+/// starts and stops mid-video, and possibly one distractor interval outside it
+/// where only one modality shows another class.
 fn timeline(spec: &AvSpec, class: usize, rng: &mut ChaCha8Rng) -> (Vec<Shows>, Vec<Shows>) {
     let t = spec.segments;
     let len = rng.gen_range(2..=t.saturating_sub(1).max(2));
@@ -340,9 +340,18 @@ fn timeline(spec: &AvSpec, class: usize, rng: &mut ChaCha8Rng) -> (Vec<Shows>, V
         visual[s] = Shows::Class(class);
     }
     if rng.gen::<f32>() < spec.distractors {
+        // Outside the event, so a video's labels stay one event interval
+        // (as in AVE): a distractor is background that looks half like an event.
         let other = (class + rng.gen_range(1..spec.classes)) % spec.classes;
-        let at = rng.gen_range(0..t);
-        let span = rng.gen_range(1..=2).min(t - at);
+        let outside: Vec<usize> = (0..t)
+            .filter(|s| !(start..start + len).contains(s))
+            .collect();
+        let at = outside[rng.gen_range(0..outside.len())];
+        let span = if at + 1 < t && !(start..start + len).contains(&(at + 1)) && rng.gen_bool(0.5) {
+            2
+        } else {
+            1
+        };
         let sound_only = rng.gen_bool(0.5);
         for s in at..at + span {
             if sound_only {

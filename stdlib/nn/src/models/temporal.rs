@@ -669,14 +669,14 @@ impl Layer for EventHead {
                 a.iter_mut().zip(row).for_each(|(x, y)| *x += y);
             }
             let dc = r.backward(Tensor::from_vec(&[videos, d], dadd));
-            for i in 0..cells {
+            for (i, (dei, &ei)) in de.iter_mut().zip(&saved.e).enumerate() {
                 let v = i / t;
                 let (c, dcv) = (&saved.context[v * d..][..d], &dc.data[v * d..][..d]);
                 let w = saved.weight[v];
-                let p = sigmoid(saved.e[i]);
+                let p = sigmoid(ei);
                 let hrow = &saved.h.data[i * d..][..d];
                 let dp: f32 = (0..d).map(|j| (hrow[j] - c[j]) * dcv[j]).sum::<f32>() / w;
-                de[i] += dp * p * (1.0 - p);
+                *dei += dp * p * (1.0 - p);
                 let drow = &mut dh.data[i * d..][..d];
                 drow.iter_mut().zip(dcv).for_each(|(x, y)| *x += p * y / w);
             }
