@@ -233,7 +233,7 @@ fn temporal_transformer() -> StageDef {
             ],
             Type::Model,
         ),
-        None,
+        Some(crate::run::ave::model),
     )
 }
 

@@ -9,6 +9,9 @@ use pipe_lang::types::{Task, Type};
 
 /// Datasets of paired samples for contrastive training.
 const PAIRED: &[Task] = &[Task::AvEvent, Task::Segment];
+/// What `train.supervised` learns from: labelled images, or audio-visual event
+/// videos for `model.temporal_transformer`.
+const SUPERVISED: &[Task] = &[Task::Classify, Task::AvEvent];
 
 pub fn defs() -> Vec<StageDef> {
     vec![
@@ -37,7 +40,11 @@ fn supervised() -> StageDef {
             with(
                 vec![
                     model("model", "The network to train (any `model.*`)."),
-                    dataset("data", CLASSIFY, "Labelled training images."),
+                    dataset(
+                        "data",
+                        SUPERVISED,
+                        "Labelled training images (or audio-visual event videos for a `model.temporal_transformer`).",
+                    ),
                     flag(
                         "augment",
                         false,
@@ -234,7 +241,7 @@ fn contrastive() -> StageDef {
             ),
             out,
         ),
-        None,
+        Some(crate::run::contrastive::run),
     )
 }
 
