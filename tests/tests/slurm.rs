@@ -88,7 +88,8 @@ impl Setup {
         text.lines()
             .map(|line| {
                 let (id, script) = line.split_once(' ').unwrap();
-                let tasks = Path::new(script).with_file_name("tasks");
+                // The controller names the script relative to its working directory.
+                let tasks = self.dir.path().join(script).with_file_name("tasks");
                 let tasks = std::fs::read_to_string(tasks).unwrap();
                 let keys = tasks
                     .lines()
