@@ -6,10 +6,10 @@
 //! per row; `bench/tensor/compare.py` runs it beside PyTorch and prints ratios.
 //! Run alone: `RAYON_NUM_THREADS=2 cargo bench -p pipe-nn --bench tensor`.
 
+use mimalloc::MiMalloc;
 use pipe_nn::loss::cross_entropy;
 use pipe_nn::optim::{Optimizer, OptimizerKind};
 use pipe_nn::{Family, Mode, ModelSpec, Network, Tensor};
-use mimalloc::MiMalloc;
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -207,7 +207,7 @@ impl FakeQuant {
 
     /// The quantized copy of `w`, whose `out` rows are output channels.
     pub fn weights(&self, w: &[f32], out: usize) -> Vec<f32> {
-        if self.observer.is_some() || out == 0 || w.len() % out != 0 {
+        if self.observer.is_some() || out == 0 || !w.len().is_multiple_of(out) {
             return w.to_vec();
         }
         let mut q = match self.pow2 {

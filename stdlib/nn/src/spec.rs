@@ -155,7 +155,10 @@ impl ModelSpec {
                 profile,
             } => crate::slim::validate(self, base, widths, profile),
             Family::TemporalTransformer {
-                windows, dim, heads, ..
+                windows,
+                dim,
+                heads,
+                ..
             } => crate::models::temporal::validate(self, windows, *dim, *heads),
         }
     }

@@ -337,8 +337,8 @@ pub fn js_divergence(p: &[f32], q: &[f32]) -> f32 {
 /// Precision and recall of pseudo-labels against the hidden truth of their
 /// frames: a pseudo box finds the best-overlapping unmatched true box at IoU
 /// >= 0.5 (in the labels' order, best first); `precision`/`recall` also need
-/// the class (argmax) to agree and the class label to be kept,
-/// `box_precision`/`box_recall` count boxes only.
+/// > the class (argmax) to agree and the class label to be kept,
+/// > `box_precision`/`box_recall` count boxes only.
 pub fn quality(
     set: &VideoSet,
     frames: &[usize],

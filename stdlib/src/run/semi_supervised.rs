@@ -36,6 +36,9 @@ enum Pseudo {
     Ssvod,
 }
 
+/// Named figures: pseudo-label quality, or the last refresh's.
+type Figures = BTreeMap<String, f64>;
+
 /// Per-epoch record for the curve.
 struct EpochRow {
     epoch: usize,
@@ -143,7 +146,7 @@ impl Run<'_> {
         &self,
         student: &mut Network,
         ctx: &StageContext,
-    ) -> Result<(Vec<EpochRow>, Option<BTreeMap<String, f64>>), StageError> {
+    ) -> Result<(Vec<EpochRow>, Option<Figures>), StageError> {
         let bs = self.cfg.batch_size.max(2);
         let steps_per_epoch = (self.labeled.len() + self.unlabeled.len()).div_ceil(bs);
         let schedule = Schedule {
@@ -271,7 +274,7 @@ impl Run<'_> {
         teacher: &mut Network,
         labeller: &Labeller,
         classes: usize,
-    ) -> Result<(Vec<Vec<Target>>, BTreeMap<String, f64>), StageError> {
+    ) -> Result<(Vec<Vec<Target>>, Figures), StageError> {
         let set = self.unlabeled_set;
         let all: Vec<usize> = (0..set.len()).collect();
         let preds = predict_per_frame(teacher, set, &all)?;

@@ -3,8 +3,8 @@
 //! family ends in a `head` block holding the classifier.
 
 mod cnn;
-pub mod dual_encoder;
 pub mod detector;
+pub mod dual_encoder;
 pub mod mae;
 mod mlp;
 mod mobilenet;
@@ -58,10 +58,7 @@ pub(crate) fn build_family(b: &mut Builder, family: &Family) -> Vec<Block> {
             blocks,
             expansion,
             se,
-        } => mobilenet::build(
-            b,
-            &mobilenet::Variant::v3(*width, *blocks, *expansion, *se),
-        ),
+        } => mobilenet::build(b, &mobilenet::Variant::v3(*width, *blocks, *expansion, *se)),
         Family::Detector {
             backbone, head_dim, ..
         } => detector::build(b, backbone, *head_dim),

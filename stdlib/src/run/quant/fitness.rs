@@ -33,7 +33,7 @@ impl Loss {
 
     /// The loss of `q` against `k` (`rows` rows each); 0 for no rows.
     pub fn eval(&self, q: &[f32], k: &[f32], rows: usize) -> f64 {
-        if rows == 0 || q.len() != k.len() || q.len() % rows != 0 {
+        if rows == 0 || q.len() != k.len() || !q.len().is_multiple_of(rows) {
             return f64::NAN;
         }
         let cols = q.len() / rows;
