@@ -30,7 +30,8 @@ fn slurm_available() -> bool {
 }
 
 /// A directory with the pipeline and an `sbatch` wrapper that logs each call
-/// (`<job id> <script>`) and runs the real `sbatch`.
+/// (`<job id> <script>`), keeps a copy of the array's task list as
+/// `tasks-<job id>`, and runs the real `sbatch`.
 struct Setup {
     dir: tempfile::TempDir,
     log: PathBuf,
@@ -52,8 +53,9 @@ impl Setup {
         .unwrap();
         let log = dir.path().join("sbatch.log");
         let wrapper = format!(
-            "#!/bin/sh\nout=$('{}' \"$@\") || exit $?\nfor last; do :; done\necho \"$out $last\" >> '{}'\necho \"$out\"\n",
+            "#!/bin/sh\nout=$('{}' \"$@\") || exit $?\nfor last; do :; done\ncp \"$(dirname \"$last\")/tasks\" '{}/tasks-'\"${{out%%;*}}\"\necho \"$out $last\" >> '{}'\necho \"$out\"\n",
             real.trim(),
+            dir.path().display(),
             log.display()
         );
         let path = bin.join("sbatch");
@@ -85,11 +87,16 @@ impl Setup {
         let Ok(text) = std::fs::read_to_string(&self.log) else {
             return Vec::new();
         };
+        // `sbatch --version` (the controller's probe) is logged too; only
+        // submissions name a batch script.
         text.lines()
+            .filter(|line| line.ends_with("job.sh"))
             .map(|line| {
-                let (id, script) = line.split_once(' ').unwrap();
-                // The controller names the script relative to its working directory.
-                let tasks = self.dir.path().join(script).with_file_name("tasks");
+                let (id, _script) = line.split_once(' ').unwrap();
+                // The wrapper copied the task list at submission: the controller
+                // removes an array's folder once every task in it succeeded.
+                let id = id.split(';').next().unwrap_or(id);
+                let tasks = self.dir.path().join(format!("tasks-{id}"));
                 let tasks = std::fs::read_to_string(tasks).unwrap();
                 let keys = tasks
                     .lines()
