@@ -5,7 +5,7 @@
 use super::common::*;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
-use pipe_lang::types::{Task, Type};
+use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 
 pub fn defs() -> Vec<StageDef> {
@@ -168,14 +168,15 @@ fn search(bits: i64) -> Vec<ParamSig> {
         ),
         ParamSig::optional(
             "val",
-            Type::Dataset(Some(Task::Classify)),
-            Value::Str(String::new()),
+            // The catalog has no optional dataset type: absent is the empty
+            // list, as for `finetune.*(test:)`.
+            Type::Any,
+            Value::List(Vec::new()),
             "Validation images for the code's checkpoint selection: after each block's search the \
              model is scored on them, kept always in pass 0 and later only when top-1 improves, \
              and the best kept one is returned. Absent (the default): no selection, the search's \
              last state is returned.",
-        )
-        .tasks(CLASSIFY),
+        ),
     ]);
     params.extend(options);
     params

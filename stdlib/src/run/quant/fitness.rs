@@ -124,7 +124,8 @@ mod tests {
             row.iter_mut().for_each(|v| *v *= 0.5 + r as f32);
         }
         let (a, b) = (loss.eval(&q, &k, 4), loss.eval(&scaled, &k, 4));
-        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        // Equal up to f32 rounding of the normalised rows.
+        assert!((a - b).abs() < 1e-6 * a.abs(), "{a} vs {b}");
     }
 
     #[test]
