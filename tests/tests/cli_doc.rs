@@ -72,7 +72,7 @@ fn stage_page_labels_project_defaults_and_choices() {
         "{text}"
     );
     assert!(
-        text.contains("data: Dataset[classify]  (required)\n      tasks: classify"),
+        text.contains("data: Dataset  (required)\n      tasks: classify, av_event"),
         "{text}"
     );
     assert!(
