@@ -170,6 +170,79 @@ fn simulator_latency_is_the_measured_one(trained: &Artifact, train_out: &StageOu
     assert!(seen.len() >= 2, "{seen:?}");
 }
 
+/// Every width's running statistics (`running_mean@<width>`, ...) by name.
+fn batch_norm_stats(net: &mut pipe_nn::Network) -> Vec<(String, Vec<f32>)> {
+    let mut out = Vec::new();
+    net.visit(&mut |name, p| {
+        if name.contains("running_") {
+            out.push((name.to_string(), p.value.data.clone()));
+        }
+    });
+    out
+}
+
+#[test]
+fn recalibration_averages_every_width_statistics_over_the_data() {
+    use pipe_nn::slim::recalibrate::recalibrate;
+    let (train, _) = digits_split(3);
+    let base = single(
+        call(
+            "model.cnn",
+            vec![("input", art(train.clone())), ("channels", ints(&[6, 8]))],
+        )
+        .unwrap(),
+    );
+    let slim = call(
+        "model.slimmable",
+        vec![
+            ("base", art(base)),
+            ("widths", floats(&[0.5, 1.0])),
+            ("repeats", i(1)),
+        ],
+    )
+    .unwrap();
+    let mut net = model_of(&single(slim)).network().unwrap();
+    let Artifact::Dataset(d) = &train else {
+        panic!("not a dataset")
+    };
+    let set = d.images().unwrap();
+    let images = pipe_nn::train::Images {
+        x: &set.x,
+        y: &set.y,
+        shape: [set.channels, set.height, set.width],
+    };
+    recalibrate(&mut net, images, 100);
+    let chunked = batch_norm_stats(&mut net);
+    // Statistics from before do not matter: recalibrating again after
+    // scrambling them gives the same figures.
+    net.visit(&mut |name, p| {
+        if name.contains("running_") {
+            p.value.data.iter_mut().for_each(|v| *v = 7.0);
+        }
+    });
+    recalibrate(&mut net, images, 100);
+    assert_eq!(batch_norm_stats(&mut net), chunked);
+    // Batches of unequal size (the last one is short) are weighted by their
+    // images: the first norm's mean (its input does not depend on any norm)
+    // equals the one-pass mean over all images.
+    recalibrate(&mut net, images, set.y.len());
+    let whole = batch_norm_stats(&mut net);
+    let first_means: Vec<_> = whole
+        .iter()
+        .zip(&chunked)
+        .filter(|((name, _), _)| name.starts_with("stage0.") && name.contains("running_mean@"))
+        .collect();
+    assert_eq!(first_means.len(), 2, "one per width: {whole:?}");
+    for ((name, a), (_, b)) in first_means {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + x.abs()),
+                "{name}: {a:?} vs {b:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn bad_inputs_are_explained() {
     let (train, test) = digits_split(2);

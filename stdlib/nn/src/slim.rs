@@ -3,11 +3,13 @@
 //! built from `Family::Slimmable` (choose a width, its descriptor, start from a
 //! base network's weights), the per-width profile saved in the spec, and the
 //! validation of slimmable specs. The layers are in `slim::layers`, the channel
-//! plan in `models/slimmable.rs`, sandwich training in `slim::sandwich`, latency
+//! plan in `models/slimmable.rs`, sandwich training in `slim::sandwich` (finished by
+//! `slim::recalibrate`), latency
 //! measurement in `slim::latency`. Never trains or times anything itself.
 
 pub mod latency;
 pub mod layers;
+pub mod recalibrate;
 pub mod sandwich;
 
 use crate::error::NnError;

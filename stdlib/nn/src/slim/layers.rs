@@ -56,6 +56,48 @@ fn store_grad(copy: &mut Param, row: usize, shared: &mut Param, shared_row: usiz
     }
 }
 
+/// Loads a width's weight and bias (`copy_*`, rows of `row`) from the shared
+/// full-width ones (rows of `full_row`): the slicing every slim conv and linear
+/// layer does before it runs.
+fn load_weight_and_bias(
+    (weight, bias): (&Param, Option<&Param>),
+    full_row: usize,
+    (copy_weight, copy_bias): (&mut Param, Option<&mut Param>),
+    row: usize,
+) {
+    load_slice(weight, full_row, copy_weight, row);
+    if let (Some(shared), Some(copy)) = (bias, copy_bias) {
+        load_slice(shared, 1, copy, 1);
+    }
+}
+
+/// Adds a width's weight and bias gradients into the shared ones: the inverse
+/// of `load_weight_and_bias`, after every slim conv or linear backward.
+fn store_weight_and_bias(
+    (copy_weight, copy_bias): (&mut Param, Option<&mut Param>),
+    row: usize,
+    (weight, bias): (&mut Param, Option<&mut Param>),
+    full_row: usize,
+) {
+    store_grad(copy_weight, row, weight, full_row);
+    if let (Some(shared), Some(copy)) = (bias, copy_bias) {
+        store_grad(copy, 1, shared, 1);
+    }
+}
+
+/// Visits a slim layer's shared weight and optional bias.
+fn visit_weight_and_bias(
+    prefix: &str,
+    weight: &mut Param,
+    bias: Option<&mut Param>,
+    f: &mut dyn FnMut(&str, &mut Param),
+) {
+    f(&join(prefix, "weight"), weight);
+    if let Some(b) = bias {
+        f(&join(prefix, "bias"), b);
+    }
+}
+
 /// Moves a param out of a layer that is being replaced.
 pub(crate) fn take(p: &mut Param) -> Param {
     std::mem::replace(p, Param::new(Tensor::zeros(&[0]), p.kind))
@@ -125,12 +167,13 @@ impl Layer for SlimConv2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let (full_row, row) = self.rows();
         let conv = &mut self.per_width[self.active];
-        if self.stale[self.active] {
-            load_slice(&self.weight, full_row, &mut conv.weight, row);
-            if let (Some(shared), Some(copy)) = (&self.bias, &mut conv.bias) {
-                load_slice(shared, 1, copy, 1);
-            }
-            self.stale[self.active] = false;
+        if std::mem::take(&mut self.stale[self.active]) {
+            load_weight_and_bias(
+                (&self.weight, self.bias.as_ref()),
+                full_row,
+                (&mut conv.weight, conv.bias.as_mut()),
+                row,
+            );
         }
         conv.forward(x, mode)
     }
@@ -139,19 +182,18 @@ impl Layer for SlimConv2d {
         let (full_row, row) = self.rows();
         let conv = &mut self.per_width[self.active];
         let dx = conv.backward(dy);
-        store_grad(&mut conv.weight, row, &mut self.weight, full_row);
-        if let (Some(shared), Some(copy)) = (&mut self.bias, &mut conv.bias) {
-            store_grad(copy, 1, shared, 1);
-        }
+        store_weight_and_bias(
+            (&mut conv.weight, conv.bias.as_mut()),
+            row,
+            (&mut self.weight, self.bias.as_mut()),
+            full_row,
+        );
         dx
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         self.stale.fill(true);
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, self.bias.as_mut(), f);
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
@@ -202,12 +244,13 @@ impl Layer for SlimLinear {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let full_row = self.in_features;
         let fc = &mut self.per_width[self.active];
-        if self.stale[self.active] {
-            load_slice(&self.weight, full_row, &mut fc.weight, fc.in_features);
-            if let (Some(shared), Some(copy)) = (&self.bias, &mut fc.bias) {
-                load_slice(shared, 1, copy, 1);
-            }
-            self.stale[self.active] = false;
+        if std::mem::take(&mut self.stale[self.active]) {
+            load_weight_and_bias(
+                (&self.weight, self.bias.as_ref()),
+                full_row,
+                (&mut fc.weight, fc.bias.as_mut()),
+                fc.in_features,
+            );
         }
         fc.forward(x, mode)
     }
@@ -216,20 +259,18 @@ impl Layer for SlimLinear {
         let full_row = self.in_features;
         let fc = &mut self.per_width[self.active];
         let dx = fc.backward(dy);
-        let row = fc.in_features;
-        store_grad(&mut fc.weight, row, &mut self.weight, full_row);
-        if let (Some(shared), Some(copy)) = (&mut self.bias, &mut fc.bias) {
-            store_grad(copy, 1, shared, 1);
-        }
+        store_weight_and_bias(
+            (&mut fc.weight, fc.bias.as_mut()),
+            fc.in_features,
+            (&mut self.weight, self.bias.as_mut()),
+            full_row,
+        );
         dx
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
         self.stale.fill(true);
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_and_bias(prefix, &mut self.weight, self.bias.as_mut(), f);
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
@@ -347,4 +388,15 @@ pub(crate) fn select(layer: &mut dyn Layer, index: usize) {
     } else if let Some(l) = any.downcast_mut::<SlimBatchNorm>() {
         l.active = index;
     }
+}
+
+/// The batch norm that runs at the active width: a slim one's own
+/// statistics, or a plain batch norm; `None` for any other layer.
+pub(crate) fn active_batch_norm(layer: &mut dyn Layer) -> Option<&mut BatchNorm2d> {
+    let any = layer.as_any_mut();
+    if any.is::<SlimBatchNorm>() {
+        let slim = any.downcast_mut::<SlimBatchNorm>()?;
+        return slim.per_width.get_mut(slim.active);
+    }
+    any.downcast_mut::<BatchNorm2d>()
 }

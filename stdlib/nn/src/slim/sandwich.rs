@@ -3,7 +3,8 @@
 //! runs the largest width on the labels, then the smallest and `random_widths`
 //! randomly drawn widths, each learning the largest width's softened outputs
 //! (in-place distillation) or the labels; their gradients add up in the
-//! shared weights before one optimizer step. Deterministic for a seed at a
+//! shared weights before one optimizer step; after the last one every width's
+//! batch-norm statistics are recalibrated (`slim::recalibrate`). Deterministic for a seed at a
 //! fixed thread count. Never measures latency or touches files.
 
 use crate::init::Rng8;
@@ -12,6 +13,7 @@ use crate::loss::{argmax, cross_entropy};
 use crate::network::Network;
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
+use crate::slim::recalibrate::{recalibrate, BATCH as RECALIBRATION_BATCH};
 use crate::slim::{select_width, widths};
 use crate::train::{classify, gather, Images, TrainConfig};
 use rand::seq::SliceRandom;
@@ -87,9 +89,10 @@ fn width_count(net: &Network) -> usize {
 }
 
 /// Trains `net` in place with the sandwich rule; `on_batch` runs after every
-/// optimizer step and may stop training. A network that is not slimmable has
-/// one width and trains as plain supervised learning. Leaves the network at
-/// its largest width.
+/// optimizer step and may stop training. Then recalibrates every width's
+/// batch-norm statistics on the (unaugmented) training images. A network that
+/// is not slimmable has one width and trains as plain supervised learning.
+/// Leaves the network at its largest width.
 pub fn train<E>(
     net: &mut Network,
     data: Images,
@@ -168,6 +171,7 @@ pub fn train<E>(
             lr,
         });
     }
+    recalibrate(net, data, RECALIBRATION_BATCH);
     Ok(curve)
 }
 
