@@ -3,14 +3,25 @@
 //! with its files, and `dataset.av_events`, the procedural generator. Never
 //! reads HDF5 (that is `ave_h5.rs`) and never trains anything.
 //!
-//! The generator (project's own design, not from the paper): each video has one
-//! event class, audible and visible over a random interval that starts and stops
-//! mid-video; each modality's feature is its class prototype (or a background
-//! prototype) plus a scene vector shared by both modalities at that second,
-//! plus Gaussian noise. Distractors put a sound of another class over
-//! background video, or a visible object of another class without its sound;
-//! those segments are background (AVE labels an event only when it is both
-//! heard and seen), so the model must check that the two modalities agree.
+//! The generator (project's own design, not from the paper; the paper has no
+//! synthetic task). Each video has one event class, audible and visible over a
+//! random interval that starts and stops mid-video. A modality's feature at one
+//! second is a prototype, a scene vector shared by both modalities at that
+//! second, and Gaussian noise of standard deviation `noise` per feature. An
+//! event prototype is a shared "something happens" direction plus a weaker
+//! class direction, so one segment says more about *whether* an event happens
+//! than *which*: the class is read reliably only by pooling the event's
+//! segments (long windows, event-guided refinement). The parts of AVE-CLIP each
+//! have something to fix:
+//! - distractors put a sound of another class over background video, or a
+//!   visible object of another class without its sound, for 1-3 seconds; those
+//!   segments are background (AVE labels an event only when it is both heard and
+//!   seen), so cross-modal agreement matters;
+//! - glitches are one-second breaks of the contiguous timeline: a dropout (an
+//!   event second whose features fade to a fraction of their strength, still the
+//!   event) or a blip (one second of the event's class heard and seen between
+//!   background seconds, too short to be an event: background). A segment alone
+//!   gets them wrong; its neighbours (short windows, post-processing) vote.
 
 use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Files};
 use crate::dataset::{Dataset, DatasetData};
@@ -195,6 +206,7 @@ pub struct AvSpec {
     pub audio_dim: usize,
     pub visual_dim: usize,
     pub distractors: f32,
+    pub glitches: f32,
     pub noise: f32,
     pub seed: u64,
 }
@@ -207,6 +219,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         audio_dim: input.usize("audio_dim")?,
         visual_dim: input.usize("visual_dim")?,
         distractors: input.f64("distractors")? as f32,
+        glitches: input.f64("glitches")? as f32,
         noise: input.f64("noise")? as f32,
         seed: input.u64("seed")?,
     };
@@ -221,7 +234,9 @@ fn gauss(rng: &mut ChaCha8Rng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
-fn gauss_vec(rng: &mut ChaCha8Rng, n: usize, std: f32) -> Vec<f32> {
+/// A random vector of length about `norm` (per feature `norm / sqrt(n)`).
+fn gauss_vec(rng: &mut ChaCha8Rng, n: usize, norm: f32) -> Vec<f32> {
+    let std = norm / (n.max(1) as f32).sqrt();
     (0..n).map(|_| std * gauss(rng)).collect()
 }
 
@@ -229,37 +244,91 @@ fn gauss_vec(rng: &mut ChaCha8Rng, n: usize, std: f32) -> Vec<f32> {
 #[derive(Clone, Copy, PartialEq)]
 enum Shows {
     Background,
-    Class(usize),
+    /// A class at a strength (1: full, `DROPOUT`: a fading second).
+    Class(usize, f32),
 }
 
-/// Fixed random vectors both modalities draw from: class and background
-/// prototypes, and the projections of the shared scene into each modality.
-struct Prototypes {
-    audio: Vec<Vec<f32>>,
-    visual: Vec<Vec<f32>>,
-    audio_bg: Vec<f32>,
-    visual_bg: Vec<f32>,
-    /// `[SCENE, audio_dim]` and `[SCENE, visual_dim]`.
-    audio_scene: Vec<f32>,
-    visual_scene: Vec<f32>,
-}
-
+/// Length of the "something happens" direction every event prototype shares,
+/// and of the background prototype (project defaults).
+const EVENT_NORM: f32 = 3.0;
+/// Length of each class's own direction: weaker than the event direction, so
+/// which event it is needs several segments (project default).
+const CLASS_NORM: f32 = 2.0;
+/// Length of the scene vector's projection into each modality's latent space.
+const SCENE_NORM: f32 = 2.0;
 /// Size of the scene vector shared by a segment's audio and visual features.
 const SCENE: usize = 16;
+/// Size of each modality's latent space: features are a fixed random
+/// projection of it, as deep features concentrate near a low-dimensional
+/// subspace, so the ambiguity of a segment is in the latent, not in how many
+/// features there are (project default).
+const LATENT: usize = 16;
+/// Standard deviation of the per-feature noise added after the projection
+/// (keeps the features full rank; small beside the latent noise).
+const FEATURE_NOISE: f32 = 0.3;
+/// Strength of an event second that fades out (a dropout glitch).
+const DROPOUT: f32 = 0.25;
 
-impl Prototypes {
-    fn new(spec: &AvSpec, rng: &mut ChaCha8Rng) -> Prototypes {
-        let (da, dv, k) = (spec.audio_dim, spec.visual_dim, spec.classes);
-        // Unit-variance prototypes over the whole vector, so class evidence per
-        // segment is comparable to `noise` whatever the feature size.
-        let (sa, sv) = (1.0 / (da as f32).sqrt(), 1.0 / (dv as f32).sqrt());
-        Prototypes {
-            audio: (0..k).map(|_| gauss_vec(rng, da, 3.0 * sa)).collect(),
-            visual: (0..k).map(|_| gauss_vec(rng, dv, 3.0 * sv)).collect(),
-            audio_bg: gauss_vec(rng, da, 3.0 * sa),
-            visual_bg: gauss_vec(rng, dv, 3.0 * sv),
-            audio_scene: gauss_vec(rng, SCENE * da, 2.0 * sa),
-            visual_scene: gauss_vec(rng, SCENE * dv, 2.0 * sv),
+/// One modality's fixed prototypes (in its latent space) and projections.
+struct Modality {
+    event: Vec<f32>,
+    classes: Vec<Vec<f32>>,
+    background: Vec<f32>,
+    /// `[SCENE, LATENT]`: the shared scene into this latent space.
+    scene: Vec<f32>,
+    /// `[LATENT, dim]`: the latent space into features.
+    projection: Vec<f32>,
+}
+
+impl Modality {
+    fn new(dim: usize, classes: usize, rng: &mut ChaCha8Rng) -> Modality {
+        let scale = SCENE_NORM / (SCENE as f32).sqrt();
+        Modality {
+            event: gauss_vec(rng, LATENT, EVENT_NORM),
+            classes: (0..classes)
+                .map(|_| gauss_vec(rng, LATENT, CLASS_NORM))
+                .collect(),
+            background: gauss_vec(rng, LATENT, EVENT_NORM),
+            scene: (0..SCENE)
+                .flat_map(|_| gauss_vec(rng, LATENT, scale))
+                .collect(),
+            projection: (0..LATENT)
+                .flat_map(|_| gauss_vec(rng, dim, (dim as f32 / LATENT as f32).sqrt()))
+                .collect(),
+        }
+    }
+
+    /// Appends one segment's feature: the projection of prototype + scene +
+    /// latent noise, plus a little feature noise.
+    fn emit(
+        &self,
+        out: &mut Vec<f32>,
+        shows: Shows,
+        scene: &[f32],
+        noise: f32,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let mut latent = vec![0.0f32; LATENT];
+        for (k, x) in latent.iter_mut().enumerate() {
+            *x = match shows {
+                Shows::Class(c, strength) => strength * (self.event[k] + self.classes[c][k]),
+                Shows::Background => self.background[k],
+            };
+            *x += scene
+                .iter()
+                .enumerate()
+                .map(|(i, z)| z * self.scene[i * LATENT + k])
+                .sum::<f32>();
+            *x += noise * gauss(rng);
+        }
+        let d = self.projection.len() / LATENT;
+        for j in 0..d {
+            let f: f32 = latent
+                .iter()
+                .enumerate()
+                .map(|(k, x)| x * self.projection[k * d + j])
+                .sum();
+            out.push(f + FEATURE_NOISE * gauss(rng));
         }
     }
 }
@@ -278,7 +347,8 @@ pub fn generate(spec: &AvSpec) -> Result<AvSegments, StageError> {
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let protos = Prototypes::new(spec, &mut rng);
+    let audio = Modality::new(spec.audio_dim, spec.classes, &mut rng);
+    let visual = Modality::new(spec.visual_dim, spec.classes, &mut rng);
     let mut set = AvSegments {
         segments: spec.segments,
         audio_dim: spec.audio_dim,
@@ -292,31 +362,14 @@ pub fn generate(spec: &AvSpec) -> Result<AvSegments, StageError> {
         labels: Vec::with_capacity(spec.videos * spec.segments),
     };
     for v in 0..spec.videos {
-        let class = v % spec.classes;
-        let (audio, visual) = timeline(spec, class, &mut rng);
+        let line = Timeline::new(spec, v % spec.classes, &mut rng);
         for s in 0..spec.segments {
-            let label = match (audio[s], visual[s]) {
-                (Shows::Class(a), Shows::Class(b)) if a == b => a as u32,
-                _ => spec.classes as u32,
-            };
-            set.labels.push(label);
-            let scene = gauss_vec(&mut rng, SCENE, 1.0);
-            emit(
-                &mut set.audio,
-                audio[s],
-                &protos.audio,
-                &protos.audio_bg,
-                &protos.audio_scene,
-                &scene,
-                spec.noise,
-                &mut rng,
-            );
-            emit(
+            set.labels.push(line.labels[s]);
+            let scene: Vec<f32> = (0..SCENE).map(|_| gauss(&mut rng)).collect();
+            audio.emit(&mut set.audio, line.audio[s], &scene, spec.noise, &mut rng);
+            visual.emit(
                 &mut set.visual,
-                visual[s],
-                &protos.visual,
-                &protos.visual_bg,
-                &protos.visual_scene,
+                line.visual[s],
                 &scene,
                 spec.noise,
                 &mut rng,
@@ -326,69 +379,96 @@ pub fn generate(spec: &AvSpec) -> Result<AvSegments, StageError> {
     Ok(set)
 }
 
-/// What each modality shows per segment: the event over a random interval that
-/// starts and stops mid-video, and possibly one distractor interval outside it
-/// where only one modality shows another class.
-fn timeline(spec: &AvSpec, class: usize, rng: &mut ChaCha8Rng) -> (Vec<Shows>, Vec<Shows>) {
-    let t = spec.segments;
-    let len = rng.gen_range(2..=t.saturating_sub(1).max(2));
-    let start = rng.gen_range(0..=t - len);
-    let mut audio = vec![Shows::Background; t];
-    let mut visual = vec![Shows::Background; t];
-    for s in start..start + len {
-        audio[s] = Shows::Class(class);
-        visual[s] = Shows::Class(class);
-    }
-    if rng.gen::<f32>() < spec.distractors {
-        // Outside the event, so a video's labels stay one event interval
-        // (as in AVE): a distractor is background that looks half like an event.
-        let other = (class + rng.gen_range(1..spec.classes)) % spec.classes;
-        let outside: Vec<usize> = (0..t)
-            .filter(|s| !(start..start + len).contains(s))
-            .collect();
-        let at = outside[rng.gen_range(0..outside.len())];
-        let span = if at + 1 < t && !(start..start + len).contains(&(at + 1)) && rng.gen_bool(0.5) {
-            2
-        } else {
-            1
+/// What each modality shows per segment of one video, and the truth.
+struct Timeline {
+    audio: Vec<Shows>,
+    visual: Vec<Shows>,
+    labels: Vec<u32>,
+}
+
+impl Timeline {
+    /// The event over a random interval that starts and stops mid-video, then
+    /// possibly a distractor and a glitch outside or inside it.
+    fn new(spec: &AvSpec, class: usize, rng: &mut ChaCha8Rng) -> Timeline {
+        let t = spec.segments;
+        let len = rng.gen_range(2..=t - 1);
+        let start = rng.gen_range(0..=t - len);
+        let event = start..start + len;
+        let mut line = Timeline {
+            audio: vec![Shows::Background; t],
+            visual: vec![Shows::Background; t],
+            labels: vec![spec.classes as u32; t],
         };
+        for s in event.clone() {
+            line.audio[s] = Shows::Class(class, 1.0);
+            line.visual[s] = Shows::Class(class, 1.0);
+            line.labels[s] = class as u32;
+        }
+        if rng.gen::<f32>() < spec.distractors {
+            line.distract(spec.classes, class, rng);
+        }
+        if rng.gen::<f32>() < spec.glitches {
+            line.glitch(class, rng);
+        }
+        line
+    }
+
+    fn is_background(&self, s: usize) -> bool {
+        self.audio[s] == Shows::Background && self.visual[s] == Shows::Background
+    }
+
+    /// 1-3 background seconds where one modality shows another class. Outside
+    /// the event, so a video's labels stay one event interval (as in AVE).
+    fn distract(&mut self, classes: usize, class: usize, rng: &mut ChaCha8Rng) {
+        let t = self.labels.len();
+        let free: Vec<usize> = (0..t).filter(|&s| self.is_background(s)).collect();
+        let Some(&at) = free.choose(rng) else {
+            return;
+        };
+        let other = Shows::Class((class + rng.gen_range(1..classes)) % classes, 1.0);
+        let span = rng.gen_range(1..=3);
         let sound_only = rng.gen_bool(0.5);
-        for s in at..at + span {
+        let seconds: Vec<usize> = (at..(at + span).min(t))
+            .take_while(|&s| self.is_background(s))
+            .collect();
+        for s in seconds {
             if sound_only {
-                audio[s] = Shows::Class(other);
+                self.audio[s] = other;
             } else {
-                visual[s] = Shows::Class(other);
+                self.visual[s] = other;
             }
         }
     }
-    (audio, visual)
-}
 
-/// Appends one segment's feature: prototype + projected scene + noise.
-#[allow(clippy::too_many_arguments)]
-fn emit(
-    out: &mut Vec<f32>,
-    shows: Shows,
-    protos: &[Vec<f32>],
-    background: &[f32],
-    projection: &[f32],
-    scene: &[f32],
-    noise: f32,
-    rng: &mut ChaCha8Rng,
-) {
-    let base = match shows {
-        Shows::Class(c) => &protos[c],
-        Shows::Background => background,
-    };
-    let d = base.len();
-    let std = noise / (d as f32).sqrt();
-    for (j, &b) in base.iter().enumerate() {
-        let s: f32 = scene
-            .iter()
-            .enumerate()
-            .map(|(k, z)| z * projection[k * d + j])
-            .sum();
-        out.push(b + s / (SCENE as f32).sqrt() + std * gauss(rng));
+    /// A dropout (an event second strictly inside the event fades) or a blip
+    /// (one background second between background seconds shows the class in
+    /// both modalities), whichever the video has room for.
+    fn glitch(&mut self, class: usize, rng: &mut ChaCha8Rng) {
+        let t = self.labels.len();
+        let event = |s: usize| {
+            matches!(self.audio[s], Shows::Class(c, _) if c == class)
+                && self.labels[s] == class as u32
+        };
+        let dropouts: Vec<usize> = (1..t - 1)
+            .filter(|&s| event(s - 1) && event(s) && event(s + 1))
+            .collect();
+        let blips: Vec<usize> = (1..t - 1)
+            .filter(|&s| (s - 1..=s + 1).all(|n| self.is_background(n)))
+            .collect();
+        let dropout = match (dropouts.is_empty(), blips.is_empty()) {
+            (true, true) => return,
+            (false, false) => rng.gen_bool(0.5),
+            (empty_dropouts, _) => !empty_dropouts,
+        };
+        if dropout {
+            let s = dropouts[rng.gen_range(0..dropouts.len())];
+            self.audio[s] = Shows::Class(class, DROPOUT);
+            self.visual[s] = Shows::Class(class, DROPOUT);
+        } else {
+            let s = blips[rng.gen_range(0..blips.len())];
+            self.audio[s] = Shows::Class(class, 1.0);
+            self.visual[s] = Shows::Class(class, 1.0);
+        }
     }
 }
 
@@ -404,9 +484,45 @@ mod tests {
             audio_dim: 12,
             visual_dim: 20,
             distractors: 0.5,
+            glitches: 0.5,
             noise: 0.5,
             seed,
         }
+    }
+
+    /// Every video's truth is one event interval whatever the distractors and
+    /// glitches; both glitch kinds occur, each as documented.
+    #[test]
+    fn glitches_are_dropouts_inside_events_and_blips_labelled_background() {
+        let mut s = spec(7);
+        (s.distractors, s.glitches) = (1.0, 1.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut dropouts, mut blips, mut distractors) = (0, 0, 0);
+        for v in 0..200 {
+            let class = v % s.classes;
+            let line = Timeline::new(&s, class, &mut rng);
+            let events: Vec<usize> = (0..10).filter(|&i| line.labels[i] != 4).collect();
+            assert_eq!(events.len(), events[events.len() - 1] - events[0] + 1);
+            for i in 0..10 {
+                match (line.audio[i], line.visual[i], line.labels[i]) {
+                    (Shows::Class(a, w), Shows::Class(b, _), 4) if a == b => {
+                        assert!(a == class && w == 1.0 && i > 0 && i < 9);
+                        assert!(line.is_background(i - 1) && line.is_background(i + 1));
+                        blips += 1;
+                    }
+                    (Shows::Class(_, w), _, l) if l != 4 && w == DROPOUT => {
+                        assert!(line.labels[i - 1] == l && line.labels[i + 1] == l);
+                        dropouts += 1;
+                    }
+                    (a, b, 4) if a != b => distractors += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            dropouts > 20 && blips > 20 && distractors > 100,
+            "{dropouts} {blips} {distractors}"
+        );
     }
 
     #[test]

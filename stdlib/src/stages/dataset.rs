@@ -200,7 +200,8 @@ fn av_events() -> StageDef {
             "Procedural audio-visual event sequences like AVE: videos of one-second \
              segments, each with an audio and a visual feature vector and an event class \
              or background; events start and stop mid-video, with distractor sounds that \
-             have no matching visual and the reverse. Deterministic for a seed.",
+             have no matching visual and the reverse, and one-second glitches (an event \
+             second that fades, a blip too short to be an event). Deterministic for a seed.",
             vec![
                 int("videos", 400, 1, 1_000_000, "Number of videos."),
                 int("segments", 10, 1, 1000, "One-second segments per video (AVE: 10)."),
@@ -210,14 +211,33 @@ fn av_events() -> StageDef {
                 int("visual_dim", 512, 1, 4096, "Visual feature size (AVE's VGG-19 pooled features: 512)."),
                 float(
                     "distractors",
-                    0.2,
+                    0.5,
                     0.0,
                     1.0,
-                    "Probability that a video carries a sound without its visual, or the reverse.",
+                    "Probability that a video carries 1-3 background seconds with a sound of \
+                     another class and no matching visual, or the reverse.",
                 )
                 .default_note("project default, not from the paper: enough distractors that cross-modal agreement matters"),
-                float("noise", 0.5, 0.0, 10.0, "Standard deviation of the feature noise.")
-                    .default_note("project default, not from the paper"),
+                float(
+                    "glitches",
+                    0.5,
+                    0.0,
+                    1.0,
+                    "Probability that a video carries a one-second glitch: an event second that \
+                     fades (still the event) or a one-second blip of the class between background \
+                     seconds (background).",
+                )
+                .default_note("project default, not from the paper: isolated errors for post-processing to remove"),
+                float(
+                    "noise",
+                    1.5,
+                    0.0,
+                    100.0,
+                    "Standard deviation of the noise in each modality's 16-dimensional latent \
+                     space, where an event prototype is a shared event direction of length 3 plus a \
+                     class direction of length 2 (features are a fixed projection of the latent).",
+                )
+                .default_note("project default, not from the paper: one segment alone is ambiguous (about 80% accuracy)"),
             ],
             Type::Dataset(Some(Task::AvEvent)),
         ),
