@@ -9,7 +9,7 @@
 use pipe_lang::value::Value as PipeValue;
 use pipe_stdlib::data::coco_json::{read_results, GroundTruthFile};
 use pipe_stdlib::run::coco::{evaluate, CocoTruth};
-use pipe_stdlib::stage::{NoProgress, Outputs, StageContext, StageInput};
+use pipe_stdlib::stage::Outputs;
 use pipe_stdlib::{Artifact, Input, Stdlib};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,7 +17,6 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
 
 /// How one generated pair is made.
 struct CaseSpec {
@@ -281,22 +280,13 @@ fn eval_detect_files_stage_reports_the_coco_numbers() {
     let (gt, dt) = make_case(&specs()[0]);
     std::fs::write(dir.join("gt.json"), gt.to_string()).expect("write");
     std::fs::write(dir.join("dt.json"), dt.to_string()).expect("write");
-    let run = Stdlib::get()
-        .implementation("eval", "detect_files")
-        .expect("implemented");
-    let input = StageInput {
-        args: [("truth", "gt.json"), ("detections", "dt.json")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Input::Value(PipeValue::Str(v.into()))))
-            .collect(),
-    };
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: dir.clone(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    let out = run(&input, &ctx).expect("eval.detect_files");
+    let args = [("truth", "gt.json"), ("detections", "dt.json")]
+        .into_iter()
+        .map(|(k, v)| (k, Input::Value(PipeValue::Str(v.into()))))
+        .collect();
+    let out = Stdlib::get()
+        .call("eval.detect_files", args, &dir)
+        .expect("eval.detect_files");
     let truth = GroundTruthFile::read(&dir.join("gt.json"))
         .expect("truth")
         .truth();
@@ -316,26 +306,9 @@ fn eval_detect_files_stage_reports_the_coco_numbers() {
 
 /// Runs a catalog stage with its defaults and `args`.
 fn call(full: &str, args: Vec<(&str, Input)>) -> pipe_stdlib::StageOutput {
-    let (ns, name) = full.split_once('.').expect("family.name");
-    let def = Stdlib::get().def(ns, name).expect("stage exists");
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    input
-        .args
-        .extend(args.into_iter().map(|(k, v)| (k.to_string(), v)));
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    (def.run.expect("implemented"))(&input, &ctx).unwrap_or_else(|e| panic!("{full}: {e}"))
+    Stdlib::get()
+        .call(full, args, &std::env::temp_dir())
+        .unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
 fn single(out: pipe_stdlib::StageOutput) -> Artifact {

@@ -10,37 +10,16 @@ use pipe_nn::{Family, ModelSpec, Network};
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::dataset::{Dataset, DatasetData, ImageSet};
 use pipe_stdlib::model::Model;
-use pipe_stdlib::stage::{Input, NoProgress, StageContext, StageInput, StageOutput};
+use pipe_stdlib::stage::{Input, StageOutput};
 use pipe_stdlib::{StageError, Stdlib};
 use std::alloc::System;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 #[global_allocator]
 static ALLOC: Counting<System> = Counting(System);
 
 fn call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').unwrap();
-    let def = Stdlib::get().def(ns, name).unwrap();
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    (def.run.unwrap())(&input, &ctx)
+    Stdlib::get().call(full, args, &std::env::temp_dir())
 }
 
 /// `n` images of `side`² pixels, `classes` classes: a bright square whose

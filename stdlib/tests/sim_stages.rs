@@ -4,13 +4,10 @@
 
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
-use pipe_stdlib::stage::{
-    Input, NoProgress, Outputs, StageContext, StageInput, StageOutput, SweepPoint,
-};
+use pipe_stdlib::stage::{Input, Outputs, StageOutput, SweepPoint};
 use pipe_stdlib::{StageError, Stdlib};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 fn call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
     call_in(full, args, std::env::temp_dir())
@@ -21,30 +18,7 @@ fn call_in(
     args: Vec<(&str, Input)>,
     base_dir: PathBuf,
 ) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').unwrap();
-    let def = Stdlib::get()
-        .def(ns, name)
-        .unwrap_or_else(|| panic!("no stage {full}"));
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir,
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    let run = def.run.unwrap_or_else(|| panic!("{full} is not wired"));
-    run(&input, &ctx)
+    Stdlib::get().call(full, args, &base_dir)
 }
 
 /// A fresh directory for one test's files.
@@ -452,4 +426,56 @@ fn report_line_over_a_sweep_draws_one_series_per_category() {
         "one series per technology"
     );
     assert!(p.svg.contains("tech=stt") && p.svg.contains("capacity_mb (MB)"));
+}
+
+fn metrics(pairs: &[(&str, f64)]) -> Input {
+    let values = pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    Input::Artifact(Artifact::Metrics(std::sync::Arc::new(
+        pipe_stdlib::metrics::Metrics {
+            values,
+            curves: BTreeMap::new(),
+        },
+    )))
+}
+
+#[test]
+fn report_table_names_a_metric_two_fields_share_by_its_field() {
+    let point = |bits: i64, low: f64, high: f64| {
+        Input::Record(BTreeMap::from([
+            ("bits".to_string(), i(bits)),
+            (
+                "minmax".to_string(),
+                metrics(&[("accuracy", low), ("seconds", 1.0)]),
+            ),
+            (
+                "search".to_string(),
+                Input::Record(BTreeMap::from([(
+                    "metrics".to_string(),
+                    metrics(&[("accuracy", high), ("evaluations", 40.0)]),
+                )])),
+            ),
+        ]))
+    };
+    let data = sweep(vec![("a", point(3, 0.5, 0.75)), ("b", point(4, 0.25, 1.0))]);
+    let Artifact::Table(t) = single(call("report.table", vec![("data", data)]).unwrap()) else {
+        panic!("not a table")
+    };
+    assert_eq!(
+        t.columns,
+        [
+            "point",
+            "pe",
+            "bits",
+            "evaluations",
+            "minmax.accuracy",
+            "search.metrics.accuracy",
+            "seconds"
+        ]
+    );
+    let md = t.to_markdown();
+    assert!(
+        md.contains("| pe=a | a | 3 | 40 | 0.5 | 0.75 | 1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| pe=b | b | 4 | 40 | 0.25 | 1 | 1 |"), "{md}");
 }

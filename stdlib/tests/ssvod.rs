@@ -11,37 +11,13 @@ use pipe_stdlib::dataset::VideoSet;
 use pipe_stdlib::model::Model;
 use pipe_stdlib::run::coco::{coco_ap, CocoTruth};
 use pipe_stdlib::run::detector::predict;
-use pipe_stdlib::stage::{Input, NoProgress, Outputs, StageContext, StageInput, StageOutput};
+use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use pipe_stdlib::{StageError, Stdlib};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').unwrap();
-    let def = Stdlib::get()
-        .def(ns, name)
-        .unwrap_or_else(|| panic!("no stage {full}"));
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    let run = def.run.unwrap_or_else(|| panic!("{full} is not wired"));
-    run(&input, &ctx)
+    Stdlib::get().call(full, args, &std::env::temp_dir())
 }
 
 fn int(v: i64) -> Input {

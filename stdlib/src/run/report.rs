@@ -39,25 +39,64 @@ impl Item {
             .or_else(|| self.coords.get(name).and_then(Value::as_f64))
     }
 
+    /// Takes the numbers of `input`. A record's fields are walked with an
+    /// explicit stack (its nesting is the user's); a number in a field is
+    /// named by the field's path, and a metric that two fields both report
+    /// is named `field.metric` (`{minmax: eval.classify(..), omse:
+    /// eval.classify(..)}` gives `minmax.accuracy` and `omse.accuracy`).
     fn absorb(&mut self, input: &Input) {
-        match input {
-            Input::Artifact(Artifact::Metrics(m)) => self.absorb_metrics(m),
-            Input::Artifact(Artifact::Table(t)) => self.tables.push(t.clone()),
-            Input::Record(fields) => fields.values().for_each(|v| self.absorb(v)),
-            Input::Value(v) => {
-                if let Some(x) = v.as_f64() {
-                    self.metrics.insert("value".into(), x);
+        let mut found: Vec<(String, &Metrics)> = Vec::new();
+        let mut stack = vec![(String::new(), input)];
+        while let Some((path, input)) = stack.pop() {
+            match input {
+                Input::Artifact(Artifact::Metrics(m)) => found.push((path, m)),
+                Input::Artifact(Artifact::Table(t)) => self.tables.push(t.clone()),
+                Input::Record(fields) => stack.extend(
+                    fields
+                        .iter()
+                        .rev()
+                        .map(|(name, v)| (field_path(&path, name), v)),
+                ),
+                Input::Value(v) => {
+                    if let Some(x) = v.as_f64() {
+                        let name = if path.is_empty() {
+                            "value".into()
+                        } else {
+                            path
+                        };
+                        self.metrics.insert(name, x);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+        let mut reporters: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, m) in &found {
+            for name in m.values.keys().chain(m.curves.keys()) {
+                *reporters.entry(name.as_str()).or_default() += 1;
+            }
+        }
+        let name = |path: &str, metric: &str| match reporters.get(metric) {
+            Some(n) if *n > 1 && !path.is_empty() => format!("{path}.{metric}"),
+            _ => metric.to_string(),
+        };
+        for (path, m) in &found {
+            for (k, v) in &m.values {
+                self.metrics.insert(name(path, k), *v);
+            }
+            for (k, v) in &m.curves {
+                self.curves.insert(name(path, k), v.clone());
+            }
         }
     }
+}
 
-    fn absorb_metrics(&mut self, m: &Metrics) {
-        self.metrics
-            .extend(m.values.iter().map(|(k, v)| (k.clone(), *v)));
-        self.curves
-            .extend(m.curves.iter().map(|(k, v)| (k.clone(), v.clone())));
+/// `outer.name`, or `name` at the top.
+fn field_path(outer: &str, name: &str) -> String {
+    if outer.is_empty() {
+        name.to_string()
+    } else {
+        format!("{outer}.{name}")
     }
 }
 

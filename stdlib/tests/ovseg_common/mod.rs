@@ -5,34 +5,13 @@
 
 use pipe_lang::value::Value;
 pub use pipe_stdlib::stage::Input;
-use pipe_stdlib::stage::{NoProgress, Outputs, StageContext, StageInput, StageOutput};
+use pipe_stdlib::stage::{Outputs, StageOutput};
 use pipe_stdlib::{Artifact, StageError, Stdlib};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 
 /// Runs stage `full` (`namespace.name`) with its defaults and `args`.
 pub fn try_call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').expect("namespace.name");
-    let def = Stdlib::get().def(ns, name).expect("stage exists");
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    (def.run.expect("stage implemented"))(&input, &ctx)
+    Stdlib::get().call(full, args, &std::env::temp_dir())
 }
 
 pub fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
