@@ -6,9 +6,12 @@
 //! The generator (project's own design, not from the paper; the paper has no
 //! synthetic task). Each video has one event class, audible and visible over a
 //! random interval that starts and stops mid-video. A modality's feature at one
-//! second is a prototype, a scene vector shared by both modalities at that
-//! second, and Gaussian noise of standard deviation `noise` per feature. An
-//! event prototype is a shared "something happens" direction plus a weaker
+//! second is a fixed random projection of a point in a small latent space (deep
+//! features concentrate near a low-dimensional subspace, so a segment's
+//! ambiguity does not shrink with the feature size), plus a little feature
+//! noise. The latent point is a prototype, a scene vector shared by both
+//! modalities at that second, and Gaussian noise of standard deviation `noise`
+//! per latent dimension. An event prototype is a shared "something happens" direction plus a weaker
 //! class direction, so one segment says more about *whether* an event happens
 //! than *which*: the class is read reliably only by pooling the event's
 //! segments (long windows, event-guided refinement). The parts of AVE-CLIP each
@@ -308,7 +311,7 @@ impl Modality {
         noise: f32,
         rng: &mut ChaCha8Rng,
     ) {
-        let mut latent = vec![0.0f32; LATENT];
+        let mut latent = [0.0f32; LATENT];
         for (k, x) in latent.iter_mut().enumerate() {
             *x = match shows {
                 Shows::Class(c, strength) => strength * (self.event[k] + self.classes[c][k]),
