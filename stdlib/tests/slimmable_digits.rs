@@ -126,11 +126,14 @@ fn median_per_width(results: &[SeedResult], get: fn(&SeedResult) -> &Vec<f64>) -
 }
 
 fn print_tables(results: &[SeedResult], slim: &[f64], alone: &[f64]) {
-    println!("| width | seed | slimmable | alone |\n| --- | --- | --- | --- |");
+    println!(
+        "| width | seed | slimmable | alone | latency b64 (ms) |\n| --- | --- | --- | --- | --- |"
+    );
     for (k, &w) in WIDTHS.iter().enumerate() {
         for (seed, r) in SEEDS.iter().zip(results) {
             let (a, b) = (100.0 * r.slim[k], 100.0 * r.alone[k]);
-            println!("| {} | {seed} | {a:.2}% | {b:.2}% |", label(w));
+            let l = r.b64[k];
+            println!("| {} | {seed} | {a:.2}% | {b:.2}% | {l:.2} |", label(w));
         }
     }
     let (b1, b64) = (
