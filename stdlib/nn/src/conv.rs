@@ -100,27 +100,102 @@ impl Conv2d {
     }
 }
 
+/// One output row's taps of kernel position (ki, kj) that land inside the
+/// input: output indices `out..out + len` read input indices `inp`, `inp +
+/// stride`, ... (within one image plane). Every spatial loop of this file
+/// walks these runs, so the inner loops are bounds-check-free slice zips.
+#[derive(Clone, Copy)]
+struct Span {
+    out: usize,
+    inp: usize,
+    len: usize,
+}
+
+fn spans(s: &ConvShape, g: Geometry, ki: usize, kj: usize) -> impl Iterator<Item = Span> {
+    let col_offset = kj as isize - s.padding as isize;
+    let (lo, hi) = valid_range(col_offset, s.stride, g.w, g.ow);
+    let (stride, pad) = (s.stride, s.padding as isize);
+    (0..g.oh).filter_map(move |oy| {
+        let iy = (oy * stride + ki) as isize - pad;
+        if iy < 0 || iy >= g.h as isize || hi == lo {
+            return None;
+        }
+        let inp = (iy * g.w as isize + (lo * stride) as isize + col_offset) as usize;
+        Some(Span {
+            out: oy * g.ow + lo,
+            inp,
+            len: hi - lo,
+        })
+    })
+}
+
+/// The input elements a span reads: `len` of them, `stride` apart.
+fn strided<T>(plane: &[T], span: Span, stride: usize) -> impl Iterator<Item = &T> {
+    plane[span.inp..span.inp + (span.len - 1) * stride + 1]
+        .iter()
+        .step_by(stride)
+}
+
+fn strided_mut<T>(plane: &mut [T], span: Span, stride: usize) -> impl Iterator<Item = &mut T> {
+    plane[span.inp..span.inp + (span.len - 1) * stride + 1]
+        .iter_mut()
+        .step_by(stride)
+}
+
+/// `out[o] += a · plane[i]` over a span (depthwise forward).
+fn add_scaled_from(out: &mut [f32], plane: &[f32], span: Span, stride: usize, a: f32) {
+    let dst = &mut out[span.out..span.out + span.len];
+    if stride == 1 {
+        let src = &plane[span.inp..span.inp + span.len];
+        dst.iter_mut().zip(src).for_each(|(d, x)| *d += a * x);
+    } else {
+        dst.iter_mut()
+            .zip(strided(plane, span, stride))
+            .for_each(|(d, x)| *d += a * x);
+    }
+}
+
+/// `plane[i] += a · src[o]` over a span (depthwise input gradient, col2im).
+fn add_scaled_into(plane: &mut [f32], src: &[f32], span: Span, stride: usize, a: f32) {
+    let src = &src[span.out..span.out + span.len];
+    if stride == 1 {
+        let dst = &mut plane[span.inp..span.inp + span.len];
+        dst.iter_mut().zip(src).for_each(|(d, x)| *d += a * x);
+    } else {
+        strided_mut(plane, span, stride)
+            .zip(src)
+            .for_each(|(d, x)| *d += a * x);
+    }
+}
+
+/// `Σ dy[o] · plane[i]` over a span (depthwise weight gradient).
+fn span_dot(dy: &[f32], plane: &[f32], span: Span, stride: usize) -> f32 {
+    let dy = &dy[span.out..span.out + span.len];
+    if stride == 1 {
+        let x = &plane[span.inp..span.inp + span.len];
+        dy.iter().zip(x).map(|(a, b)| a * b).sum()
+    } else {
+        dy.iter()
+            .zip(strided(plane, span, stride))
+            .map(|(a, b)| a * b)
+            .sum()
+    }
+}
+
 fn im2col(s: &ConvShape, x: &[f32], g: Geometry) -> Vec<f32> {
-    let k = s.kernel;
-    let p = g.n * g.oh * g.ow;
+    let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
+    let p = g.n * ohw;
     let mut col = vec![0.0; s.in_ch * k * k * p];
     col.par_chunks_mut(p).enumerate().for_each(|(r, row)| {
         let (ci, ki, kj) = (r / (k * k), r / k % k, r % k);
         for n in 0..g.n {
-            let plane = &x[(ci * g.n + n) * g.h * g.w..][..g.h * g.w];
-            let out = &mut row[n * g.oh * g.ow..][..g.oh * g.ow];
-            for oy in 0..g.oh {
-                let iy = (oy * s.stride + ki) as isize - s.padding as isize;
-                if iy < 0 || iy >= g.h as isize {
-                    continue;
-                }
-                let src = &plane[iy as usize * g.w..][..g.w];
-                for ox in 0..g.ow {
-                    let ix = (ox * s.stride + kj) as isize - s.padding as isize;
-                    if ix >= 0 && ix < g.w as isize {
-                        out[oy * g.ow + ox] = src[ix as usize];
-                    }
-                }
+            let plane = &x[(ci * g.n + n) * hw..][..hw];
+            let out = &mut row[n * ohw..][..ohw];
+            for span in spans(s, g, ki, kj) {
+                let dst = &mut out[span.out..span.out + span.len];
+                dst.iter_mut()
+                    .zip(strided(plane, span, s.stride))
+                    .for_each(|(d, v)| *d = *v);
             }
         }
     });
@@ -128,30 +203,19 @@ fn im2col(s: &ConvShape, x: &[f32], g: Geometry) -> Vec<f32> {
 }
 
 fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
-    let k = s.kernel;
-    let p = g.n * g.oh * g.ow;
-    let mut dx = vec![0.0; s.in_ch * g.n * g.h * g.w];
-    dx.par_chunks_mut(g.n * g.h * g.w)
+    let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
+    let p = g.n * ohw;
+    let mut dx = vec![0.0; s.in_ch * g.n * hw];
+    dx.par_chunks_mut(g.n * hw)
         .enumerate()
         .for_each(|(ci, dplanes)| {
             for kk in 0..k * k {
-                let (ki, kj) = (kk / k, kk % k);
                 let row = &dcol[(ci * k * k + kk) * p..][..p];
                 for n in 0..g.n {
-                    let plane = &mut dplanes[n * g.h * g.w..][..g.h * g.w];
-                    let src = &row[n * g.oh * g.ow..][..g.oh * g.ow];
-                    for oy in 0..g.oh {
-                        let iy = (oy * s.stride + ki) as isize - s.padding as isize;
-                        if iy < 0 || iy >= g.h as isize {
-                            continue;
-                        }
-                        let dst = &mut plane[iy as usize * g.w..][..g.w];
-                        for ox in 0..g.ow {
-                            let ix = (ox * s.stride + kj) as isize - s.padding as isize;
-                            if ix >= 0 && ix < g.w as isize {
-                                dst[ix as usize] += src[oy * g.ow + ox];
-                            }
-                        }
+                    let plane = &mut dplanes[n * hw..][..hw];
+                    let src = &row[n * ohw..][..ohw];
+                    for span in spans(s, g, kk / k, kk % k) {
+                        add_scaled_into(plane, src, span, s.stride, 1.0);
                     }
                 }
             }
@@ -173,26 +237,6 @@ fn valid_range(offset: isize, stride: usize, w: usize, ow: usize) -> (usize, usi
     (lo as usize, hi.max(lo as usize))
 }
 
-/// Calls `f(oy·ow + ox, iy·w + ix)` for every tap of kernel position (ki, kj)
-/// that lands inside the input.
-fn for_each_tap(s: &ConvShape, g: Geometry, ki: usize, kj: usize, mut f: impl FnMut(usize, usize)) {
-    let col_offset = kj as isize - s.padding as isize;
-    let (lo, hi) = valid_range(col_offset, s.stride, g.w, g.ow);
-    for oy in 0..g.oh {
-        let iy = (oy * s.stride + ki) as isize - s.padding as isize;
-        if iy < 0 || iy >= g.h as isize {
-            continue;
-        }
-        let row = iy as usize * g.w;
-        for ox in lo..hi {
-            f(
-                oy * g.ow + ox,
-                ((row + ox * s.stride) as isize + col_offset) as usize,
-            );
-        }
-    }
-}
-
 fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
     let mut y = vec![0.0; s.out_ch * g.n * ohw];
@@ -202,7 +246,9 @@ fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f3
             let plane = &x[(c * g.n + n) * hw..][..hw];
             let out = &mut yc[n * ohw..][..ohw];
             for (kk, &wv) in wc.iter().enumerate() {
-                for_each_tap(s, g, kk / k, kk % k, |o, i| out[o] += wv * plane[i]);
+                for span in spans(s, g, kk / k, kk % k) {
+                    add_scaled_from(out, plane, span, s.stride, wv);
+                }
             }
         }
     });
@@ -228,7 +274,9 @@ fn depthwise_backward(
                 let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
                 let dxp = &mut dxc[n * hw..][..hw];
                 for (kk, &wv) in wc.iter().enumerate() {
-                    for_each_tap(s, g, kk / k, kk % k, |o, i| dxp[i] += wv * dyp[o]);
+                    for span in spans(s, g, kk / k, kk % k) {
+                        add_scaled_into(dxp, dyp, span, s.stride, wv);
+                    }
                 }
             }
         });
@@ -238,9 +286,9 @@ fn depthwise_backward(
                 let plane = &x[(c * g.n + n) * hw..][..hw];
                 let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
                 for (kk, d) in dwc.iter_mut().enumerate() {
-                    let mut acc = 0.0;
-                    for_each_tap(s, g, kk / k, kk % k, |o, i| acc += dyp[o] * plane[i]);
-                    *d += acc;
+                    *d += spans(s, g, kk / k, kk % k)
+                        .map(|span| span_dot(dyp, plane, span, s.stride))
+                        .sum::<f32>();
                 }
             }
         });
