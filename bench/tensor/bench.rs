@@ -24,7 +24,8 @@ fn grew(bytes: usize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
-/// The allocator the `pipe` binary runs on (interp/src/main.rs): with glibc's,
+/// The allocator the `pipe` binary runs on, with its setting (interp/src/main.rs,
+/// `pipe_nn::allocator`): with glibc's,
 /// every large activation buffer was a fresh mmap, and page faults were a third
 /// of a MobileNetV2 training step.
 static INNER: MiMalloc = MiMalloc;
@@ -134,6 +135,7 @@ fn train_step(net: &mut Network, opt: &mut Optimizer, x: &Tensor, labels: &[u32]
 }
 
 fn main() {
+    pipe_nn::allocator::keep_freed_pages();
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     for (data, side) in [("digits", 8), ("mnist", 28)] {
         for (name, family) in models(side) {

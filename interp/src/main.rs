@@ -51,6 +51,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    pipe_nn::allocator::keep_freed_pages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => pipe_interp::cmd_check::run(args),

@@ -5,6 +5,7 @@
 //! docs/tensor-backend.md for why the layers are our own.
 
 pub mod activation;
+pub mod allocator;
 pub mod attention;
 pub mod bitmask;
 pub mod clip;
