@@ -1,5 +1,6 @@
 //! `--set name=value`: parses each override as the value of `let x = <value>`,
 //! folds it to a constant and checks it against the root param's declared type.
+//! A `str` param takes unquoted text as it is (`--set data=/path/to/dir`).
 //! Only root `param`s can be overridden. This module never changes the program;
 //! lowering substitutes the values.
 
@@ -51,7 +52,13 @@ fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
             return Err(format!("`--set {set}`: no param named `{name}`{hint}"));
         }
     };
-    let value = fold_text(text).map_err(|e| format!("`--set {set}`: {e}"))?;
+    let value = if binding.ty == Type::Str && !text.trim_start().starts_with('"') {
+        // A path or a name as the shell passes it: quoting it twice
+        // (`--set 'data="dir"'`) is what users forget.
+        Value::Str(text.to_string())
+    } else {
+        fold_text(text).map_err(|e| format!("`--set {set}`: {e}"))?
+    };
     let got = value_type(&value);
     if !Type::accepts(&binding.ty, &got) {
         return Err(format!(

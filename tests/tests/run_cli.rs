@@ -277,3 +277,25 @@ fn tables_and_plots_are_written_to_the_run_directory_even_when_cached() {
         assert!(report.contains("![") && report.contains("## t"), "{report}");
     }
 }
+
+#[test]
+fn a_str_param_takes_unquoted_text_from_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.pipe"),
+        "param images: str = \"i.gz\"\nlet d = dataset.mnist(images: images, labels: images)\n",
+    )
+    .unwrap();
+    for set in [
+        "images=/no/such/dir/x-images.gz",
+        "images=\"/no/such/dir/x-images.gz\"",
+    ] {
+        let out = run(dir.path(), &["--set", set]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{set}: {stderr}");
+        assert!(
+            stderr.contains("/no/such/dir/x-images.gz") && !stderr.contains("does not parse"),
+            "{set}: {stderr}"
+        );
+    }
+}
