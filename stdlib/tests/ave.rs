@@ -7,34 +7,13 @@
 
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
-use pipe_stdlib::stage::{Input, NoProgress, Outputs, StageContext, StageInput, StageOutput};
+use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use pipe_stdlib::{StageError, Stdlib};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 
 fn call_in(full: &str, args: Vec<(&str, Input)>, base: &Path) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').unwrap();
-    let def = Stdlib::get().def(ns, name).unwrap();
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: base.to_path_buf(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    (def.run.unwrap())(&input, &ctx)
+    Stdlib::get().call(full, args, base)
 }
 
 fn call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
