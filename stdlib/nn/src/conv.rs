@@ -168,17 +168,18 @@ fn add_scaled_into(plane: &mut [f32], src: &[f32], span: Span, stride: usize, a:
     }
 }
 
-/// `Σ dy[o] · plane[i]` over a span (depthwise weight gradient).
-fn span_dot(dy: &[f32], plane: &[f32], span: Span, stride: usize) -> f32 {
+/// `acc + Σ dy[o] · plane[i]` over a span, summed in tap order (depthwise
+/// weight gradient: one running sum over all spans, so the rounding is that
+/// of a plain loop over every tap).
+fn span_dot(acc: f32, dy: &[f32], plane: &[f32], span: Span, stride: usize) -> f32 {
     let dy = &dy[span.out..span.out + span.len];
     if stride == 1 {
         let x = &plane[span.inp..span.inp + span.len];
-        dy.iter().zip(x).map(|(a, b)| a * b).sum()
+        dy.iter().zip(x).fold(acc, |s, (a, b)| s + a * b)
     } else {
         dy.iter()
             .zip(strided(plane, span, stride))
-            .map(|(a, b)| a * b)
-            .sum()
+            .fold(acc, |s, (a, b)| s + a * b)
     }
 }
 
@@ -287,8 +288,7 @@ fn depthwise_backward(
                 let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
                 for (kk, d) in dwc.iter_mut().enumerate() {
                     *d += spans(s, g, kk / k, kk % k)
-                        .map(|span| span_dot(dyp, plane, span, s.stride))
-                        .sum::<f32>();
+                        .fold(0.0, |acc, span| span_dot(acc, dyp, plane, span, s.stride));
                 }
             }
         });
