@@ -288,7 +288,7 @@ fn slimmable() -> StageDef {
                 float_list("widths", &[0.35, 0.5, 0.75, 1.0], "Width multipliers, each in (0, 1].")
                     .default_note("project default, not from the paper: Joslim samples widths down to 0.42"),
                 int("repeats", 15, 1, 10_000, "Timed inference runs per width and batch size (1 and 64); the median is recorded in the model's metrics.")
-                    .default_note("project default"),
+                    .default_note("enough runs for a steady median on a busy machine"),
                 seed(),
             ],
             Type::Model,

@@ -231,8 +231,8 @@ fn thermal() -> StageDef {
                 float("small_width", 0.5, 0.01, 1.0, "With a single model that is not slimmable: the width of its channel slice used as the small model.")
                     .default_note("project default, not from the paper"),
                 float_list("accuracy", &[], "Accuracy of each model (largest first), shown in the trace; empty: none, or a slimmable model's saved accuracy per width."),
-                choice("latency", "batch64", &["batch64", "batch1"], "Which measured latency of a slimmable model sets each width's time per inference: `batch64` (its batch-64 median over 64, the compute per sample) or `batch1` (its batch-1 median, which on small inputs is mostly per-call overhead).")
-                    .default_note("project default"),
+                choice("latency", "batch64", &["batch64", "batch1"], "Which measured latency of a slimmable model sets each width's time per inference: `batch64` (its batch-64 median over 64, the compute per sample) or `batch1` (its batch-1 median: the latency of one request on its own).")
+                    .default_note("the compute per sample"),
                 float("load", 0.0, 0.0, 1.0, "When above 0: sets `fps` so that the largest model is busy this fraction of the time at `fmax`, which makes a study with measured latencies independent of the measuring machine's speed.")
                     .default_note("0: use `fps`"),
                 quantity("sample", Dim::Time, 1.0, 1e-4, 3600.0, "Trace sampling interval."),
