@@ -5,35 +5,11 @@
 
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
-use pipe_stdlib::stage::{Input, NoProgress, Outputs, StageContext, StageInput, StageOutput};
+use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use pipe_stdlib::{StageError, Stdlib};
-use std::sync::atomic::AtomicBool;
 
 pub fn call(full: &str, args: Vec<(&str, Input)>) -> Result<StageOutput, StageError> {
-    let (ns, name) = full.split_once('.').unwrap();
-    let def = Stdlib::get()
-        .def(ns, name)
-        .unwrap_or_else(|| panic!("no stage {full}"));
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in args {
-        assert!(def.sig.param(k).is_some(), "{full} has no parameter `{k}`");
-        input.args.insert(k.to_string(), v);
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    let run = def.run.unwrap_or_else(|| panic!("{full} is not wired"));
-    run(&input, &ctx)
+    Stdlib::get().call(full, args, &std::env::temp_dir())
 }
 
 pub fn single(out: StageOutput) -> Artifact {
