@@ -16,36 +16,21 @@ use pipe_stdlib::run::detector::{predict_per_frame, targets};
 use pipe_stdlib::run::pseudolabel::{
     label_frames, unlabeled_frames, Flows, Labeller, SsvodParams, TargetKind,
 };
-use pipe_stdlib::stage::{Input, NoProgress, Outputs, StageContext, StageInput};
+use pipe_stdlib::stage::{Input, Outputs};
 use pipe_stdlib::Stdlib;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 const REPEATS: usize = 5;
 const BATCH: usize = 16;
 
 fn moving_shapes(size: i64) -> VideoSet {
-    let def = Stdlib::get()
-        .def("dataset", "moving_shapes")
-        .expect("stage");
-    let mut input = StageInput::default();
-    for p in &def.sig.params {
-        if let Some(d) = &p.default {
-            input
-                .args
-                .insert(p.name.to_string(), Input::Value(d.clone()));
-        }
-    }
-    for (k, v) in [("videos", 4), ("frames", 30), ("size", size)] {
-        input.args.insert(k.into(), Input::Value(Value::Int(v)));
-    }
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: std::env::temp_dir(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    let out = (def.run.expect("wired"))(&input, &ctx).expect("moving_shapes");
+    let args = [("videos", 4), ("frames", 30), ("size", size)]
+        .into_iter()
+        .map(|(k, v)| (k, Input::Value(Value::Int(v))))
+        .collect();
+    let out = Stdlib::get()
+        .call("dataset.moving_shapes", args, &std::env::temp_dir())
+        .expect("moving_shapes");
     match out.outputs {
         Outputs::Single(Artifact::Dataset(d)) => d.videos().expect("videos").clone(),
         _ => panic!("moving_shapes gives one dataset"),

@@ -6,11 +6,10 @@
 
 use pipe_lang::value::Value as PipeValue;
 use pipe_stdlib::dataset::Dataset;
-use pipe_stdlib::stage::{NoProgress, Outputs, StageContext, StageInput};
+use pipe_stdlib::stage::Outputs;
 use pipe_stdlib::{Artifact, Input, StageError, StageOutput, Stdlib};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 struct Scratch(PathBuf);
 
@@ -31,22 +30,11 @@ impl Drop for Scratch {
 }
 
 fn run(stage: &str, dir: &Path, args: Vec<(&str, PipeValue)>) -> Result<StageOutput, StageError> {
-    let run = Stdlib::get()
-        .implementation("dataset", stage)
-        .expect("implemented");
-    let input = StageInput {
-        args: args
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Input::Value(v)))
-            .collect(),
-    };
-    let cancel = AtomicBool::new(false);
-    let ctx = StageContext {
-        base_dir: dir.to_path_buf(),
-        progress: &NoProgress,
-        cancel: &cancel,
-    };
-    run(&input, &ctx)
+    let args = args
+        .into_iter()
+        .map(|(k, v)| (k, Input::Value(v)))
+        .collect();
+    Stdlib::get().call(&format!("dataset.{stage}"), args, dir)
 }
 
 fn dataset(out: &StageOutput) -> &Dataset {
