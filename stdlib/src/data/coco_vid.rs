@@ -29,19 +29,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     let set = load(&annotations, &images, labeled_every, || {
         ctx.check_cancelled()
     })?;
-    let metrics = BTreeMap::from([
-        ("videos".to_string(), set.videos() as f64),
-        ("frames".to_string(), set.len() as f64),
-        (
-            "labeled_frames".to_string(),
-            set.frames.iter().filter(|f| f.labeled).count() as f64,
-        ),
-        (
-            "boxes".to_string(),
-            set.frames.iter().map(|f| f.boxes.len()).sum::<usize>() as f64,
-        ),
-        ("classes".to_string(), set.classes() as f64),
-    ]);
+    let metrics = set.summary();
     let dataset = Dataset {
         name: "coco_vid".into(),
         task: Task::VideoDetect,

@@ -19,7 +19,6 @@ use pipe_lang::types::Task;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
@@ -59,19 +58,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     };
     ctx.check_cancelled()?;
     let set = generate(&spec)?;
-    let metrics = BTreeMap::from([
-        ("videos".to_string(), spec.videos as f64),
-        ("frames".to_string(), set.len() as f64),
-        (
-            "labeled_frames".to_string(),
-            set.frames.iter().filter(|f| f.labeled).count() as f64,
-        ),
-        (
-            "boxes".to_string(),
-            set.frames.iter().map(|f| f.boxes.len()).sum::<usize>() as f64,
-        ),
-        ("classes".to_string(), set.classes() as f64),
-    ]);
+    let metrics = set.summary();
     let dataset = Dataset {
         name: "moving_shapes".into(),
         task: Task::VideoDetect,

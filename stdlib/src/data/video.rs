@@ -9,6 +9,7 @@ use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Fi
 use crate::detection::Rect;
 use crate::StageError;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Frames of one or more videos, stored video after video, frames in time order.
@@ -105,6 +106,24 @@ impl VideoSet {
     /// Number of videos.
     pub fn videos(&self) -> usize {
         self.frames.last().map_or(0, |f| f.video + 1)
+    }
+
+    /// The metrics a video dataset stage reports: videos, frames, labeled
+    /// frames, boxes and classes.
+    pub fn summary(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("videos".to_string(), self.videos() as f64),
+            ("frames".to_string(), self.len() as f64),
+            (
+                "labeled_frames".to_string(),
+                self.frames.iter().filter(|f| f.labeled).count() as f64,
+            ),
+            (
+                "boxes".to_string(),
+                self.frames.iter().map(|f| f.boxes.len()).sum::<usize>() as f64,
+            ),
+            ("classes".to_string(), self.classes() as f64),
+        ])
     }
 
     /// The frame indices of each video, in order.

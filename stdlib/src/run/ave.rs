@@ -14,6 +14,7 @@ use crate::artifact::Artifact;
 use crate::data::av::AvSegments;
 use crate::metrics::{Cell, Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::run::model::model_output;
 use crate::run::train::config;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
@@ -51,13 +52,7 @@ pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageE
         seed: input.u64("seed")?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
-    let arch = net.arch();
-    let metrics = BTreeMap::from([
-        ("params".to_string(), net.trainable_params() as f64),
-        ("macs".to_string(), arch.macs() as f64),
-    ]);
-    let model = Model::from_network(&mut net)?;
-    Ok(StageOutput::single(Artifact::Model(Arc::new(model))).with_metrics(&metrics))
+    model_output(&mut net, &[])
 }
 
 fn windows(input: &StageInput) -> Result<Vec<usize>, StageError> {

@@ -4,15 +4,14 @@
 //! and turning frame labels into training targets. Training loops live in
 //! `semi_supervised.rs`; this file never trains.
 
-use crate::artifact::Artifact;
 use crate::dataset::{BoxLabel, VideoSet};
 use crate::detection::Detection;
 use crate::model::{nn_error, Model};
+use crate::run::model::model_output;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::models::detector::{detect, Target};
 use pipe_nn::{Family, ModelSpec, Network, Tensor};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
 
 /// Frames per inference batch.
 const BATCH: usize = 64;
@@ -40,14 +39,7 @@ pub fn detector(input: &StageInput, _: &StageContext) -> Result<StageOutput, Sta
     } else {
         0
     };
-    let arch = net.arch();
-    let metrics = BTreeMap::from([
-        ("params".to_string(), net.trainable_params() as f64),
-        ("macs".to_string(), arch.macs() as f64),
-        ("backbone_tensors_copied".to_string(), copied as f64),
-    ]);
-    let model = Model::from_network(&mut net)?;
-    Ok(StageOutput::single(Artifact::Model(Arc::new(model))).with_metrics(&metrics))
+    model_output(&mut net, &[("backbone_tensors_copied", copied as f64)])
 }
 
 /// Copies every param and buffer of `from` into the same-named, same-shaped

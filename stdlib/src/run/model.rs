@@ -108,11 +108,17 @@ fn build(input: &StageInput, family: Family) -> Result<StageOutput, StageError> 
         seed: input.u64("seed")?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
-    let arch = net.arch();
-    let metrics = BTreeMap::from([
+    model_output(&mut net, &[])
+}
+
+/// A freshly built network as a stage's `Model` output, with its size metrics
+/// (`params`, `macs`) and any `extra` ones.
+pub fn model_output(net: &mut Network, extra: &[(&str, f64)]) -> Result<StageOutput, StageError> {
+    let mut metrics = BTreeMap::from([
         ("params".to_string(), net.trainable_params() as f64),
-        ("macs".to_string(), arch.macs() as f64),
+        ("macs".to_string(), net.arch().macs() as f64),
     ]);
-    let model = Model::from_network(&mut net)?;
+    metrics.extend(extra.iter().map(|(k, v)| (k.to_string(), *v)));
+    let model = Model::from_network(net)?;
     Ok(StageOutput::single(Artifact::Model(Arc::new(model))).with_metrics(&metrics))
 }

@@ -11,6 +11,7 @@ use crate::artifact::Artifact;
 use crate::data::regions::{Noun, RegionSet};
 use crate::metrics::{Cell, Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::run::train::{optimizer_kind, schedule_kind};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::clip::{clip_loss, MAX_LOG_SCALE};
 use pipe_nn::init::Rng8;
@@ -416,20 +417,8 @@ struct Optimisation {
 }
 
 fn optimisation(input: &StageInput) -> Result<Optimisation, StageError> {
-    let optimizer = match input.str("optimizer")? {
-        "sgd" => OptimizerKind::Sgd {
-            momentum: input.f64("momentum")? as f32,
-        },
-        _ => OptimizerKind::adamw(),
-    };
-    let schedule = match input.str("schedule")? {
-        "constant" => ScheduleKind::Constant,
-        "step" => ScheduleKind::Step {
-            every: input.usize("step_every")?,
-            gamma: input.f64("step_gamma")? as f32,
-        },
-        _ => ScheduleKind::Cosine,
-    };
+    let optimizer = optimizer_kind(input)?;
+    let schedule = schedule_kind(input)?;
     Ok(Optimisation {
         epochs: input.usize("epochs")?,
         batch: input.usize("batch_size")?.max(1),

@@ -46,24 +46,34 @@ pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput,
     .with_metrics(&metrics.values))
 }
 
-/// The optimisation parameters every training stage shares.
-pub fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
-    let optimizer = match input.str("optimizer")? {
-        "adamw" => OptimizerKind::adamw(),
-        "sgd" => OptimizerKind::Sgd {
+/// The `optimizer` (and `momentum`) parameters.
+pub fn optimizer_kind(input: &StageInput) -> Result<OptimizerKind, StageError> {
+    match input.str("optimizer")? {
+        "adamw" => Ok(OptimizerKind::adamw()),
+        "sgd" => Ok(OptimizerKind::Sgd {
             momentum: input.f64("momentum")? as f32,
-        },
-        other => return Err(StageError::Internal(format!("unknown optimizer `{other}`"))),
-    };
-    let schedule = match input.str("schedule")? {
-        "cosine" => ScheduleKind::Cosine,
-        "constant" => ScheduleKind::Constant,
-        "step" => ScheduleKind::Step {
+        }),
+        other => Err(StageError::Internal(format!("unknown optimizer `{other}`"))),
+    }
+}
+
+/// The `schedule` (and `step_every`, `step_gamma`) parameters.
+pub fn schedule_kind(input: &StageInput) -> Result<ScheduleKind, StageError> {
+    match input.str("schedule")? {
+        "cosine" => Ok(ScheduleKind::Cosine),
+        "constant" => Ok(ScheduleKind::Constant),
+        "step" => Ok(ScheduleKind::Step {
             every: input.usize("step_every")?,
             gamma: input.f64("step_gamma")? as f32,
-        },
-        other => return Err(StageError::Internal(format!("unknown schedule `{other}`"))),
-    };
+        }),
+        other => Err(StageError::Internal(format!("unknown schedule `{other}`"))),
+    }
+}
+
+/// The optimisation parameters every training stage shares.
+pub fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
+    let optimizer = optimizer_kind(input)?;
+    let schedule = schedule_kind(input)?;
     Ok(TrainConfig {
         epochs: input.usize("epochs")?,
         batch_size: input.usize("batch_size")?.max(1),
