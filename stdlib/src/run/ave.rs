@@ -14,10 +14,9 @@ use crate::artifact::Artifact;
 use crate::data::av::AvSegments;
 use crate::metrics::{Cell, Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::model::model_output;
+use crate::run::model::{model_output, sizes};
 use crate::run::train::config;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_lang::value::Value;
 use pipe_nn::init::Rng8;
 use pipe_nn::loss::{argmax, cross_entropy};
 use pipe_nn::models::temporal::postprocess;
@@ -39,7 +38,7 @@ pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageE
     let set = input.dataset("input")?.av_segments()?;
     let spec = ModelSpec {
         family: Family::TemporalTransformer {
-            windows: windows(input)?,
+            windows: sizes(input, "windows")?,
             dim: input.usize("dim")?,
             heads: input.usize("heads")?,
             layers: input.usize("layers")?,
@@ -53,27 +52,6 @@ pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageE
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
     model_output(&mut net, &[])
-}
-
-fn windows(input: &StageInput) -> Result<Vec<usize>, StageError> {
-    let Value::List(items) = input.value("windows")? else {
-        return Err(StageError::Internal(
-            "argument `windows` is not a list".into(),
-        ));
-    };
-    items
-        .iter()
-        .map(|v| {
-            v.as_i64()
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|&i| i > 0)
-                .ok_or_else(|| {
-                    StageError::Invalid(format!(
-                        "`windows` must hold positive segment counts, got {v}"
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// The dataset must have the layout the model was built for.

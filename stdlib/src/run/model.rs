@@ -69,7 +69,7 @@ pub fn mobilenet_v3(input: &StageInput, _: &StageContext) -> Result<StageOutput,
 }
 
 /// A list-of-int parameter as layer sizes.
-fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
+pub fn sizes(input: &StageInput, name: &str) -> Result<Vec<usize>, StageError> {
     let Value::List(items) = input.value(name)? else {
         return Err(StageError::Internal(format!(
             "argument `{name}` is not a list"
