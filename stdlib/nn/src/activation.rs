@@ -3,7 +3,11 @@
 //! kept input, or (MobileTL) gates the gradient with a packed 1-bit mask kept
 //! instead of the input: exact for ReLU and ReLU6, a documented surrogate for
 //! Hard-Swish (`HardSwishMask`).
+//!
+//! GELU's tanh is `approx::tanh`, not libm's `tanhf`: the loops vectorize, and
+//! results no longer depend on the C library's version.
 
+use crate::approx;
 use crate::bitmask::BitMask;
 use crate::error::NnError;
 use crate::layer::{cached, describe_elementwise, Layer, Mode, Tensor};
@@ -33,7 +37,7 @@ impl Act {
         match self {
             Act::Relu => x.max(0.0),
             Act::Relu6 => x.clamp(0.0, 6.0),
-            Act::Gelu => 0.5 * x * (1.0 + (GELU_C * (x + GELU_A * x * x * x)).tanh()),
+            Act::Gelu => 0.5 * x * (1.0 + approx::tanh(GELU_C * (x + GELU_A * x * x * x))),
             Act::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
             Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
         }
@@ -44,7 +48,7 @@ impl Act {
             Act::Relu => f32::from(x > 0.0),
             Act::Relu6 => f32::from(x > 0.0 && x < 6.0),
             Act::Gelu => {
-                let t = (GELU_C * (x + GELU_A * x * x * x)).tanh();
+                let t = approx::tanh(GELU_C * (x + GELU_A * x * x * x));
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * x * x)
             }
             Act::HardSwish => {
@@ -92,6 +96,35 @@ impl Act {
             (Act::HardSwish, HardSwishMask::Step) => Some(|x| x > 0.0),
             (Act::Gelu | Act::HardSigmoid, _) => None,
         }
+    }
+}
+
+/// `out[i] = act(x[i])`. The activation is matched once, outside the loop, so
+/// each arm's loop is compiled for one function and vectorizes.
+fn apply_chunk(act: Act, out: &mut [f32], x: &[f32]) {
+    fn run(out: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+    }
+    match act {
+        Act::Relu => run(out, x, |v| Act::Relu.apply(v)),
+        Act::Relu6 => run(out, x, |v| Act::Relu6.apply(v)),
+        Act::Gelu => run(out, x, |v| Act::Gelu.apply(v)),
+        Act::HardSwish => run(out, x, |v| Act::HardSwish.apply(v)),
+        Act::HardSigmoid => run(out, x, |v| Act::HardSigmoid.apply(v)),
+    }
+}
+
+/// `d[i] *= act'(x[i])`, matched once like `apply_chunk`.
+fn gate_chunk(act: Act, d: &mut [f32], x: &[f32]) {
+    fn run(d: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
+        d.iter_mut().zip(x).for_each(|(d, &x)| *d *= f(x));
+    }
+    match act {
+        Act::Relu => run(d, x, |v| Act::Relu.derivative(v)),
+        Act::Relu6 => run(d, x, |v| Act::Relu6.derivative(v)),
+        Act::Gelu => run(d, x, |v| Act::Gelu.derivative(v)),
+        Act::HardSwish => run(d, x, |v| Act::HardSwish.derivative(v)),
+        Act::HardSigmoid => run(d, x, |v| Act::HardSigmoid.derivative(v)),
     }
 }
 
@@ -143,7 +176,7 @@ impl Layer for Activation {
         y.data
             .par_chunks_mut(CHUNK)
             .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = act.apply(x)));
+            .for_each(|(y, x)| apply_chunk(act, y, x));
         if mode == Mode::Train {
             let rule = self.packed.and_then(|h| act.mask_rule(h));
             self.saved = Some(match rule {
@@ -166,11 +199,7 @@ impl Layer for Activation {
         dy.data
             .par_chunks_mut(CHUNK)
             .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(d, x)| {
-                d.iter_mut()
-                    .zip(x)
-                    .for_each(|(d, &x)| *d *= act.derivative(x))
-            });
+            .for_each(|(d, x)| gate_chunk(act, d, x));
         dy
     }
 
@@ -183,4 +212,18 @@ impl Layer for Activation {
     }
 
     crate::layer_casts!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gelu_matches_its_libm_form() {
+        for i in -4000..=4000 {
+            let x = i as f32 * 2e-3;
+            let libm = 0.5 * x * (1.0 + (GELU_C * (x + GELU_A * x * x * x)).tanh());
+            assert!((Act::Gelu.apply(x) - libm).abs() < 1e-6, "{x}");
+        }
+    }
 }

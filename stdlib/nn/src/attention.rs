@@ -3,6 +3,7 @@
 //! one sample run in sequence and samples in parallel, so the result does not
 //! depend on the thread count.
 
+use crate::approx;
 use crate::init::Rng8;
 use crate::layer::{arch_layer, cached, join, Layer, Mode, Tensor};
 use crate::linear::Linear;
@@ -38,16 +39,15 @@ impl MultiHeadAttention {
     }
 }
 
-/// Softmax of each row of a `t × t` block, in place.
-fn softmax_rows(s: &mut [f32], t: usize) {
+/// Softmax of each row of a `t × t` block of scores, scaled by `scale` first,
+/// in place. `approx::exp` and lane sums keep every loop vectorized.
+fn softmax_rows(s: &mut [f32], t: usize, scale: f32) {
     for row in s.chunks_exact_mut(t) {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        row.iter_mut().for_each(|v| *v /= sum);
+        let max = approx::max(row);
+        row.iter_mut()
+            .for_each(|v| *v = approx::exp((*v - max) * scale));
+        let inv = 1.0 / approx::sum(row);
+        row.iter_mut().for_each(|v| *v *= inv);
     }
 }
 
@@ -75,8 +75,7 @@ impl Layer for MultiHeadAttention {
                     let v = head(base, 2 * d + hi * dh, t, dh, 3 * d);
                     let s = &mut p[hi * t * t..][..t * t];
                     matmul(s, t, q, k.t(), false, Threads::One);
-                    s.iter_mut().for_each(|v| *v *= scale);
-                    softmax_rows(s, t);
+                    softmax_rows(s, t, scale);
                     matmul(
                         &mut o[hi * dh..],
                         d,
@@ -126,7 +125,7 @@ impl Layer for MultiHeadAttention {
                     matmul(&mut ds, t, doh, v.t(), false, Threads::One);
                     // Softmax backward, with the score scale folded in.
                     for (drow, prow) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                        let dot: f32 = drow.iter().zip(prow).map(|(a, b)| a * b).sum();
+                        let dot = approx::dot(drow, prow);
                         for (dv, pv) in drow.iter_mut().zip(prow) {
                             *dv = scale * pv * (*dv - dot);
                         }

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod allocator;
+pub mod approx;
 pub mod attention;
 pub mod bitmask;
 pub mod clip;

@@ -49,7 +49,7 @@ impl Network {
     /// blocks below the lowest trainable one run as in evaluation and keep
     /// nothing (their params get no gradient anyway).
     pub fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        self.forward_with(x, mode, &mut |_, block, x, m| block.body.forward(x, m))
+        in_pool(|| self.forward_with(x, mode, &mut |_, block, x, m| block.body.forward(x, m)))
     }
 
     /// `forward` with `run(index, block, input, mode)` doing each block's
@@ -78,9 +78,11 @@ impl Network {
 
     /// Backpropagates the logits' gradient down to the lowest trainable block.
     pub fn backward(&mut self, mut dy: Tensor) {
-        for block in self.blocks[self.lowest_trained..].iter_mut().rev() {
-            dy = block.body.backward(dy);
-        }
+        in_pool(|| {
+            for block in self.blocks[self.lowest_trained..].iter_mut().rev() {
+                dy = block.body.backward(dy);
+            }
+        })
     }
 
     /// The index of the lowest block with a trainable param (the block count
@@ -173,6 +175,15 @@ pub fn step_params(visit: &mut VisitParams, opt: &mut Optimizer, lr: f32, max_no
         index += 1;
     });
     norm
+}
+
+/// Runs `f` on a rayon pool thread. A caller outside the pool (a test, the
+/// benchmark, a stage's own thread) would otherwise hand every layer's
+/// parallel loop to the pool and sleep until it ends, two thread switches per
+/// layer; from inside, the loops split with the idle worker directly. Changes
+/// no result.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// Every visited param and buffer as safetensors bytes (f32, little-endian).
