@@ -8,6 +8,7 @@
 //! results no longer depend on the C library's version.
 
 use crate::approx;
+use crate::avx2;
 use crate::bitmask::BitMask;
 use crate::error::NnError;
 use crate::layer::{cached, describe_elementwise, Layer, Mode, Tensor};
@@ -33,6 +34,7 @@ const GELU_C: f32 = 0.797_884_6; // sqrt(2/pi)
 const GELU_A: f32 = 0.044_715;
 
 impl Act {
+    #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Act::Relu => x.max(0.0),
@@ -43,6 +45,7 @@ impl Act {
         }
     }
 
+    #[inline(always)]
     pub fn derivative(self, x: f32) -> f32 {
         match self {
             Act::Relu => f32::from(x > 0.0),
@@ -101,7 +104,9 @@ impl Act {
 
 /// `out[i] = act(x[i])`. The activation is matched once, outside the loop, so
 /// each arm's loop is compiled for one function and vectorizes.
+#[inline(always)]
 fn apply_chunk(act: Act, out: &mut [f32], x: &[f32]) {
+    #[inline(always)]
     fn run(out: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
         out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
     }
@@ -115,7 +120,9 @@ fn apply_chunk(act: Act, out: &mut [f32], x: &[f32]) {
 }
 
 /// `d[i] *= act'(x[i])`, matched once like `apply_chunk`.
+#[inline(always)]
 fn gate_chunk(act: Act, d: &mut [f32], x: &[f32]) {
+    #[inline(always)]
     fn run(d: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
         d.iter_mut().zip(x).for_each(|(d, &x)| *d *= f(x));
     }
@@ -176,7 +183,7 @@ impl Layer for Activation {
         y.data
             .par_chunks_mut(CHUNK)
             .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(y, x)| apply_chunk(act, y, x));
+            .for_each(|(y, x)| avx2::run(|| apply_chunk(act, y, x)));
         if mode == Mode::Train {
             let rule = self.packed.and_then(|h| act.mask_rule(h));
             self.saved = Some(match rule {
@@ -199,7 +206,7 @@ impl Layer for Activation {
         dy.data
             .par_chunks_mut(CHUNK)
             .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(d, x)| gate_chunk(act, d, x));
+            .for_each(|(d, x)| avx2::run(|| gate_chunk(act, d, x)));
         dy
     }
 

@@ -33,7 +33,7 @@ const TANH_Q: [f32; 4] = [
 ];
 
 /// `tanh(x)`.
-#[inline]
+#[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     let x = x.clamp(-TANH_CLAMP, TANH_CLAMP);
     let x2 = x * x;
@@ -64,7 +64,7 @@ const EXP_P: [f32; 6] = [
 ];
 
 /// `e^x`, flushed to about 1.2e-38 below −87.3 and saturating at e⁸⁸.
-#[inline]
+#[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(EXP_MIN, EXP_MAX);
     let shifted = x * std::f32::consts::LOG2_E + ROUND_MAGIC;
@@ -80,7 +80,7 @@ pub fn exp(x: f32) -> f32 {
 /// The sum of `x` in a fixed order: eight running lanes, then the lanes
 /// pairwise, then the tail. Vectorizes, unlike a left-to-right `sum`, and the
 /// result does not depend on the vector width.
-#[inline]
+#[inline(always)]
 pub fn sum(x: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = x.chunks_exact(8);
@@ -94,7 +94,7 @@ pub fn sum(x: &[f32]) -> f32 {
 }
 
 /// `Σ a[i]·b[i]` over the shorter slice, in `sum`'s order.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -117,7 +117,7 @@ fn combine(l: [f32; 8]) -> f32 {
 }
 
 /// The largest element (−∞ for an empty slice), eight lanes like `sum`.
-#[inline]
+#[inline(always)]
 pub fn max(x: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 8];
     let chunks = x.chunks_exact(8);

@@ -4,6 +4,7 @@
 //! depend on the thread count.
 
 use crate::approx;
+use crate::avx2;
 use crate::init::Rng8;
 use crate::layer::{arch_layer, cached, join, Layer, Mode, Tensor};
 use crate::linear::Linear;
@@ -41,6 +42,7 @@ impl MultiHeadAttention {
 
 /// Softmax of each row of a `t × t` block of scores, scaled by `scale` first,
 /// in place. `approx::exp` and lane sums keep every loop vectorized.
+#[inline(always)]
 fn softmax_rows(s: &mut [f32], t: usize, scale: f32) {
     for row in s.chunks_exact_mut(t) {
         let max = approx::max(row);
@@ -75,7 +77,7 @@ impl Layer for MultiHeadAttention {
                     let v = head(base, 2 * d + hi * dh, t, dh, 3 * d);
                     let s = &mut p[hi * t * t..][..t * t];
                     matmul(s, t, q, k.t(), false, Threads::One);
-                    softmax_rows(s, t, scale);
+                    avx2::run(|| softmax_rows(s, t, scale));
                     matmul(
                         &mut o[hi * dh..],
                         d,

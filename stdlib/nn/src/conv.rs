@@ -5,6 +5,7 @@
 //! everything else is im2col + one matrix product per group, with col2im in
 //! backward.
 
+use crate::avx2;
 use crate::init::{uniform, Rng8};
 use crate::layer::{arch_layer, cached, join, Layer, Mode, Tensor};
 use crate::matmul::{matmul, Threads, View};
@@ -111,6 +112,7 @@ struct Span {
     len: usize,
 }
 
+#[inline(always)]
 fn spans(s: &ConvShape, g: Geometry, ki: usize, kj: usize) -> impl Iterator<Item = Span> {
     let col_offset = kj as isize - s.padding as isize;
     let (lo, hi) = valid_range(col_offset, s.stride, g.w, g.ow);
@@ -130,12 +132,14 @@ fn spans(s: &ConvShape, g: Geometry, ki: usize, kj: usize) -> impl Iterator<Item
 }
 
 /// The input elements a span reads: `len` of them, `stride` apart.
+#[inline(always)]
 fn strided<T>(plane: &[T], span: Span, stride: usize) -> impl Iterator<Item = &T> {
     plane[span.inp..span.inp + (span.len - 1) * stride + 1]
         .iter()
         .step_by(stride)
 }
 
+#[inline(always)]
 fn strided_mut<T>(plane: &mut [T], span: Span, stride: usize) -> impl Iterator<Item = &mut T> {
     plane[span.inp..span.inp + (span.len - 1) * stride + 1]
         .iter_mut()
@@ -143,6 +147,7 @@ fn strided_mut<T>(plane: &mut [T], span: Span, stride: usize) -> impl Iterator<I
 }
 
 /// `out[o] += a · plane[i]` over a span (depthwise forward).
+#[inline(always)]
 fn add_scaled_from(out: &mut [f32], plane: &[f32], span: Span, stride: usize, a: f32) {
     let dst = &mut out[span.out..span.out + span.len];
     if stride == 1 {
@@ -156,6 +161,7 @@ fn add_scaled_from(out: &mut [f32], plane: &[f32], span: Span, stride: usize, a:
 }
 
 /// `plane[i] += a · src[o]` over a span (depthwise input gradient, col2im).
+#[inline(always)]
 fn add_scaled_into(plane: &mut [f32], src: &[f32], span: Span, stride: usize, a: f32) {
     let src = &src[span.out..span.out + span.len];
     if stride == 1 {
@@ -171,6 +177,7 @@ fn add_scaled_into(plane: &mut [f32], src: &[f32], span: Span, stride: usize, a:
 /// `acc + Σ dy[o] · plane[i]` over a span, summed in tap order (depthwise
 /// weight gradient: one running sum over all spans, so the rounding is that
 /// of a plain loop over every tap).
+#[inline(always)]
 fn span_dot(acc: f32, dy: &[f32], plane: &[f32], span: Span, stride: usize) -> f32 {
     let dy = &dy[span.out..span.out + span.len];
     if stride == 1 {
@@ -188,17 +195,19 @@ fn im2col(s: &ConvShape, x: &[f32], g: Geometry) -> Vec<f32> {
     let p = g.n * ohw;
     let mut col = vec![0.0; s.in_ch * k * k * p];
     col.par_chunks_mut(p).enumerate().for_each(|(r, row)| {
-        let (ci, ki, kj) = (r / (k * k), r / k % k, r % k);
-        for n in 0..g.n {
-            let plane = &x[(ci * g.n + n) * hw..][..hw];
-            let out = &mut row[n * ohw..][..ohw];
-            for span in spans(s, g, ki, kj) {
-                let dst = &mut out[span.out..span.out + span.len];
-                dst.iter_mut()
-                    .zip(strided(plane, span, s.stride))
-                    .for_each(|(d, v)| *d = *v);
+        avx2::run(|| {
+            let (ci, ki, kj) = (r / (k * k), r / k % k, r % k);
+            for n in 0..g.n {
+                let plane = &x[(ci * g.n + n) * hw..][..hw];
+                let out = &mut row[n * ohw..][..ohw];
+                for span in spans(s, g, ki, kj) {
+                    let dst = &mut out[span.out..span.out + span.len];
+                    dst.iter_mut()
+                        .zip(strided(plane, span, s.stride))
+                        .for_each(|(d, v)| *d = *v);
+                }
             }
-        }
+        })
     });
     col
 }
@@ -210,22 +219,25 @@ fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
     dx.par_chunks_mut(g.n * hw)
         .enumerate()
         .for_each(|(ci, dplanes)| {
-            for kk in 0..k * k {
-                let row = &dcol[(ci * k * k + kk) * p..][..p];
-                for n in 0..g.n {
-                    let plane = &mut dplanes[n * hw..][..hw];
-                    let src = &row[n * ohw..][..ohw];
-                    for span in spans(s, g, kk / k, kk % k) {
-                        add_scaled_into(plane, src, span, s.stride, 1.0);
+            avx2::run(|| {
+                for kk in 0..k * k {
+                    let row = &dcol[(ci * k * k + kk) * p..][..p];
+                    for n in 0..g.n {
+                        let plane = &mut dplanes[n * hw..][..hw];
+                        let src = &row[n * ohw..][..ohw];
+                        for span in spans(s, g, kk / k, kk % k) {
+                            add_scaled_into(plane, src, span, s.stride, 1.0);
+                        }
                     }
                 }
-            }
+            })
         });
     dx
 }
 
 /// The output columns `lo..hi` whose input column `o·stride + offset` lies in
 /// `0..w`, so the inner loops need no bounds checks.
+#[inline(always)]
 fn valid_range(offset: isize, stride: usize, w: usize, ow: usize) -> (usize, usize) {
     let s = stride as isize;
     let lo = if offset < 0 { (-offset + s - 1) / s } else { 0 };
@@ -242,16 +254,18 @@ fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f3
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
     let mut y = vec![0.0; s.out_ch * g.n * ohw];
     y.par_chunks_mut(g.n * ohw).enumerate().for_each(|(c, yc)| {
-        let wc = &w[c * k * k..][..k * k];
-        for n in 0..g.n {
-            let plane = &x[(c * g.n + n) * hw..][..hw];
-            let out = &mut yc[n * ohw..][..ohw];
-            for (kk, &wv) in wc.iter().enumerate() {
-                for span in spans(s, g, kk / k, kk % k) {
-                    add_scaled_from(out, plane, span, s.stride, wv);
+        avx2::run(|| {
+            let wc = &w[c * k * k..][..k * k];
+            for n in 0..g.n {
+                let plane = &x[(c * g.n + n) * hw..][..hw];
+                let out = &mut yc[n * ohw..][..ohw];
+                for (kk, &wv) in wc.iter().enumerate() {
+                    for span in spans(s, g, kk / k, kk % k) {
+                        add_scaled_from(out, plane, span, s.stride, wv);
+                    }
                 }
             }
-        }
+        })
     });
     y
 }
@@ -270,30 +284,54 @@ fn depthwise_backward(
     dx.par_chunks_mut(g.n * hw)
         .enumerate()
         .for_each(|(c, dxc)| {
-            let wc = &w[c * k * k..][..k * k];
-            for n in 0..g.n {
-                let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
-                let dxp = &mut dxc[n * hw..][..hw];
-                for (kk, &wv) in wc.iter().enumerate() {
-                    for span in spans(s, g, kk / k, kk % k) {
-                        add_scaled_into(dxp, dyp, span, s.stride, wv);
+            avx2::run(|| {
+                let wc = &w[c * k * k..][..k * k];
+                for n in 0..g.n {
+                    let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
+                    let dxp = &mut dxc[n * hw..][..hw];
+                    for (kk, &wv) in wc.iter().enumerate() {
+                        for span in spans(s, g, kk / k, kk % k) {
+                            add_scaled_into(dxp, dyp, span, s.stride, wv);
+                        }
                     }
                 }
-            }
+            })
         });
     if let Some(dw) = dw {
-        dw.par_chunks_mut(k * k).enumerate().for_each(|(c, dwc)| {
+        depthwise_weight_grad(s, x, dy, g, dw);
+    }
+    dx
+}
+
+/// Adds the depthwise weight gradient into `dw`. Each tap's gradient of one
+/// image is one running sum over its spans in row order (the rounding of a
+/// plain loop over the taps); the taps' sums are independent, so they advance
+/// in turn, one span each, and the CPU overlaps them instead of waiting on
+/// every add of one long sum.
+fn depthwise_weight_grad(s: &ConvShape, x: &[f32], dy: &[f32], g: Geometry, dw: &mut [f32]) {
+    let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
+    let taps: Vec<Vec<Span>> = (0..k * k)
+        .map(|kk| spans(s, g, kk / k, kk % k).collect())
+        .collect();
+    let rounds = taps.iter().map(Vec::len).max().unwrap_or(0);
+    dw.par_chunks_mut(k * k).enumerate().for_each(|(c, dwc)| {
+        avx2::run(|| {
+            let mut acc = vec![0.0f32; k * k];
             for n in 0..g.n {
                 let plane = &x[(c * g.n + n) * hw..][..hw];
                 let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
-                for (kk, d) in dwc.iter_mut().enumerate() {
-                    *d += spans(s, g, kk / k, kk % k)
-                        .fold(0.0, |acc, span| span_dot(acc, dyp, plane, span, s.stride));
+                acc.fill(0.0);
+                for round in 0..rounds {
+                    for (a, tap) in acc.iter_mut().zip(&taps) {
+                        if let Some(&span) = tap.get(round) {
+                            *a = span_dot(*a, dyp, plane, span, s.stride);
+                        }
+                    }
                 }
+                dwc.iter_mut().zip(&acc).for_each(|(d, a)| *d += a);
             }
-        });
-    }
-    dx
+        })
+    });
 }
 
 impl Layer for Conv2d {

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod allocator;
 pub mod approx;
 pub mod attention;
+pub mod avx2;
 pub mod bitmask;
 pub mod clip;
 pub mod conv;

@@ -30,6 +30,65 @@ fn normalized_backward(dxhat: &mut [f32], xhat: &[f32], rstd: f32) {
     }
 }
 
+/// `normalized_backward` on up to GROUP channel planes at once.
+fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd: &[f32]) {
+    let n = plane as f32;
+    let (sum, dot) = group_sums(group_rows(dxhat, plane), group_rows(xhat, plane));
+    for (j, (d, x)) in dxhat.chunks_mut(plane).zip(xhat.chunks(plane)).enumerate() {
+        let (mean, mean_dot) = (sum[j] / n, dot[j] / n);
+        for (d, x) in d.iter_mut().zip(x) {
+            *d = rstd[j] * (*d - mean - x * mean_dot);
+        }
+    }
+}
+
+/// BatchNorm channels whose reductions run in one loop. A left-to-right sum
+/// waits on each add; the sums of different channels do not wait on each
+/// other, so running several in one loop lets the CPU overlap them. Each
+/// channel still sums left to right: the bits are those of one channel at a
+/// time (the unit test compares them).
+const GROUP: usize = 8;
+
+/// Up to GROUP equal-length channel planes, padded to GROUP by repeating the
+/// last one (its extra sums are computed and ignored), so the loops below
+/// have a constant width the compiler unrolls into registers.
+fn group_rows(planes: &[f32], plane: usize) -> [&[f32]; GROUP] {
+    let count = planes.len() / plane;
+    std::array::from_fn(|j| &planes[j.min(count - 1) * plane..][..plane])
+}
+
+/// Per row, the left-to-right sums of `x` and of `x·w` (`w` = `x` rows when
+/// only the first is needed; the second is then ignored).
+fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GROUP]) {
+    let len = x[0].len();
+    let (x, w) = (x.map(|r| &r[..len]), w.map(|r| &r[..len]));
+    // -0.0, like `Iterator::sum` for floats, so an all-zero sum keeps its sign.
+    let (mut sum, mut dot) = ([-0.0f32; GROUP], [-0.0f32; GROUP]);
+    for i in 0..len {
+        for j in 0..GROUP {
+            sum[j] += x[j][i];
+            dot[j] += x[j][i] * w[j][i];
+        }
+    }
+    (sum, dot)
+}
+
+/// Per row, (mean, biased variance), each sum left to right like `moments`.
+fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
+    let len = x[0].len();
+    let n = len as f32;
+    let (sum, _) = group_sums(x, x);
+    let mean = sum.map(|s| s / n);
+    let x = x.map(|r| &r[..len]);
+    let mut sq = [-0.0f32; GROUP];
+    for i in 0..len {
+        for j in 0..GROUP {
+            sq[j] += (x[j][i] - mean[j]) * (x[j][i] - mean[j]);
+        }
+    }
+    std::array::from_fn(|j| (mean[j], sq[j] / n))
+}
+
 /// (mean, biased variance) of a slice.
 fn moments(x: &[f32]) -> (f32, f32) {
     let n = x.len() as f32;
@@ -171,13 +230,22 @@ impl Layer for BatchNorm2d {
         let mut xhat = x.data;
         let mut stats = vec![(0.0f32, 0.0f32); self.channels];
         let (rm, rv) = (&self.running_mean.value.data, &self.running_var.value.data);
-        xhat.par_chunks_mut(plane)
-            .zip(stats.par_iter_mut())
+        xhat.par_chunks_mut(GROUP * plane)
+            .zip(stats.par_chunks_mut(GROUP))
             .enumerate()
-            .for_each(|(c, (ch, s))| {
-                *s = if batch { moments(ch) } else { (rm[c], rv[c]) };
-                let r = 1.0 / (s.1 + EPS).sqrt();
-                ch.iter_mut().for_each(|v| *v = (*v - s.0) * r);
+            .for_each(|(gi, (chs, st))| {
+                if batch {
+                    let m = group_moments(group_rows(chs, plane));
+                    st.copy_from_slice(&m[..st.len()]);
+                } else {
+                    for (j, s) in st.iter_mut().enumerate() {
+                        *s = (rm[gi * GROUP + j], rv[gi * GROUP + j]);
+                    }
+                }
+                for (ch, s) in chs.chunks_mut(plane).zip(st.iter()) {
+                    let r = 1.0 / (s.1 + EPS).sqrt();
+                    ch.iter_mut().for_each(|v| *v = (*v - s.0) * r);
+                }
             });
         if batch {
             let unbias = plane as f32 / (plane.max(2) - 1) as f32;
@@ -211,16 +279,21 @@ impl Layer for BatchNorm2d {
     fn backward(&mut self, dy: Tensor) -> Tensor {
         let Saved { xhat, rstd } = cached(&mut self.saved, "BatchNorm2d");
         let plane = dy.len() / self.channels;
+        let has_xhat = !xhat.is_empty();
         let sums: Vec<(f32, f32)> = dy
             .data
-            .par_chunks(plane)
+            .par_chunks(GROUP * plane)
             .enumerate()
-            .map(|(c, dy)| {
-                let dg = match xhat.get(c * plane..(c + 1) * plane) {
-                    Some(xh) => dy.iter().zip(xh).map(|(d, x)| d * x).sum(),
-                    None => 0.0,
+            .flat_map_iter(|(gi, dys)| {
+                let rows = dys.len() / plane;
+                let dy_rows = group_rows(dys, plane);
+                let xh_rows = if has_xhat {
+                    group_rows(&xhat[gi * GROUP * plane..][..rows * plane], plane)
+                } else {
+                    dy_rows
                 };
-                (dg, dy.iter().sum())
+                let (db, dg) = group_sums(dy_rows, xh_rows);
+                (0..rows).map(move |j| (if has_xhat { dg[j] } else { 0.0 }, db[j]))
             })
             .collect();
         for (c, (dg, db)) in sums.into_iter().enumerate() {
@@ -234,14 +307,21 @@ impl Layer for BatchNorm2d {
         let g = &self.weight.value.data;
         let frozen = self.freeze_stats;
         let mut dx = dy.data;
-        dx.par_chunks_mut(plane).enumerate().for_each(|(c, ch)| {
-            ch.iter_mut().for_each(|v| *v *= g[c]);
-            if frozen {
-                ch.iter_mut().for_each(|v| *v *= rstd[c]);
-            } else {
-                normalized_backward(ch, &xhat[c * plane..(c + 1) * plane], rstd[c]);
-            }
-        });
+        dx.par_chunks_mut(GROUP * plane)
+            .enumerate()
+            .for_each(|(gi, chs)| {
+                let c0 = gi * GROUP;
+                for (j, ch) in chs.chunks_mut(plane).enumerate() {
+                    ch.iter_mut().for_each(|v| *v *= g[c0 + j]);
+                    if frozen {
+                        ch.iter_mut().for_each(|v| *v *= rstd[c0 + j]);
+                    }
+                }
+                if !frozen {
+                    let xh = &xhat[c0 * plane..][..chs.len()];
+                    normalized_backward_group(chs, xh, plane, &rstd[c0..]);
+                }
+            });
         Tensor::from_vec(&dy.shape, dx)
     }
 
@@ -261,4 +341,70 @@ impl Layer for BatchNorm2d {
     }
 
     crate::layer_casts!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| (i as f32 * seed).sin() * 3.0 + 0.5)
+            .collect()
+    }
+
+    /// BatchNorm one channel at a time with plain left-to-right sums: the
+    /// arithmetic the grouped loops must reproduce bit for bit.
+    fn reference(bn: &BatchNorm2d, x: &[f32], dy: &[f32], plane: usize) -> [Vec<f32>; 4] {
+        let (g, b) = (&bn.weight.value.data, &bn.bias.value.data);
+        let (mut y, mut dx, mut dg, mut db) = (vec![], vec![], vec![], vec![]);
+        for c in 0..bn.channels {
+            let ch = &x[c * plane..][..plane];
+            let (mean, var) = if bn.freeze_stats {
+                (bn.running_mean.value.data[c], bn.running_var.value.data[c])
+            } else {
+                moments(ch)
+            };
+            let r = 1.0 / (var + EPS).sqrt();
+            let xhat: Vec<f32> = ch.iter().map(|v| (v - mean) * r).collect();
+            y.extend(xhat.iter().map(|v| v * g[c] + b[c]));
+            let dyc = &dy[c * plane..][..plane];
+            dg.push(dyc.iter().zip(&xhat).map(|(d, x)| d * x).sum());
+            db.push(dyc.iter().sum());
+            let mut d: Vec<f32> = dyc.iter().map(|v| v * g[c]).collect();
+            if bn.freeze_stats {
+                d.iter_mut().for_each(|v| *v *= r);
+            } else {
+                normalized_backward(&mut d, &xhat, r);
+            }
+            dx.extend(d);
+        }
+        [y, dx, dg, db]
+    }
+
+    #[test]
+    fn grouped_batchnorm_matches_one_channel_at_a_time_bit_for_bit() {
+        let (channels, shape) = (11, [11, 3, 5, 7]);
+        let plane = 3 * 5 * 7;
+        for frozen in [false, true] {
+            let mut bn = BatchNorm2d::new(channels);
+            bn.weight.value.data = values(channels, 0.7);
+            bn.bias.value.data = values(channels, 1.3);
+            bn.running_mean.value.data = values(channels, 0.2);
+            bn.running_var.value.data = values(channels, 0.4).iter().map(|v| v.abs()).collect();
+            bn.freeze_stats = frozen;
+            let x = values(channels * plane, 0.013);
+            let dy = values(channels * plane, 0.029);
+            let want = reference(&bn, &x, &dy, plane);
+            let y = bn.forward(Tensor::from_vec(&shape, x.clone()), Mode::Train);
+            let dx = bn.backward(Tensor::from_vec(&shape, dy.clone()));
+            assert!(y.data == want[0], "forward, frozen: {frozen}");
+            assert!(dx.data == want[1], "input gradient, frozen: {frozen}");
+            assert!(
+                bn.weight.grad == want[2],
+                "scale gradient, frozen: {frozen}"
+            );
+            assert!(bn.bias.grad == want[3], "shift gradient, frozen: {frozen}");
+        }
+    }
 }
