@@ -59,6 +59,8 @@ fn group_rows(planes: &[f32], plane: usize) -> [&[f32]; GROUP] {
 
 /// Per row, the left-to-right sums of `x` and of `x·w` (`w` = `x` rows when
 /// only the first is needed; the second is then ignored).
+// Index loops on purpose: every row advances one element per step.
+#[allow(clippy::needless_range_loop)]
 fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GROUP]) {
     let len = x[0].len();
     let (x, w) = (x.map(|r| &r[..len]), w.map(|r| &r[..len]));
@@ -74,6 +76,7 @@ fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GR
 }
 
 /// Per row, (mean, biased variance), each sum left to right like `moments`.
+#[allow(clippy::needless_range_loop)]
 fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
     let len = x[0].len();
     let n = len as f32;
