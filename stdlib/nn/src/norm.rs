@@ -33,7 +33,7 @@ fn normalized_backward(dxhat: &mut [f32], xhat: &[f32], rstd: f32) {
 /// `normalized_backward` on up to GROUP channel planes at once.
 fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd: &[f32]) {
     let n = plane as f32;
-    let (sum, dot) = group_sums(group_rows(dxhat, plane), group_rows(xhat, plane));
+    let (sum, dot) = group_sums::<true>(group_rows(dxhat, plane), group_rows(xhat, plane));
     for (j, (d, x)) in dxhat.chunks_mut(plane).zip(xhat.chunks(plane)).enumerate() {
         let (mean, mean_dot) = (sum[j] / n, dot[j] / n);
         for (d, x) in d.iter_mut().zip(x) {
@@ -57,11 +57,13 @@ fn group_rows(planes: &[f32], plane: usize) -> [&[f32]; GROUP] {
     std::array::from_fn(|j| &planes[j.min(count - 1) * plane..][..plane])
 }
 
-/// Per row, the left-to-right sums of `x` and of `x·w` (`w` = `x` rows when
-/// only the first is needed; the second is then ignored).
+/// Per row, the left-to-right sums of `x` and (when `DOT`) of `x·w`.
 // Index loops on purpose: every row advances one element per step.
 #[allow(clippy::needless_range_loop)]
-fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GROUP]) {
+fn group_sums<const DOT: bool>(
+    x: [&[f32]; GROUP],
+    w: [&[f32]; GROUP],
+) -> ([f32; GROUP], [f32; GROUP]) {
     let len = x[0].len();
     let (x, w) = (x.map(|r| &r[..len]), w.map(|r| &r[..len]));
     // -0.0, like `Iterator::sum` for floats, so an all-zero sum keeps its sign.
@@ -69,7 +71,9 @@ fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GR
     for i in 0..len {
         for j in 0..GROUP {
             sum[j] += x[j][i];
-            dot[j] += x[j][i] * w[j][i];
+            if DOT {
+                dot[j] += x[j][i] * w[j][i];
+            }
         }
     }
     (sum, dot)
@@ -80,7 +84,7 @@ fn group_sums(x: [&[f32]; GROUP], w: [&[f32]; GROUP]) -> ([f32; GROUP], [f32; GR
 fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
     let len = x[0].len();
     let n = len as f32;
-    let (sum, _) = group_sums(x, x);
+    let (sum, _) = group_sums::<false>(x, x);
     let mean = sum.map(|s| s / n);
     let x = x.map(|r| &r[..len]);
     let mut sq = [-0.0f32; GROUP];
@@ -295,7 +299,7 @@ impl Layer for BatchNorm2d {
                 } else {
                     dy_rows
                 };
-                let (db, dg) = group_sums(dy_rows, xh_rows);
+                let (db, dg) = group_sums::<true>(dy_rows, xh_rows);
                 (0..rows).map(move |j| (if has_xhat { dg[j] } else { 0.0 }, db[j]))
             })
             .collect();

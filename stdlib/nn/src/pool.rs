@@ -55,21 +55,11 @@ impl Layer for Pool2d {
             planes
                 .zip(arg.par_chunks_mut(oh * ow))
                 .for_each(|((pi, out), arg)| {
-                    let base = pi * h * w;
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut best = (f32::NEG_INFINITY, 0);
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let i = base + (oy * s + ky) * w + ox * s + kx;
-                                    if x.data[i] > best.0 {
-                                        best = (x.data[i], i);
-                                    }
-                                }
-                            }
-                            out[oy * ow + ox] = best.0;
-                            arg[oy * ow + ox] = best.1 as u32;
-                        }
+                    let plane = &x.data[pi * h * w..][..h * w];
+                    if k == 2 && s == 2 {
+                        max_pool_2x2(plane, pi * h * w, w, ow, out, arg);
+                    } else {
+                        max_pool(plane, pi * h * w, (w, ow), (k, s), out, arg);
                     }
                 });
         } else {
@@ -135,6 +125,53 @@ impl Layer for Pool2d {
     }
 
     crate::layer_casts!();
+}
+
+/// Max pooling of one plane (`w` wide, output `ow` wide, window `k`, stride
+/// `s`): each output takes the first largest input in row-major window order,
+/// and `arg` its flat index in the whole tensor (`base` + index in the plane).
+fn max_pool(
+    plane: &[f32],
+    base: usize,
+    (w, ow): (usize, usize),
+    (k, s): (usize, usize),
+    out: &mut [f32],
+    arg: &mut [u32],
+) {
+    for (o, (y, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+        let (oy, ox) = (o / ow, o % ow);
+        let mut best = (f32::NEG_INFINITY, 0);
+        for ky in 0..k {
+            for kx in 0..k {
+                let i = (oy * s + ky) * w + ox * s + kx;
+                if plane[i] > best.0 {
+                    best = (plane[i], base + i);
+                }
+            }
+        }
+        (*y, *a) = (best.0, best.1 as u32);
+    }
+}
+
+/// `max_pool` for the 2×2 window at stride 2 (every cnn stage), on two input
+/// rows at a time without per-tap index arithmetic. Same winners, same order.
+fn max_pool_2x2(plane: &[f32], base: usize, w: usize, ow: usize, out: &mut [f32], arg: &mut [u32]) {
+    let rows = out.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate();
+    for (oy, (out, arg)) in rows {
+        let top = 2 * oy * w;
+        let (r0, r1) = (&plane[top..][..2 * ow], &plane[top + w..][..2 * ow]);
+        let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        for (ox, ((y, a), (t, b))) in out.iter_mut().zip(arg.iter_mut()).zip(windows).enumerate() {
+            let i = top + 2 * ox;
+            let mut best = (f32::NEG_INFINITY, 0);
+            for (v, at) in [(t[0], i), (t[1], i + 1), (b[0], i + w), (b[1], i + w + 1)] {
+                if v > best.0 {
+                    best = (v, base + at);
+                }
+            }
+            (*y, *a) = (best.0, best.1 as u32);
+        }
+    }
 }
 
 /// `[C, N, H, W]` to rows `[N, C]` of per-channel means.
