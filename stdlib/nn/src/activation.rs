@@ -102,13 +102,17 @@ impl Act {
     }
 }
 
-/// `out[i] = act(x[i])`. The activation is matched once, outside the loop, so
-/// each arm's loop is compiled for one function and vectorizes.
+/// `out[i] = act(x[i])`, or `out[i] = act(out[i])` in place when `x` is
+/// `None`. The activation is matched once, outside the loop, so each arm's
+/// loop is compiled for one function and vectorizes.
 #[inline(always)]
-fn apply_chunk(act: Act, out: &mut [f32], x: &[f32]) {
+fn apply_chunk(act: Act, out: &mut [f32], x: Option<&[f32]>) {
     #[inline(always)]
-    fn run(out: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
-        out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+    fn run(out: &mut [f32], x: Option<&[f32]>, f: impl Fn(f32) -> f32) {
+        match x {
+            Some(x) => out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)),
+            None => out.iter_mut().for_each(|o| *o = f(*o)),
+        }
     }
     match act {
         Act::Relu => run(out, x, |v| Act::Relu.apply(v)),
@@ -177,21 +181,26 @@ impl Activation {
 }
 
 impl Layer for Activation {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         let act = self.act;
-        let mut y = Tensor::zeros(&x.shape);
-        y.data
-            .par_chunks_mut(CHUNK)
-            .zip(x.data.par_chunks(CHUNK))
-            .for_each(|(y, x)| avx2::run(|| apply_chunk(act, y, x)));
-        if mode == Mode::Train {
-            let rule = self.packed.and_then(|h| act.mask_rule(h));
-            self.saved = Some(match rule {
-                Some(keep) => Saved::Mask(BitMask::pack(&x.data, keep)),
-                None => Saved::Input(x),
-            });
+        let rule = self.packed.and_then(|h| act.mask_rule(h));
+        if mode == Mode::Train && rule.is_none() {
+            let mut y = Tensor::zeros(&x.shape);
+            y.data
+                .par_chunks_mut(CHUNK)
+                .zip(x.data.par_chunks(CHUNK))
+                .for_each(|(y, x)| avx2::run(|| apply_chunk(act, y, Some(x))));
+            self.saved = Some(Saved::Input(x));
+            return y;
         }
-        y
+        if let (Mode::Train, Some(keep)) = (mode, rule) {
+            self.saved = Some(Saved::Mask(BitMask::pack(&x.data, keep)));
+        }
+        // Nothing keeps the input: overwrite it instead of allocating.
+        x.data
+            .par_chunks_mut(CHUNK)
+            .for_each(|v| avx2::run(|| apply_chunk(act, v, None)));
+        x
     }
 
     fn backward(&mut self, mut dy: Tensor) -> Tensor {

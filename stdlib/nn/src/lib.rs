@@ -31,6 +31,7 @@ pub mod param;
 pub mod pool;
 pub mod quant;
 pub mod reshape;
+pub mod row_sums;
 pub mod schedule;
 pub mod sequential;
 pub mod slim;

@@ -7,6 +7,7 @@
 use crate::init::constant;
 use crate::layer::{cached, describe_elementwise, join, Layer, Mode, Tensor};
 use crate::param::{Param, ParamKind};
+use crate::row_sums;
 use pipe_sim::arch;
 use rayon::prelude::*;
 
@@ -33,7 +34,7 @@ fn normalized_backward(dxhat: &mut [f32], xhat: &[f32], rstd: f32) {
 /// `normalized_backward` on up to GROUP channel planes at once.
 fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd: &[f32]) {
     let n = plane as f32;
-    let (sum, dot) = group_sums::<true>(group_rows(dxhat, plane), group_rows(xhat, plane));
+    let (sum, dot) = row_sums::sums::<true>(group_rows(dxhat, plane), group_rows(xhat, plane));
     for (j, (d, x)) in dxhat.chunks_mut(plane).zip(xhat.chunks(plane)).enumerate() {
         let (mean, mean_dot) = (sum[j] / n, dot[j] / n);
         for (d, x) in d.iter_mut().zip(x) {
@@ -42,12 +43,9 @@ fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd
     }
 }
 
-/// BatchNorm channels whose reductions run in one loop. A left-to-right sum
-/// waits on each add; the sums of different channels do not wait on each
-/// other, so running several in one loop lets the CPU overlap them. Each
-/// channel still sums left to right: the bits are those of one channel at a
-/// time (the unit test compares them).
-const GROUP: usize = 8;
+/// BatchNorm channels whose reductions run in one loop (`row_sums`): the
+/// bits are those of one channel at a time (the unit test compares them).
+const GROUP: usize = row_sums::ROWS;
 
 /// Up to GROUP equal-length channel planes, padded to GROUP by repeating the
 /// last one (its extra sums are computed and ignored), so the loops below
@@ -57,42 +55,12 @@ fn group_rows(planes: &[f32], plane: usize) -> [&[f32]; GROUP] {
     std::array::from_fn(|j| &planes[j.min(count - 1) * plane..][..plane])
 }
 
-/// Per row, the left-to-right sums of `x` and (when `DOT`) of `x·w`.
-// Index loops on purpose: every row advances one element per step.
-#[allow(clippy::needless_range_loop)]
-fn group_sums<const DOT: bool>(
-    x: [&[f32]; GROUP],
-    w: [&[f32]; GROUP],
-) -> ([f32; GROUP], [f32; GROUP]) {
-    let len = x[0].len();
-    let (x, w) = (x.map(|r| &r[..len]), w.map(|r| &r[..len]));
-    // -0.0, like `Iterator::sum` for floats, so an all-zero sum keeps its sign.
-    let (mut sum, mut dot) = ([-0.0f32; GROUP], [-0.0f32; GROUP]);
-    for i in 0..len {
-        for j in 0..GROUP {
-            sum[j] += x[j][i];
-            if DOT {
-                dot[j] += x[j][i] * w[j][i];
-            }
-        }
-    }
-    (sum, dot)
-}
-
 /// Per row, (mean, biased variance), each sum left to right like `moments`.
-#[allow(clippy::needless_range_loop)]
 fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
-    let len = x[0].len();
-    let n = len as f32;
-    let (sum, _) = group_sums::<false>(x, x);
+    let n = x[0].len() as f32;
+    let (sum, _) = row_sums::sums::<false>(x, x);
     let mean = sum.map(|s| s / n);
-    let x = x.map(|r| &r[..len]);
-    let mut sq = [-0.0f32; GROUP];
-    for i in 0..len {
-        for j in 0..GROUP {
-            sq[j] += (x[j][i] - mean[j]) * (x[j][i] - mean[j]);
-        }
-    }
+    let sq = row_sums::squared_deviations(x, mean);
     std::array::from_fn(|j| (mean[j], sq[j] / n))
 }
 
@@ -299,7 +267,7 @@ impl Layer for BatchNorm2d {
                 } else {
                     dy_rows
                 };
-                let (db, dg) = group_sums::<true>(dy_rows, xh_rows);
+                let (db, dg) = row_sums::sums::<true>(dy_rows, xh_rows);
                 (0..rows).map(move |j| (if has_xhat { dg[j] } else { 0.0 }, db[j]))
             })
             .collect();
