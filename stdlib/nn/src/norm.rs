@@ -20,18 +20,9 @@ struct Saved {
     rstd: Vec<f32>,
 }
 
-/// dx for y = xhat·g + b where xhat was normalized with batch statistics over
-/// `dxhat.len()` values: rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)).
-fn normalized_backward(dxhat: &mut [f32], xhat: &[f32], rstd: f32) {
-    let n = dxhat.len() as f32;
-    let mean = dxhat.iter().sum::<f32>() / n;
-    let mean_dot = dxhat.iter().zip(xhat).map(|(d, x)| d * x).sum::<f32>() / n;
-    for (d, x) in dxhat.iter_mut().zip(xhat) {
-        *d = rstd * (*d - mean - x * mean_dot);
-    }
-}
-
-/// `normalized_backward` on up to GROUP channel planes at once.
+/// dx for y = xhat·g + b where xhat was normalized with batch statistics, for
+/// up to GROUP planes (BatchNorm channels or LayerNorm rows) at once: per plane
+/// rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)).
 fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd: &[f32]) {
     let n = plane as f32;
     let (sum, dot) = row_sums::sums::<true>(group_rows(dxhat, plane), group_rows(xhat, plane));
@@ -43,8 +34,9 @@ fn normalized_backward_group(dxhat: &mut [f32], xhat: &[f32], plane: usize, rstd
     }
 }
 
-/// BatchNorm channels whose reductions run in one loop (`row_sums`): the
-/// bits are those of one channel at a time (the unit test compares them).
+/// BatchNorm channels or LayerNorm rows whose reductions run in one loop
+/// (`row_sums`): the bits are those of one at a time (the unit tests compare
+/// them).
 const GROUP: usize = row_sums::ROWS;
 
 /// Up to GROUP equal-length channel planes, padded to GROUP by repeating the
@@ -62,14 +54,6 @@ fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
     let mean = sum.map(|s| s / n);
     let sq = row_sums::squared_deviations(x, mean);
     std::array::from_fn(|j| (mean[j], sq[j] / n))
-}
-
-/// (mean, biased variance) of a slice.
-fn moments(x: &[f32]) -> (f32, f32) {
-    let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    (mean, var)
 }
 
 pub struct LayerNorm {
@@ -96,12 +80,14 @@ impl Layer for LayerNorm {
         let rows = x.len() / d;
         let mut xhat = x.data;
         let mut rstd = vec![0.0; rows];
-        xhat.par_chunks_mut(d)
-            .zip(rstd.par_iter_mut())
-            .for_each(|(row, r)| {
-                let (mean, var) = moments(row);
-                *r = 1.0 / (var + EPS).sqrt();
-                row.iter_mut().for_each(|v| *v = (*v - mean) * *r);
+        xhat.par_chunks_mut(GROUP * d)
+            .zip(rstd.par_chunks_mut(GROUP))
+            .for_each(|(rows, rs)| {
+                let stats = group_moments(group_rows(rows, d));
+                for ((row, r), (mean, var)) in rows.chunks_mut(d).zip(rs).zip(stats) {
+                    *r = 1.0 / (var + EPS).sqrt();
+                    row.iter_mut().for_each(|v| *v = (*v - mean) * *r);
+                }
             });
         let (g, b) = (&self.weight.value.data, &self.bias.value.data);
         let mut y = xhat.clone();
@@ -133,12 +119,14 @@ impl Layer for LayerNorm {
         }
         let g = &self.weight.value.data;
         let mut dx = dy.data;
-        dx.par_chunks_mut(d)
-            .zip(xhat.par_chunks(d))
-            .zip(rstd.par_iter())
-            .for_each(|((row, xh), &r)| {
-                row.iter_mut().zip(g).for_each(|(v, g)| *v *= g);
-                normalized_backward(row, xh, r);
+        dx.par_chunks_mut(GROUP * d)
+            .zip(xhat.par_chunks(GROUP * d))
+            .zip(rstd.par_chunks(GROUP))
+            .for_each(|((rows, xh), rs)| {
+                for row in rows.chunks_mut(d) {
+                    row.iter_mut().zip(g).for_each(|(v, g)| *v *= g);
+                }
+                normalized_backward_group(rows, xh, d, rs);
             });
         Tensor::from_vec(&dy.shape, dx)
     }
@@ -328,6 +316,25 @@ mod tests {
             .collect()
     }
 
+    /// (mean, biased variance) of a slice.
+    fn moments(x: &[f32]) -> (f32, f32) {
+        let n = x.len() as f32;
+        let mean = x.iter().sum::<f32>() / n;
+        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        (mean, var)
+    }
+
+    /// dx for y = xhat·g + b where xhat was normalized with batch statistics over
+    /// `dxhat.len()` values: rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)).
+    fn normalized_backward(dxhat: &mut [f32], xhat: &[f32], rstd: f32) {
+        let n = dxhat.len() as f32;
+        let mean = dxhat.iter().sum::<f32>() / n;
+        let mean_dot = dxhat.iter().zip(xhat).map(|(d, x)| d * x).sum::<f32>() / n;
+        for (d, x) in dxhat.iter_mut().zip(xhat) {
+            *d = rstd * (*d - mean - x * mean_dot);
+        }
+    }
+
     /// BatchNorm one channel at a time with plain left-to-right sums: the
     /// arithmetic the grouped loops must reproduce bit for bit.
     fn reference(bn: &BatchNorm2d, x: &[f32], dy: &[f32], plane: usize) -> [Vec<f32>; 4] {
@@ -381,5 +388,30 @@ mod tests {
             );
             assert!(bn.bias.grad == want[3], "shift gradient, frozen: {frozen}");
         }
+    }
+
+    #[test]
+    fn grouped_layernorm_matches_one_row_at_a_time_bit_for_bit() {
+        let (rows, d) = (13, 24);
+        let mut ln = LayerNorm::new(d);
+        ln.weight.value.data = values(d, 0.7);
+        ln.bias.value.data = values(d, 1.3);
+        let x = values(rows * d, 0.013);
+        let dy = values(rows * d, 0.029);
+        let (g, b) = (ln.weight.value.data.clone(), ln.bias.value.data.clone());
+        let (mut want_y, mut want_dx) = (vec![], vec![]);
+        for (row, dyr) in x.chunks(d).zip(dy.chunks(d)) {
+            let (mean, var) = moments(row);
+            let r = 1.0 / (var + EPS).sqrt();
+            let xhat: Vec<f32> = row.iter().map(|v| (v - mean) * r).collect();
+            want_y.extend(xhat.iter().zip(&g).zip(&b).map(|((v, g), b)| v * g + b));
+            let mut dxr: Vec<f32> = dyr.iter().zip(&g).map(|(v, g)| v * g).collect();
+            normalized_backward(&mut dxr, &xhat, r);
+            want_dx.extend(dxr);
+        }
+        let y = ln.forward(Tensor::from_vec(&[rows, d], x), Mode::Train);
+        let dx = ln.backward(Tensor::from_vec(&[rows, d], dy));
+        assert!(y.data == want_y, "forward");
+        assert!(dx.data == want_dx, "input gradient");
     }
 }
