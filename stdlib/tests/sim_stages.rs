@@ -479,3 +479,35 @@ fn report_table_names_a_metric_two_fields_share_by_its_field() {
     );
     assert!(md.contains("| pe=b | b | 4 | 40 | 0.25 | 1 | 1 |"), "{md}");
 }
+
+/// A training run's record holds its final `rec_loss` (a value) and its
+/// `rec_loss` curve: different kinds, so no clash, and the column keeps its
+/// plain name (pipelines/supmae.pipe's pre-training table).
+#[test]
+fn report_table_keeps_a_value_and_a_curve_of_one_name_apart() {
+    let run = |loss: f64| {
+        let curve = pipe_stdlib::metrics::Metrics {
+            values: BTreeMap::new(),
+            curves: BTreeMap::from([("rec_loss".to_string(), vec![0.9, loss])]),
+        };
+        Input::Record(BTreeMap::from([
+            ("metrics".to_string(), metrics(&[("rec_loss", loss)])),
+            (
+                "curve".to_string(),
+                Input::Artifact(Artifact::Metrics(std::sync::Arc::new(curve))),
+            ),
+        ]))
+    };
+    let data = Input::Record(BTreeMap::from([
+        ("mae".to_string(), run(0.5)),
+        ("supmae".to_string(), run(0.25)),
+    ]));
+    let columns = Input::Value(Value::List(vec![Value::Str("rec_loss".into())]));
+    let out = call("report.table", vec![("data", data), ("columns", columns)]);
+    let Artifact::Table(t) = single(out.unwrap()) else {
+        panic!("not a table")
+    };
+    let md = t.to_markdown();
+    assert!(md.contains("| mae | 0.5 |"), "{md}");
+    assert!(md.contains("| supmae | 0.25 |"), "{md}");
+}

@@ -70,22 +70,31 @@ impl Item {
                 _ => {}
             }
         }
-        let mut reporters: BTreeMap<&str, usize> = BTreeMap::new();
+        // Values and curves live in separate maps, so a value and a curve of
+        // the same name (a training run's final `rec_loss` and its curve) do
+        // not clash; two values (or two curves) of one name do.
+        let (mut values, mut curves): (BTreeMap<&str, usize>, BTreeMap<&str, usize>) =
+            Default::default();
         for (_, m) in &found {
-            for name in m.values.keys().chain(m.curves.keys()) {
-                *reporters.entry(name.as_str()).or_default() += 1;
+            for name in m.values.keys() {
+                *values.entry(name.as_str()).or_default() += 1;
+            }
+            for name in m.curves.keys() {
+                *curves.entry(name.as_str()).or_default() += 1;
             }
         }
-        let name = |path: &str, metric: &str| match reporters.get(metric) {
+        let name = |reporters: &BTreeMap<&str, usize>, path: &str, metric: &str| match reporters
+            .get(metric)
+        {
             Some(n) if *n > 1 && !path.is_empty() => format!("{path}.{metric}"),
             _ => metric.to_string(),
         };
         for (path, m) in &found {
             for (k, v) in &m.values {
-                self.metrics.insert(name(path, k), *v);
+                self.metrics.insert(name(&values, path, k), *v);
             }
             for (k, v) in &m.curves {
-                self.curves.insert(name(path, k), v.clone());
+                self.curves.insert(name(&curves, path, k), v.clone());
             }
         }
     }
