@@ -131,6 +131,15 @@ fn spans(s: &ConvShape, g: Geometry, ki: usize, kj: usize) -> impl Iterator<Item
     })
 }
 
+/// Every kernel position's spans, index `ki·k + kj`: the same for every
+/// channel and image, so each layer call computes them once.
+fn tap_spans(s: &ConvShape, g: Geometry) -> Vec<Vec<Span>> {
+    let k = s.kernel;
+    (0..k * k)
+        .map(|kk| spans(s, g, kk / k, kk % k).collect())
+        .collect()
+}
+
 /// The input elements a span reads: `len` of them, `stride` apart.
 #[inline(always)]
 fn strided<T>(plane: &[T], span: Span, stride: usize) -> impl Iterator<Item = &T> {
@@ -193,14 +202,15 @@ fn span_dot(acc: f32, dy: &[f32], plane: &[f32], span: Span, stride: usize) -> f
 fn im2col(s: &ConvShape, x: &[f32], g: Geometry) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
     let p = g.n * ohw;
+    let taps = tap_spans(s, g);
     let mut col = vec![0.0; s.in_ch * k * k * p];
     col.par_chunks_mut(p).enumerate().for_each(|(r, row)| {
         avx2::run(|| {
-            let (ci, ki, kj) = (r / (k * k), r / k % k, r % k);
+            let (ci, kk) = (r / (k * k), r % (k * k));
             for n in 0..g.n {
                 let plane = &x[(ci * g.n + n) * hw..][..hw];
                 let out = &mut row[n * ohw..][..ohw];
-                for span in spans(s, g, ki, kj) {
+                for &span in &taps[kk] {
                     let dst = &mut out[span.out..span.out + span.len];
                     dst.iter_mut()
                         .zip(strided(plane, span, s.stride))
@@ -215,17 +225,18 @@ fn im2col(s: &ConvShape, x: &[f32], g: Geometry) -> Vec<f32> {
 fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
     let p = g.n * ohw;
+    let taps = tap_spans(s, g);
     let mut dx = vec![0.0; s.in_ch * g.n * hw];
     dx.par_chunks_mut(g.n * hw)
         .enumerate()
         .for_each(|(ci, dplanes)| {
             avx2::run(|| {
-                for kk in 0..k * k {
+                for (kk, tap) in taps.iter().enumerate() {
                     let row = &dcol[(ci * k * k + kk) * p..][..p];
                     for n in 0..g.n {
                         let plane = &mut dplanes[n * hw..][..hw];
                         let src = &row[n * ohw..][..ohw];
-                        for span in spans(s, g, kk / k, kk % k) {
+                        for &span in tap {
                             add_scaled_into(plane, src, span, s.stride, 1.0);
                         }
                     }
@@ -252,6 +263,7 @@ fn valid_range(offset: isize, stride: usize, w: usize, ow: usize) -> (usize, usi
 
 fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
+    let taps = tap_spans(s, g);
     let mut y = vec![0.0; s.out_ch * g.n * ohw];
     y.par_chunks_mut(g.n * ohw).enumerate().for_each(|(c, yc)| {
         avx2::run(|| {
@@ -259,8 +271,8 @@ fn depthwise_forward(s: &ConvShape, x: &[f32], w: &[f32], g: Geometry) -> Vec<f3
             for n in 0..g.n {
                 let plane = &x[(c * g.n + n) * hw..][..hw];
                 let out = &mut yc[n * ohw..][..ohw];
-                for (kk, &wv) in wc.iter().enumerate() {
-                    for span in spans(s, g, kk / k, kk % k) {
+                for (&wv, tap) in wc.iter().zip(&taps) {
+                    for &span in tap {
                         add_scaled_from(out, plane, span, s.stride, wv);
                     }
                 }
@@ -280,6 +292,7 @@ fn depthwise_backward(
     dw: Option<&mut [f32]>,
 ) -> Vec<f32> {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
+    let taps = tap_spans(s, g);
     let mut dx = vec![0.0; s.in_ch * g.n * hw];
     dx.par_chunks_mut(g.n * hw)
         .enumerate()
@@ -289,8 +302,8 @@ fn depthwise_backward(
                 for n in 0..g.n {
                     let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
                     let dxp = &mut dxc[n * hw..][..hw];
-                    for (kk, &wv) in wc.iter().enumerate() {
-                        for span in spans(s, g, kk / k, kk % k) {
+                    for (&wv, tap) in wc.iter().zip(&taps) {
+                        for &span in tap {
                             add_scaled_into(dxp, dyp, span, s.stride, wv);
                         }
                     }
@@ -298,7 +311,7 @@ fn depthwise_backward(
             })
         });
     if let Some(dw) = dw {
-        depthwise_weight_grad(s, x, dy, g, dw);
+        depthwise_weight_grad(s, x, dy, g, &taps, dw);
     }
     dx
 }
@@ -308,11 +321,15 @@ fn depthwise_backward(
 /// plain loop over the taps); the taps' sums are independent, so they advance
 /// in turn, one span each, and the CPU overlaps them instead of waiting on
 /// every add of one long sum.
-fn depthwise_weight_grad(s: &ConvShape, x: &[f32], dy: &[f32], g: Geometry, dw: &mut [f32]) {
+fn depthwise_weight_grad(
+    s: &ConvShape,
+    x: &[f32],
+    dy: &[f32],
+    g: Geometry,
+    taps: &[Vec<Span>],
+    dw: &mut [f32],
+) {
     let (k, hw, ohw) = (s.kernel, g.h * g.w, g.oh * g.ow);
-    let taps: Vec<Vec<Span>> = (0..k * k)
-        .map(|kk| spans(s, g, kk / k, kk % k).collect())
-        .collect();
     let rounds = taps.iter().map(Vec::len).max().unwrap_or(0);
     dw.par_chunks_mut(k * k).enumerate().for_each(|(c, dwc)| {
         avx2::run(|| {
@@ -322,7 +339,7 @@ fn depthwise_weight_grad(s: &ConvShape, x: &[f32], dy: &[f32], g: Geometry, dw: 
                 let dyp = &dy[(c * g.n + n) * ohw..][..ohw];
                 acc.fill(0.0);
                 for round in 0..rounds {
-                    for (a, tap) in acc.iter_mut().zip(&taps) {
+                    for (a, tap) in acc.iter_mut().zip(taps) {
                         if let Some(&span) = tap.get(round) {
                             *a = span_dot(*a, dyp, plane, span, s.stride);
                         }
