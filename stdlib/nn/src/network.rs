@@ -14,6 +14,7 @@ use crate::spec::ModelSpec;
 use pipe_sim::arch::Arch;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Block {
     pub name: String,
@@ -177,13 +178,44 @@ pub fn step_params(visit: &mut VisitParams, opt: &mut Optimizer, lr: f32, max_no
     norm
 }
 
-/// Runs `f` on a rayon pool thread. A caller outside the pool (a test, the
-/// benchmark, a stage's own thread) would otherwise hand every layer's
-/// parallel loop to the pool and sleep until it ends, two thread switches per
-/// layer; from inside, the loops split with the idle worker directly. Changes
-/// no result.
+/// Runs `f` on a rayon pool thread while another pool thread stays awake to
+/// take its parallel work. A caller outside the pool (a test, the benchmark,
+/// a stage's own thread) would otherwise hand every layer's parallel loop to
+/// the pool and sleep until it ends, two thread switches per layer. And a
+/// worker with nothing to do falls asleep within microseconds; the next
+/// layer's split then waits for it to wake, or runs alone when it does not
+/// wake in time, which made sub-millisecond forwards up to twice as slow in
+/// runs of many calls. So the second thread runs jobs as they appear
+/// (`rayon::yield_now`) until `f` returns, as OpenMP's workers spin between
+/// parallel regions. Changes no result: only who runs each part.
 fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
+    let done = AtomicBool::new(false);
+    rayon::scope(|_| {
+        let (out, ()) = rayon::join(
+            || {
+                // Set on return and on a panic alike: the helper must stop.
+                let _stop = StopOnDrop(&done);
+                f()
+            },
+            || {
+                while !done.load(Ordering::Acquire) {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::hint::spin_loop();
+                    }
+                }
+            },
+        );
+        out
+    })
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// Every visited param and buffer as safetensors bytes (f32, little-endian).

@@ -248,3 +248,22 @@ fn training_is_deterministic_for_a_seed() {
     assert_eq!(a, b);
     assert_ne!(a.1, c.1);
 }
+
+/// A panic inside a forward or backward reaches the caller: the pool thread
+/// that keeps itself busy during the call (`Network`'s `in_pool`) stops too,
+/// instead of spinning forever and hanging the call.
+#[test]
+fn a_panic_inside_a_pass_reaches_the_caller() {
+    let mut net = Network::build(&spec(Family::Mlp { hidden: vec![8] }, [1, 8, 8])).unwrap();
+    net.forward(images(2), Mode::Train);
+    net.backward(Tensor::zeros(&[2, 10]));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net.backward(Tensor::zeros(&[2, 10]));
+    }));
+    assert!(
+        again.is_err(),
+        "a second backward without a forward must panic"
+    );
+    let logits = net.forward(images(2), Mode::Eval);
+    assert_eq!(logits.shape, vec![2, 10]);
+}
