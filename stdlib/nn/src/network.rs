@@ -15,6 +15,7 @@ use pipe_sim::arch::Arch;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 pub struct Block {
     pub name: String,
@@ -186,7 +187,7 @@ pub fn step_params(visit: &mut VisitParams, opt: &mut Optimizer, lr: f32, max_no
 /// layer's split then waits for it to wake, or runs alone when it does not
 /// wake in time, which made sub-millisecond forwards up to twice as slow in
 /// runs of many calls. So the second thread runs jobs as they appear
-/// (`rayon::yield_now`) until `f` returns, as OpenMP's workers spin between
+/// (`help_until`) until `f` returns, as OpenMP's workers spin between
 /// parallel regions. Changes no result: only who runs each part.
 fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
@@ -197,16 +198,31 @@ fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
                 let _stop = StopOnDrop(&done);
                 f()
             },
-            || {
-                while !done.load(Ordering::Acquire) {
-                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                        std::hint::spin_loop();
-                    }
-                }
-            },
+            || help_until(&done),
         );
         out
     })
+}
+
+/// How long the helper of `in_pool` waits for work before it gives up.
+const HELPER_PATIENCE: Duration = Duration::from_millis(1);
+
+/// Runs pool jobs as they appear until `done`, or until none has appeared for
+/// `HELPER_PATIENCE`. The time limit is what makes the helper safe: it must
+/// never wait for a pass that cannot finish until the helper returns (rayon
+/// lets a thread that waits run jobs of its own queue, this one included), so
+/// it never waits long for anything.
+fn help_until(done: &AtomicBool) {
+    let mut last_work = Instant::now();
+    while !done.load(Ordering::Acquire) {
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            last_work = Instant::now();
+        } else if last_work.elapsed() > HELPER_PATIENCE {
+            return;
+        } else {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// Sets its flag when dropped.
@@ -268,4 +284,26 @@ fn read_tensor(file: &SafeTensors, name: &str, p: &mut Param) -> Result<(), NnEr
         *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    /// Passes running at once on a small pool, each with nested parallel
+    /// work and each with its helper, all finish with the right result.
+    #[test]
+    fn concurrent_passes_with_nested_parallel_work_finish() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a test pool");
+        pool.install(|| {
+            (0..64usize).into_par_iter().for_each(|i| {
+                let sum = in_pool(|| (0..1000usize).into_par_iter().map(|x| x * i).sum::<usize>());
+                assert_eq!(sum, i * 499_500);
+            });
+        });
+    }
 }
