@@ -112,7 +112,6 @@ struct Span {
     len: usize,
 }
 
-#[inline(always)]
 fn spans(s: &ConvShape, g: Geometry, ki: usize, kj: usize) -> impl Iterator<Item = Span> {
     let col_offset = kj as isize - s.padding as isize;
     let (lo, hi) = valid_range(col_offset, s.stride, g.w, g.ow);
@@ -248,7 +247,6 @@ fn col2im(s: &ConvShape, dcol: &[f32], g: Geometry) -> Vec<f32> {
 
 /// The output columns `lo..hi` whose input column `o·stride + offset` lies in
 /// `0..w`, so the inner loops need no bounds checks.
-#[inline(always)]
 fn valid_range(offset: isize, stride: usize, w: usize, ow: usize) -> (usize, usize) {
     let s = stride as isize;
     let lo = if offset < 0 { (-offset + s - 1) / s } else { 0 };

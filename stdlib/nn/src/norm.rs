@@ -47,7 +47,8 @@ fn group_rows(planes: &[f32], plane: usize) -> [&[f32]; GROUP] {
     std::array::from_fn(|j| &planes[j.min(count - 1) * plane..][..plane])
 }
 
-/// Per row, (mean, biased variance), each sum left to right like `moments`.
+/// Per row, (mean, biased variance), each sum left to right like
+/// `Iterator::sum`.
 fn group_moments(x: [&[f32]; GROUP]) -> [(f32, f32); GROUP] {
     let n = x[0].len() as f32;
     let (sum, _) = row_sums::sums::<false>(x, x);
@@ -250,13 +251,13 @@ impl Layer for BatchNorm2d {
             .flat_map_iter(|(gi, dys)| {
                 let rows = dys.len() / plane;
                 let dy_rows = group_rows(dys, plane);
-                let xh_rows = if has_xhat {
-                    group_rows(&xhat[gi * GROUP * plane..][..rows * plane], plane)
+                let (db, dg) = if has_xhat {
+                    let xh = &xhat[gi * GROUP * plane..][..rows * plane];
+                    row_sums::sums::<true>(dy_rows, group_rows(xh, plane))
                 } else {
-                    dy_rows
+                    (row_sums::sums::<false>(dy_rows, dy_rows).0, [0.0; GROUP])
                 };
-                let (db, dg) = row_sums::sums::<true>(dy_rows, xh_rows);
-                (0..rows).map(move |j| (if has_xhat { dg[j] } else { 0.0 }, db[j]))
+                (0..rows).map(move |j| (dg[j], db[j]))
             })
             .collect();
         for (c, (dg, db)) in sums.into_iter().enumerate() {

@@ -140,15 +140,8 @@ fn max_pool(
 ) {
     for (o, (y, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
         let (oy, ox) = (o / ow, o % ow);
-        let mut best = (f32::NEG_INFINITY, 0);
-        for ky in 0..k {
-            for kx in 0..k {
-                let i = (oy * s + ky) * w + ox * s + kx;
-                if plane[i] > best.0 {
-                    best = (plane[i], base + i);
-                }
-            }
-        }
+        let window = (0..k * k).map(|t| (oy * s + t / k) * w + ox * s + t % k);
+        let best = first_max(window.map(|i| (plane[i], base + i)));
         (*y, *a) = (best.0, best.1 as u32);
     }
 }
@@ -162,16 +155,26 @@ fn max_pool_2x2(plane: &[f32], base: usize, w: usize, ow: usize, out: &mut [f32]
         let (r0, r1) = (&plane[top..][..2 * ow], &plane[top + w..][..2 * ow]);
         let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
         for (ox, ((y, a), (t, b))) in out.iter_mut().zip(arg.iter_mut()).zip(windows).enumerate() {
-            let i = top + 2 * ox;
-            let mut best = (f32::NEG_INFINITY, 0);
-            for (v, at) in [(t[0], i), (t[1], i + 1), (b[0], i + w), (b[1], i + w + 1)] {
-                if v > best.0 {
-                    best = (v, base + at);
-                }
-            }
+            let i = base + top + 2 * ox;
+            let best = first_max([(t[0], i), (t[1], i + 1), (b[0], i + w), (b[1], i + w + 1)]);
             (*y, *a) = (best.0, best.1 as u32);
         }
     }
+}
+
+/// The first largest (value, index) of a window in its order, from
+/// (−∞, 0): the one rule both max-pooling loops share.
+#[inline]
+fn first_max(window: impl IntoIterator<Item = (f32, usize)>) -> (f32, usize) {
+    window
+        .into_iter()
+        .fold((f32::NEG_INFINITY, 0), |best, (v, i)| {
+            if v > best.0 {
+                (v, i)
+            } else {
+                best
+            }
+        })
 }
 
 /// `[C, N, H, W]` to rows `[N, C]` of per-channel means.

@@ -6,8 +6,9 @@
 //! each width's compute (what `sim.thermal` scales by a core's frequency):
 //! with a pool, whether the backend splits a product across threads depends on
 //! size thresholds and, on a shared machine, a split product waits for a second
-//! core, so a larger width could measure faster or slower than its compute. The figures are machine-dependent by nature; callers decide
-//! where they are stored (they are never re-derived).
+//! core, so a larger width could measure faster or slower than its compute.
+//! The figures are machine-dependent by nature; callers decide where they are
+//! stored (they are never re-derived).
 
 use crate::layer::{Mode, Tensor};
 use crate::network::Network;
