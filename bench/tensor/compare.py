@@ -38,6 +38,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {rounds}")
     env = dict(os.environ, RAYON_NUM_THREADS=THREADS)
     torch_env = dict(os.environ, OMP_NUM_THREADS=THREADS)
     ours, theirs = [], []
