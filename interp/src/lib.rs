@@ -20,6 +20,7 @@ pub mod lower;
 pub mod overrides;
 pub mod progress;
 pub mod report;
+pub mod report_html;
 pub mod run;
 pub mod schedule;
 pub mod slurm;

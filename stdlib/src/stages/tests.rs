@@ -9,12 +9,13 @@ use pipe_lang::value::Value;
 use std::collections::BTreeSet;
 
 /// The stages STDLIB.md names (plus `eval.detect_files` and `sim.topology`, the
-/// file forms of `eval.detect` and `sim.workload`). Listed here so the crate
+/// file forms of `eval.detect` and `sim.workload`, and `dataset.image_folder`). Listed here so the crate
 /// does not depend on the design documents at build time.
 const EXPECTED: &[&str] = &[
     "dataset.digits",
     "dataset.mnist",
     "dataset.cifar10",
+    "dataset.image_folder",
     "dataset.shapes",
     "dataset.moving_shapes",
     "dataset.coco_vid",
