@@ -207,3 +207,50 @@ fn a_big_sparse_file_hashes_in_bounded_memory() {
     // Reading the file whole would need over 1,048,576 kB.
     assert!(kb < 128 * 1024, "peak resident set {kb} kB hashing 1 GiB");
 }
+
+#[test]
+fn ctrl_c_while_hashing_a_huge_input_exits_130_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sparse: no disk used, but tens of seconds to hash.
+    let big = dir.path().join("big.csv");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("p.pipe"),
+        "let t = sim.topology(file: \"big.csv\")\n",
+    )
+    .unwrap();
+    let mut child = pipe()
+        .current_dir(dir.path())
+        .args(["run", "p.pipe"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = sent + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Ctrl-C while hashing was ignored for 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!dir.path().join("runs").exists(), "nothing ran");
+}

@@ -148,7 +148,7 @@ fn an_invalid_save_prints_its_diagnostics_exactly_once() {
     w.wait_for("fix the errors above", 60);
     w.settle();
     assert_eq!(w.count("fix the errors above"), 1, "{:?}", w.seen);
-    assert_eq!(w.count("p.pipe:1:"), 1, "{:?}", w.seen);
+    assert_eq!(w.count("error[E0203]"), 1, "{:?}", w.seen);
     assert_eq!(w.count("run 2:"), 0, "{:?}", w.seen);
     assert_eq!(run_dirs(dir.path()), 1);
 }
