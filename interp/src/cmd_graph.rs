@@ -29,6 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    crate::cmd_run::exit_on_ctrl_c();
     run_with(args, pipe_stdlib::Stdlib::get())
 }
 

@@ -92,6 +92,13 @@ pub fn cache_dir(file: &Path, flag: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Exits 130 on Ctrl-C (and SIGTERM), for commands that write nothing: installed
+/// explicitly, since a process started in the background inherits SIGINT ignored,
+/// and hashing a large input can take long.
+pub fn exit_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| std::process::exit(130));
+}
+
 /// Sets `control.interrupted` on Ctrl-C (and SIGTERM); a second Ctrl-C exits at once.
 pub fn cancel_on_ctrl_c(control: Arc<RunControl>) {
     let _ = ctrlc::set_handler(move || {

@@ -208,23 +208,12 @@ fn a_big_sparse_file_hashes_in_bounded_memory() {
     assert!(kb < 128 * 1024, "peak resident set {kb} kB hashing 1 GiB");
 }
 
-#[test]
-fn ctrl_c_while_hashing_a_huge_input_exits_130_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    // Sparse: no disk used, but tens of seconds to hash.
-    let big = dir.path().join("big.csv");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(64 << 30)
-        .unwrap();
-    std::fs::write(
-        dir.path().join("p.pipe"),
-        "let t = sim.topology(file: \"big.csv\")\n",
-    )
-    .unwrap();
+/// Starts `pipe ARGS`, sends SIGINT after 1.5 s and returns the exit code and
+/// stderr, failing if it is still running 15 s later.
+fn interrupt_after_start(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let mut child = pipe()
-        .current_dir(dir.path())
-        .args(["run", "p.pipe"])
+        .current_dir(dir)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -244,13 +233,37 @@ fn ctrl_c_while_hashing_a_huge_input_exits_130_at_once() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("Ctrl-C while hashing was ignored for 15 s");
+            panic!(
+                "`pipe {}`: Ctrl-C while hashing was ignored for 15 s",
+                args.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
+    (status.code(), err)
+}
+
+#[test]
+fn ctrl_c_while_hashing_a_huge_input_exits_130_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sparse: no disk used, but tens of seconds to hash.
+    let big = dir.path().join("big.csv");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("p.pipe"),
+        "let t = sim.topology(file: \"big.csv\")\n",
+    )
+    .unwrap();
+    let (code, err) = interrupt_after_start(dir.path(), &["run", "p.pipe"]);
+    assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
     assert!(!dir.path().join("runs").exists(), "nothing ran");
+    // Its own handler, not the default action (which a background start ignores).
+    let (code, err) = interrupt_after_start(dir.path(), &["graph", "p.pipe"]);
+    assert_eq!(code, Some(130), "{err}");
 }
