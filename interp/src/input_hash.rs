@@ -398,6 +398,43 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_fifo_or_a_device_given_as_the_input_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("in.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let err = hasher().hash_path(&fifo).unwrap_err();
+        assert!(err.contains("is a FIFO, not a file or directory"), "{err}");
+        let err = hasher().hash_path(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("is a device"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_projects_runs_and_cache_do_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("data.txt"), b"x").unwrap();
+        let cache = dir.path().join("my-cache");
+        fs::create_dir_all(dir.path().join("runs/p")).unwrap();
+        fs::create_dir(&cache).unwrap();
+        let before = InputHasher::new(dir.path(), &cache)
+            .hash_path(dir.path())
+            .unwrap();
+        fs::write(dir.path().join("runs/p/summary.json"), b"{}").unwrap();
+        fs::write(cache.join("entry"), b"y").unwrap();
+        let after = InputHasher::new(dir.path(), &cache)
+            .hash_path(dir.path())
+            .unwrap();
+        assert_eq!(before, after);
+        fs::write(dir.path().join("data.txt"), b"z").unwrap();
+        let changed = InputHasher::new(dir.path(), &cache)
+            .hash_path(dir.path())
+            .unwrap();
+        assert_ne!(before, changed);
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_link_into_an_outside_file_counts_its_content() {
         let outside = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
