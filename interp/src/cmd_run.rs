@@ -7,6 +7,7 @@
 use crate::cache::Cache;
 use crate::executor::{Executor, LocalExecutor};
 use crate::frontend;
+use crate::input_hash::InputHasher;
 use crate::progress::{Bars, ProgressFactory, Quiet};
 use crate::report;
 use crate::run::{self, RunError, RunRequest};
@@ -91,6 +92,13 @@ pub fn cache_dir(file: &Path, flag: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Exits 130 on Ctrl-C (and SIGTERM), for commands that write nothing: installed
+/// explicitly, since a process started in the background inherits SIGINT ignored,
+/// and hashing a large input can take long.
+pub fn exit_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| std::process::exit(130));
+}
+
 /// Sets `control.interrupted` on Ctrl-C (and SIGTERM); a second Ctrl-C exits at once.
 pub fn cancel_on_ctrl_c(control: Arc<RunControl>) {
     let _ = ctrlc::set_handler(move || {
@@ -107,17 +115,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     let color = std::io::stderr().is_terminal();
-    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color) {
+    let dir = cache_dir(&args.file, args.cache.as_deref());
+    // Installed before loading: hashing a large input is where Ctrl-C often lands.
+    let control = Arc::new(RunControl::default());
+    cancel_on_ctrl_c(Arc::clone(&control));
+    let inputs = InputHasher::new(&frontend::base_dir(&args.file), &dir)
+        .interrupted_by(&control.interrupted);
+    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color, &inputs) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    if control.interrupted.load(Ordering::SeqCst) {
+        eprintln!("interrupted");
+        return Ok(ExitCode::from(130));
+    }
     eprint!("{}", loaded.warnings);
-    let dir = cache_dir(&args.file, args.cache.as_deref());
     let cache = Arc::new(Cache::open(&dir)?);
     cache.lock_for_run()?;
+    if let Err(e) = inputs.save(&cache) {
+        eprintln!("warning: cannot store input digests in the cache: {e}");
+    }
     let executor = executor(&args, &cache)?;
-    let control = Arc::new(RunControl::default());
-    cancel_on_ctrl_c(Arc::clone(&control));
     let progress: Box<dyn ProgressFactory> = match args.format {
         Format::Json => Box::new(Quiet),
         Format::Table => Bars::for_stdout(),
