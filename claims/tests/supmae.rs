@@ -29,6 +29,8 @@ use std::sync::OnceLock;
 /// Pre-training and fine-tuning epochs (pipelines/supmae.pipe's defaults).
 const EPOCHS: i64 = 20;
 const TUNE_EPOCHS: i64 = 10;
+/// The paper's "30% of the compute": SupMAE pre-trained for 6 of MAE's 20 epochs.
+const SHORT_EPOCHS: i64 = 6;
 /// The branch's loss weight and temperature at this scale (the paper's: 0.01, 10).
 const CLS_WEIGHT: f64 = 1.0;
 const TEMPERATURE: f64 = 1.0;
@@ -49,6 +51,8 @@ struct Results {
     /// Test accuracy after fine-tuning, and of supervised training for as
     /// many FLOPs as pre-training plus fine-tuning (SupMAE's, the larger).
     supmae: Vec<f64>,
+    /// SupMAE pre-trained `SHORT_EPOCHS`, then fine-tuned as the others.
+    supmae_short: Vec<f64>,
     mae: Vec<f64>,
     supervised: Vec<f64>,
     supervised_epochs: Vec<f64>,
@@ -114,6 +118,16 @@ fn accuracy(model: Input, test: Input) -> f64 {
 
 /// `branch`: SupMAE's weight and temperature; `None`: MAE.
 fn pretrain(branch: Option<(f64, f64)>, vit: &Input, train: &Input, seed: i64) -> StageOutput {
+    pretrain_for(EPOCHS, branch, vit, train, seed)
+}
+
+fn pretrain_for(
+    epochs: i64,
+    branch: Option<(f64, f64)>,
+    vit: &Input,
+    train: &Input,
+    seed: i64,
+) -> StageOutput {
     let mut args = match branch {
         Some((w, t)) => vec![("cls_weight", float(w)), ("temperature", float(t))],
         None => Vec::new(),
@@ -121,7 +135,7 @@ fn pretrain(branch: Option<(f64, f64)>, vit: &Input, train: &Input, seed: i64) -
     args.extend([
         ("model", vit.clone()),
         ("data", train.clone()),
-        ("epochs", int(EPOCHS)),
+        ("epochs", int(epochs)),
         ("lr", float(1e-3)),
         ("batch_size", int(64)),
         ("decoder_dim", int(16)),
@@ -190,6 +204,14 @@ fn measure_seed(r: &mut Results, seed: i64) {
         .push(sup.metrics["flops_per_sample"] / sup.metrics["full_token_flops_per_sample"]);
     r.supmae.push(finetune(&sup, &train, &test, seed));
     r.mae.push(finetune(&mae, &train, &test, seed));
+    let short = pretrain_for(
+        SHORT_EPOCHS,
+        Some((CLS_WEIGHT, TEMPERATURE)),
+        &vit,
+        &train,
+        seed,
+    );
+    r.supmae_short.push(finetune(&short, &train, &test, seed));
     let epochs = TUNE_EPOCHS + sup.metrics["equal_flops_supervised_epochs"].ceil() as i64;
     r.supervised_epochs.push(epochs as f64);
     let trained = call(
@@ -225,7 +247,7 @@ fn print_table(r: &Results) {
         seeds()
     );
     println!("| measurement | per seed | mean [min, max] |\n| --- | --- | --- |");
-    let rows: [(&str, &[f64]); 10] = [
+    let rows: [(&str, &[f64]); 11] = [
         ("SupMAE branch train accuracy, epoch 1", &r.branch_first),
         ("SupMAE branch train accuracy, last epoch", &r.branch_last),
         (
@@ -245,6 +267,10 @@ fn print_table(r: &Results) {
             &r.flops_ratio,
         ),
         ("SupMAE + fine-tune, test accuracy", &r.supmae),
+        (
+            "SupMAE 6 epochs (30%) + fine-tune, test accuracy",
+            &r.supmae_short,
+        ),
         ("MAE + fine-tune, test accuracy", &r.mae),
         ("supervised at equal FLOPs, test accuracy", &r.supervised),
         ("supervised epochs (equal FLOPs)", &r.supervised_epochs),
@@ -322,7 +348,7 @@ fn masking_saves_encoder_flops() {
 
 /// The paper: SupMAE matches MAE with a fraction of its compute. Here:
 /// SupMAE + fine-tuning vs MAE + fine-tuning, same epochs (SupMAE's classifier
-/// adds 0.1 % FLOPs): +20.3 points [11.1, 27.9]; asserted: half of it. Checked
+/// adds 0.2 % FLOPs): +20.3 points [11.1, 27.9]; asserted: half of it. Checked
 /// to fail with the mechanism off: SupMAE without its branch is MAE, a gain of
 /// 0; at the paper's weight (branch nearly inert) the development seed's gain
 /// was +0.3 points.
@@ -349,5 +375,22 @@ fn supmae_against_supervised_at_equal_flops() {
         "test accuracy at equal FLOPs, SupMAE - supervised",
         gain(&r.supmae, &r.supervised),
         0.0065,
+    );
+}
+
+/// The paper's headline (README of enyac-group/supmae): SupMAE matches MAE with
+/// 30% of its compute. Here: SupMAE pre-trained 6 epochs (30% of MAE's 20;
+/// chosen from the claim, not tuned) and fine-tuned 10, against MAE pre-trained
+/// 20 and fine-tuned 10: +7.1 points [+2.8, +13.1], run once on the held-out
+/// seeds; asserted: half of it. Mechanism off: without its branch SupMAE is MAE
+/// at 30% of the pre-training, which the full-length MAE row is expected to
+/// beat (not run: the 20-epoch MAE is already 20 points below SupMAE at 20).
+#[test]
+fn supmae_with_30_percent_of_the_pretraining_beats_mae() {
+    let r = results();
+    assert_above(
+        "fine-tuned test accuracy, SupMAE at 30% - MAE",
+        gain(&r.supmae_short, &r.mae),
+        0.035,
     );
 }
