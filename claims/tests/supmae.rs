@@ -2,7 +2,8 @@
 //! on the UCI digits, measured over `HELD_OUT_SEEDS` through the stages and
 //! settings of pipelines/supmae.pipe: the supervised branch learns, it trains the
 //! readout fine-tuning uses, masking saves encoder FLOPs, and SupMAE against MAE
-//! and against supervised training at equal FLOPs. The runs are trained once and
+//! (at equal pre-training and at 30% of it) and against supervised training at
+//! equal FLOPs. The runs are trained once and
 //! shared by the tests (`results`).
 //!
 //! Setting: the 8×8 digits with patch 2 (16 tokens; MAE's 75 % masking leaves
