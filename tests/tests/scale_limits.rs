@@ -55,13 +55,13 @@ fn a_cached_run_with_100000_jobs_finishes_with_a_warning() {
 }
 
 /// Seconds to check `source` and render every diagnostic (the fastest of
-/// three runs), and the number of diagnostics.
-fn check_and_render(source: &str) -> (f64, usize) {
+/// `runs`), and the number of diagnostics.
+fn check_and_render(source: &str, runs: usize) -> (f64, usize) {
     let loader = MemoryLoader::new([("big.pipe", source)]);
     let catalog = pipe_stdlib::Stdlib::get();
     let mut best = f64::INFINITY;
     let mut count = 0;
-    for _ in 0..3 {
+    for _ in 0..runs {
         let start = Instant::now();
         let program = pipe_lang::check("big.pipe", &loader, catalog);
         let text = ProgramRenderer::new(&program).render_all(&program.diagnostics, false);
@@ -74,14 +74,16 @@ fn check_and_render(source: &str) -> (f64, usize) {
 
 fn assert_linear(what: &str, line: impl Fn(usize) -> String) {
     let source = |n: usize| (0..n).map(&line).collect::<String>();
-    let (small, small_count) = check_and_render(&source(1_000));
-    let (large, large_count) = check_and_render(&source(10_000));
+    // The small file is timed more often: its minimum is the noisier one on a
+    // loaded machine.
+    let (small, small_count) = check_and_render(&source(1_000), 9);
+    let (large, large_count) = check_and_render(&source(10_000), 3);
     assert_eq!((small_count, large_count), (1_000, 10_000), "{what}");
     let ratio = large / small;
     eprintln!("{what}: 1k {small:.3} s, 10k {large:.3} s, ratio {ratio:.1}");
-    // Linear gives about 10; the quadratic code this replaced gave about 70.
+    // Linear gives 10 to 15; the quadratic code this replaced gave about 70.
     assert!(
-        ratio < 30.0,
+        ratio < 40.0,
         "{what}: 10x the lines took {ratio:.1}x the time ({small:.3} s -> {large:.3} s)"
     );
 }

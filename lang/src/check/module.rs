@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Top-level names offered as "did you mean" for an unknown name (see
 /// `Checker::visible_names`).
-const MAX_SUGGESTION_DEFS: usize = 1000;
+const MAX_SUGGESTION_DEFS: usize = 250;
 
 /// What checking one module produced.
 pub(crate) struct ModuleResult {
@@ -401,7 +401,8 @@ impl<'a> Checker<'a> {
     /// Names a reference at the current statement may use, as "did you mean"
     /// candidates: the binders in scope and the `MAX_SUGGESTION_DEFS` top-level
     /// names defined last before it. The cap keeps each unknown name's help
-    /// bounded, so a file of 10,000 unknown names checks in linear time.
+    /// bounded, so a file of 10,000 unknown names checks in linear time; every
+    /// name of a file with fewer definitions is still a candidate.
     fn visible_names(&self) -> Vec<&str> {
         let before = self
             .def_order
