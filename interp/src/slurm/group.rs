@@ -59,14 +59,7 @@ pub fn class_seconds(stage: &str) -> Option<f64> {
 /// seconds (`None`: unknown, run alone). Sums to `estimates.len()`.
 pub fn plan(estimates: &[Option<f64>], grouping: Grouping) -> Vec<usize> {
     let per_task = match grouping {
-        Grouping::Fixed(n) => {
-            let n = n.max(1);
-            let mut sizes = vec![n; estimates.len() / n];
-            if estimates.len() % n > 0 {
-                sizes.push(estimates.len() % n);
-            }
-            return sizes;
-        }
+        Grouping::Fixed(n) => return estimates.chunks(n.max(1)).map(<[_]>::len).collect(),
         Grouping::Auto => TARGET_TASK_SECONDS,
     };
     let mut sizes = Vec::new();
