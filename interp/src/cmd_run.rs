@@ -40,7 +40,8 @@ pub struct Args {
     /// Output format of the summary.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Nodes run at once (default: one per core).
+    /// Nodes run at once (default: one per core; at most 4 per core here, or
+    /// the nodes queued or running at once with `--executor slurm`).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Cache directory (default: `.pipe-cache/` beside the file).
@@ -60,14 +61,41 @@ pub enum ExecutorKind {
     Slurm,
 }
 
+/// Threads per core `-j` may ask of the local executor. Stages are CPU-bound,
+/// so more threads than cores only add memory and switches; a few per core
+/// still let stages that wait on files overlap.
+pub const MAX_JOBS_PER_CORE: usize = 4;
+
+/// The local executor's thread count for `-j requested` (0: one per core) on a
+/// machine with `cores` cores, and a warning when the request was lowered.
+pub fn local_jobs(requested: usize, cores: usize) -> (usize, Option<String>) {
+    let cap = cores.max(1).saturating_mul(MAX_JOBS_PER_CORE);
+    if requested <= cap {
+        return (requested, None);
+    }
+    let warning = format!(
+        "-j {requested} is more than {MAX_JOBS_PER_CORE} threads per core ({cores} cores here); \
+         running {cap} nodes at once"
+    );
+    (cap, Some(warning))
+}
+
 /// The executor the flags ask for. With Slurm, `-j N` caps the nodes queued or
-/// running at once (default: no cap).
+/// running at once (default: no cap); it starts no thread per node there, so
+/// it is not lowered.
 fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>> {
     let jobs = args.jobs.unwrap_or(0);
     match args.executor {
-        ExecutorKind::Local => Ok(Box::new(
-            LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
-        )),
+        ExecutorKind::Local => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let (jobs, warning) = local_jobs(jobs, cores);
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            Ok(Box::new(
+                LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
+            ))
+        }
         ExecutorKind::Slurm => {
             let config = SlurmConfig::from_args(&args.slurm)?;
             let absolute = |p: &Path| std::path::absolute(p);
@@ -197,4 +225,23 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     } else {
         1
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_capped_at_four_per_core_with_a_warning() {
+        assert_eq!(local_jobs(0, 2), (0, None));
+        assert_eq!(local_jobs(8, 2), (8, None));
+        let (jobs, warning) = local_jobs(100_000, 2);
+        assert_eq!(jobs, 8);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("-j 100000") && warning.contains("8 nodes"),
+            "{warning}"
+        );
+        assert_eq!(local_jobs(5, 0).0, 4, "no core count reads as one core");
+    }
 }

@@ -94,7 +94,7 @@ pub fn load(
     if !program.diagnostics.is_empty() {
         warnings = render_all(&program, &program.diagnostics, color);
     }
-    let overrides = crate::overrides::parse(&program, sets).map_err(FrontendError::Usage)?;
+    let overrides = crate::overrides::apply(&program, sets, stages.as_catalog(), color)?;
     let graph = crate::lower::lower(&program, stages, &base_dir(path), &overrides, inputs)
         .map_err(|diags| FrontendError::Invalid(render_all(&program, &diags, color)))?;
     for w in inputs.take_warnings() {
@@ -119,19 +119,10 @@ pub fn check(path: &Path, stages: &dyn StageSet) -> Result<Program, FrontendErro
     Ok(pipe_lang::check(&name, &DiskLoader, stages.as_catalog()))
 }
 
-/// Diagnostics as text, each against the text of the module it points into.
+/// Diagnostics as text, each against the text of the module it points into
+/// (each text indexed once, so this is linear in the number of diagnostics).
 pub fn render_all(program: &Program, diags: &[Diagnostic], color: bool) -> String {
-    let mut out = String::new();
-    for d in diags {
-        let text = program
-            .modules
-            .iter()
-            .find(|m| m.name == d.file)
-            .map(|m| m.text.as_str())
-            .unwrap_or("");
-        out.push_str(&pipe_lang::render::render(d, text, color));
-    }
-    out
+    pipe_lang::render::ProgramRenderer::new(program).render_all(diags, color)
 }
 
 /// Every file `watch` must watch: the modules of the program and the `path` inputs.
