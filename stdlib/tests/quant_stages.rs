@@ -258,8 +258,8 @@ fn check_curve(curve: &Table, rows: usize) {
 }
 
 /// CPT-V is Evol-Q's search on the same global fitness (the final outputs), so
-/// for the same arguments both stages return the same model and curve. With the
-/// block-local fitness CPT-V had before, the curves differed.
+/// for the same arguments both stages return the same model and curve (the
+/// block-local fitness CPT-V had before scored other losses: docs/quantization.md).
 #[test]
 fn cptv_runs_the_evolq_search_on_the_final_outputs_and_reloads() {
     let (_, test, calib) = digits(64);

@@ -523,7 +523,7 @@ mod tests {
     /// CPT-V's fitness is global: the score of the first block's scales moves
     /// when only the second block's scales change. A block-local fitness (the
     /// searched block's own output, as CPT-V was first built here) scores the
-    /// first block identically under both states; this test failed with it.
+    /// first block identically under both states (it never runs the second).
     #[test]
     fn the_fitness_of_a_block_depends_on_the_blocks_after_it() {
         let (model, blocks, (batches, targets), state) = two_block_vit(20);
