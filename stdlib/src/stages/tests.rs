@@ -254,7 +254,9 @@ fn every_signature_is_consistent() {
             "{stage}: unknown namespace"
         );
         assert!(!s.doc.is_empty(), "{stage}: no doc");
-        assert_eq!(s.version, 1, "{stage}: version");
+        // quant.cptv is at 2: its fitness changed from block-local to global.
+        let version = if stage == "quant.cptv" { 2 } else { 1 };
+        assert_eq!(s.version, version, "{stage}: version");
         assert_eq!(s.implemented, d.run.is_some(), "{stage}: implemented flag");
         let names: BTreeSet<_> = s.params.iter().map(|p| p.name).collect();
         assert_eq!(names.len(), s.params.len(), "{stage}: repeated parameter");
