@@ -64,7 +64,9 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         let Some(span) = byte_span(&toks, &range) else {
             continue;
         };
-        let has_junk = junk.iter().any(|&j| span.contains(j));
+        // `junk` is in source order: a binary search keeps this linear overall.
+        let first_junk = junk.partition_point(|&j| j < span.start);
+        let has_junk = junk.get(first_junk).is_some_and(|&j| span.contains(j));
         if !kinds[range.start].starts_stmt() {
             if !has_junk {
                 diagnostics.push(errors::no_statement(file, text, toks[range.start]));
