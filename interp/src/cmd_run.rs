@@ -80,22 +80,26 @@ pub fn local_jobs(requested: usize, cores: usize) -> (usize, Option<String>) {
     (cap, Some(warning))
 }
 
+/// `-j` for a local executor on this machine, lowered by [`local_jobs`] with its
+/// warning printed; `pipe run` and `pipe watch` both take it from here.
+pub fn capped_local_jobs(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, warning) = local_jobs(requested, cores);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    jobs
+}
+
 /// The executor the flags ask for. With Slurm, `-j N` caps the nodes queued or
 /// running at once (default: no cap); it starts no thread per node there, so
 /// it is not lowered.
 fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>> {
     let jobs = args.jobs.unwrap_or(0);
     match args.executor {
-        ExecutorKind::Local => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let (jobs, warning) = local_jobs(jobs, cores);
-            if let Some(w) = warning {
-                eprintln!("warning: {w}");
-            }
-            Ok(Box::new(
-                LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
-            ))
-        }
+        ExecutorKind::Local => Ok(Box::new(
+            LocalExecutor::new(capped_local_jobs(jobs)).map_err(anyhow::Error::msg)?,
+        )),
         ExecutorKind::Slurm => {
             let config = SlurmConfig::from_args(&args.slurm)?;
             let absolute = |p: &Path| std::path::absolute(p);

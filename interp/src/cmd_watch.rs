@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         file: args.file,
         names: args.names,
         sets: args.sets,
-        jobs: args.jobs.unwrap_or(0),
+        jobs: crate::cmd_run::capped_local_jobs(args.jobs.unwrap_or(0)),
     };
     let emit = |line: &str| println!("{line}");
     match watch(&opts, pipe_stdlib::Stdlib::get(), &stop, &emit) {
