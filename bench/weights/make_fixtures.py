@@ -1,0 +1,137 @@
+"""Differential fixtures for stdlib/nn/tests/torch_parity.rs.
+
+Builds each catalog architecture in PyTorch exactly as stdlib/nn/src/models
+builds it, with random weights (and random BatchNorm statistics), and writes
+per architecture under tests/fixtures/weights/:
+
+  {arch}.weights.safetensors  model.state_dict() under PyTorch's names
+  {arch}.check.safetensors    input, labels, eval-mode logits, train-mode
+                              logits and the gradient of every parameter of
+                              mean cross-entropy on the labels (train mode);
+                              metadata "spec" is our ModelSpec as JSON
+
+Run once from the repository root (needs torch, timm, torchvision, safetensors):
+    python3 bench/weights/make_fixtures.py
+"""
+
+import json
+import os
+
+import torch
+import torch.nn as nn
+from safetensors.torch import save_file
+
+OUT = "tests/fixtures/weights"
+BATCH = 4
+
+
+class Mlp(nn.Module):
+    def __init__(self, input, hidden, classes):
+        super().__init__()
+        width = input[0] * input[1] * input[2]
+        self.hidden = nn.ModuleList()
+        for h in hidden:
+            self.hidden.append(nn.Linear(width, h))
+            width = h
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for fc in self.hidden:
+            x = torch.relu(fc(x))
+        return self.head(x)
+
+
+class CnnStage(nn.Module):
+    def __init__(self, cin, cout, kernel, pool):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.pool = pool
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        return nn.functional.max_pool2d(x, 2) if self.pool else x
+
+
+class Cnn(nn.Module):
+    def __init__(self, input, channels, kernel, hidden, classes):
+        super().__init__()
+        cin, h, w = input
+        self.stages = nn.ModuleList()
+        for c in channels:
+            pool = h >= 2 and w >= 2
+            self.stages.append(CnnStage(cin, c, kernel, pool))
+            if pool:
+                h, w = h // 2, w // 2
+            cin = c
+        self.fc1 = nn.Linear(cin, hidden) if hidden > 0 else None
+        self.head = nn.Linear(hidden if hidden > 0 else cin, classes)
+
+    def forward(self, x):
+        for s in self.stages:
+            x = s(x)
+        x = x.mean((2, 3))
+        if self.fc1 is not None:
+            x = torch.relu(self.fc1(x))
+        return self.head(x)
+
+
+def randomize_norms(model, gen):
+    """BatchNorm/LayerNorm start at 1/0 with unit statistics, which would hide
+    a swapped scale, shift, mean or variance: draw them all."""
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+            with torch.no_grad():
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=gen))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=gen))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
+
+
+def write(arch, model, spec):
+    gen = torch.Generator().manual_seed(7)
+    randomize_norms(model, gen)
+    c, h, w = spec["input"]
+    x = torch.randn(BATCH, c, h, w, generator=gen)
+    labels = torch.randint(0, spec["classes"], (BATCH,), generator=gen)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    model.train()
+    train_logits = model(x)
+    nn.functional.cross_entropy(train_logits, labels).backward()
+    check = {
+        "input": x,
+        "labels": labels,
+        "logits_eval": eval_logits,
+        "logits_train": train_logits.detach(),
+    }
+    for name, p in model.named_parameters():
+        check["grad." + name] = p.grad
+    save_file(state, f"{OUT}/{arch}.weights.safetensors")
+    save_file(
+        {k: v.contiguous() for k, v in check.items()},
+        f"{OUT}/{arch}.check.safetensors",
+        metadata={"spec": json.dumps(spec)},
+    )
+
+
+def spec(family, input, classes=5, **params):
+    return {"family": family, **params, "input": input, "classes": classes, "dropout": 0.0, "seed": 0}
+
+
+def main():
+    torch.manual_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+    s = spec("mlp", [2, 4, 4], hidden=[16, 8])
+    write("mlp", Mlp(s["input"], s["hidden"], s["classes"]), s)
+    s = spec("cnn", [3, 8, 8], channels=[4, 8], kernel=3, hidden=8)
+    write("cnn", Cnn(s["input"], s["channels"], s["kernel"], s["hidden"], s["classes"]), s)
+
+
+if __name__ == "__main__":
+    main()

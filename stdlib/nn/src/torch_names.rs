@@ -1,0 +1,178 @@
+//! PyTorch weight files: reads and writes a `Network`'s weights as safetensors
+//! under the parameter names a PyTorch model of the same architecture has
+//! (docs/weights.md lists them per family). Our Linear and Conv2d layouts are
+//! PyTorch's (`[out, in]`, `[out, in/groups, kh, kw]`), so only names change.
+//! It owns the name mapping and the checks that a file fits the network; it
+//! must never guess a missing tensor, reshape one, or touch the layers' maths.
+
+use crate::error::NnError;
+use crate::network::Network;
+use crate::param::Param;
+use crate::spec::Family;
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashSet;
+
+/// PyTorch's BatchNorm counter: we keep no such state, so loading ignores it
+/// and export writes it as an int64 scalar 0 (what a fresh module holds), so
+/// the file has exactly the names of `model.state_dict()`.
+const BN_COUNTER: &str = "num_batches_tracked";
+
+/// `(ours, PyTorch's)` for every param and buffer, in `Network::visit` order.
+pub fn name_pairs(net: &mut Network) -> Result<Vec<(String, String)>, NnError> {
+    let family = net.spec.family.clone();
+    let mut ours = Vec::new();
+    net.visit(&mut |name, _| ours.push(name.to_string()));
+    ours.into_iter()
+        .map(|name| {
+            let torch = torch_name(&family, &name).ok_or_else(|| {
+                NnError::Weights(format!(
+                    "`{name}` has no PyTorch name: {} models cannot be read from or written \
+                     to PyTorch files",
+                    net.spec.name()
+                ))
+            })?;
+            Ok((name, torch))
+        })
+        .collect()
+}
+
+/// Overwrites every param and buffer from a PyTorch safetensors file. Nothing
+/// changes unless every tensor is present as F32 with our shape and the file
+/// holds nothing else (BatchNorm's `num_batches_tracked` aside).
+pub fn load_torch(net: &mut Network, bytes: &[u8]) -> Result<(), NnError> {
+    let pairs = name_pairs(net)?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| NnError::Weights(format!("not a safetensors file: {e}")))?;
+    let mut shapes = Vec::new();
+    net.visit(&mut |_, p| shapes.push(p.value.shape.clone()));
+    for ((_, torch), shape) in pairs.iter().zip(&shapes) {
+        check_tensor(&file, torch, shape)?;
+    }
+    check_no_extra(&file, &pairs)?;
+    let mut index = 0;
+    net.visit(&mut |_, p| {
+        // Checked above: present, F32 and of this param's shape.
+        if let Ok(view) = file.tensor(&pairs[index].1) {
+            copy_f32(view.data(), p);
+        }
+        index += 1;
+    });
+    Ok(())
+}
+
+/// Every param and buffer as a PyTorch safetensors file (f32, little-endian),
+/// with `num_batches_tracked` as int64 0 beside each BatchNorm.
+pub fn export_torch(net: &mut Network) -> Result<Vec<u8>, NnError> {
+    let pairs = name_pairs(net)?;
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut index = 0;
+    net.visit(&mut |_, p| {
+        let bytes = p.value.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let torch = &pairs[index].1;
+        tensors.push((torch.clone(), Dtype::F32, p.value.shape.clone(), bytes));
+        if let Some(bn) = torch.strip_suffix(".running_var") {
+            tensors.push((format!("{bn}.{BN_COUNTER}"), Dtype::I64, vec![], vec![0; 8]));
+        }
+        index += 1;
+    });
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| NnError::Weights(format!("`{name}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| NnError::Weights(e.to_string()))
+}
+
+fn check_tensor(file: &SafeTensors, torch: &str, shape: &[usize]) -> Result<(), NnError> {
+    let view = file.tensor(torch).map_err(|_| {
+        NnError::Weights(format!(
+            "`{torch}` (shape {shape:?}) is missing; the file is of another architecture \
+             or configuration"
+        ))
+    })?;
+    if view.dtype() != Dtype::F32 {
+        return Err(NnError::Weights(format!(
+            "`{torch}` is {:?}; save the model as float32 (`model.float()`) first",
+            view.dtype()
+        )));
+    }
+    if view.shape() != shape {
+        return Err(NnError::Weights(format!(
+            "`{torch}` has shape {:?}, the configuration needs {shape:?}",
+            view.shape()
+        )));
+    }
+    Ok(())
+}
+
+/// The first (by name) tensor the network has no place for.
+fn check_no_extra(file: &SafeTensors, pairs: &[(String, String)]) -> Result<(), NnError> {
+    let known: HashSet<&str> = pairs.iter().map(|(_, t)| t.as_str()).collect();
+    let mut names = file.names();
+    names.sort();
+    let extra = names.into_iter().find(|n| {
+        let counter = n
+            .strip_suffix(BN_COUNTER)
+            .and_then(|bn| bn.strip_suffix('.'))
+            .is_some_and(|bn| known.contains(format!("{bn}.running_var").as_str()));
+        !known.contains(*n) && !counter
+    });
+    match extra {
+        Some(name) => Err(NnError::Weights(format!(
+            "`{name}` is not a tensor of this network; the file is of another architecture \
+             or configuration"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn copy_f32(bytes: &[u8], p: &mut Param) {
+    for (v, c) in p.value.data.iter_mut().zip(bytes.chunks_exact(4)) {
+        *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+}
+
+/// PyTorch's name for our `name` in a network of `family`; `None` for a
+/// family or layer without one.
+fn torch_name(family: &Family, name: &str) -> Option<String> {
+    let (block, rest) = name.split_once('.')?;
+    match family {
+        Family::Mlp { .. } => mlp_name(block, rest),
+        Family::Cnn { .. } => cnn_name(block, rest),
+        _ => None,
+    }
+}
+
+/// `hidden.{i}` (an `nn.ModuleList` of `nn.Linear`) and `head`.
+fn mlp_name(block: &str, rest: &str) -> Option<String> {
+    let param = rest.strip_prefix("fc.")?;
+    if block == "head" {
+        return Some(format!("head.{param}"));
+    }
+    let i = block.strip_prefix("hidden")?;
+    Some(format!("hidden.{i}.{param}"))
+}
+
+/// `stages.{i}.conv` / `stages.{i}.bn`, then `fc1` (the hidden layer) and `head`.
+fn cnn_name(block: &str, rest: &str) -> Option<String> {
+    if block == "head" {
+        let (layer, param) = rest.split_once('.')?;
+        return match layer {
+            "fc1" => Some(format!("fc1.{param}")),
+            "fc" => Some(format!("head.{param}")),
+            _ => None,
+        };
+    }
+    let i = block.strip_prefix("stage")?;
+    let (layer, param) = rest.split_once('.')?;
+    let torch = match layer {
+        "conv" => "conv",
+        "conv_bn" => "bn",
+        _ => return None,
+    };
+    Some(format!("stages.{i}.{torch}.{param}"))
+}
