@@ -17,6 +17,9 @@ Run once from the repository root (needs torch, timm, torchvision, safetensors):
 import json
 import os
 
+from functools import partial
+
+import timm.models.vision_transformer as timm_vit
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file
@@ -131,6 +134,18 @@ def main():
     write("mlp", Mlp(s["input"], s["hidden"], s["classes"]), s)
     s = spec("cnn", [3, 8, 8], channels=[4, 8], kernel=3, hidden=8)
     write("cnn", Cnn(s["input"], s["channels"], s["kernel"], s["hidden"], s["classes"]), s)
+    # Ours: LayerNorm eps 1e-5 (timm's default is 1e-6), GELU in tanh form,
+    # qkv with bias, CLS-token pooling, no LayerScale.
+    s = spec("vit", [3, 8, 8], patch=2, dim=16, depth=2, heads=2, mlp_ratio=2.0)
+    vit = timm_vit.VisionTransformer(
+        img_size=8, patch_size=2, in_chans=3, num_classes=s["classes"], embed_dim=16,
+        depth=2, num_heads=2, mlp_ratio=2.0, qkv_bias=True, global_pool="token",
+        norm_layer=partial(nn.LayerNorm, eps=1e-5), act_layer=partial(nn.GELU, approximate="tanh"),
+    )
+    with torch.no_grad():
+        vit.cls_token.normal_(0, 0.5)
+        vit.pos_embed.normal_(0, 0.5)
+    write("vit", vit, s)
 
 
 if __name__ == "__main__":

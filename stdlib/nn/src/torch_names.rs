@@ -8,7 +8,7 @@
 use crate::error::NnError;
 use crate::network::Network;
 use crate::param::Param;
-use crate::spec::Family;
+use crate::spec::{Family, ModelSpec};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashSet;
@@ -47,7 +47,7 @@ pub fn load_torch(net: &mut Network, bytes: &[u8]) -> Result<(), NnError> {
     let mut shapes = Vec::new();
     net.visit(&mut |_, p| shapes.push(p.value.shape.clone()));
     for ((_, torch), shape) in pairs.iter().zip(&shapes) {
-        check_tensor(&file, torch, shape)?;
+        check_tensor(&file, torch, &torch_shape(&net.spec, torch, shape))?;
     }
     check_no_extra(&file, &pairs)?;
     let mut index = 0;
@@ -65,12 +65,14 @@ pub fn load_torch(net: &mut Network, bytes: &[u8]) -> Result<(), NnError> {
 /// with `num_batches_tracked` as int64 0 beside each BatchNorm.
 pub fn export_torch(net: &mut Network) -> Result<Vec<u8>, NnError> {
     let pairs = name_pairs(net)?;
+    let spec = net.spec.clone();
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut index = 0;
     net.visit(&mut |_, p| {
         let bytes = p.value.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         let torch = &pairs[index].1;
-        tensors.push((torch.clone(), Dtype::F32, p.value.shape.clone(), bytes));
+        let shape = torch_shape(&spec, torch, &p.value.shape);
+        tensors.push((torch.clone(), Dtype::F32, shape, bytes));
         if let Some(bn) = torch.strip_suffix(".running_var") {
             tensors.push((format!("{bn}.{BN_COUNTER}"), Dtype::I64, vec![], vec![0; 8]));
         }
@@ -143,6 +145,7 @@ fn torch_name(family: &Family, name: &str) -> Option<String> {
     match family {
         Family::Mlp { .. } => mlp_name(block, rest),
         Family::Cnn { .. } => cnn_name(block, rest),
+        Family::Vit { .. } => vit_name(block, rest),
         _ => None,
     }
 }
@@ -175,4 +178,50 @@ fn cnn_name(block: &str, rest: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("stages.{i}.{torch}.{param}"))
+}
+
+/// PyTorch's shape of a tensor whose data is ours unchanged (same order):
+/// timm's patch embedding is a stride-`patch` Conv2d where ours is a Linear on
+/// (channel, y, x) rows, and its CLS token and position embeddings carry
+/// leading batch axes of 1.
+fn torch_shape(spec: &ModelSpec, torch: &str, ours: &[usize]) -> Vec<usize> {
+    let Family::Vit { patch, dim, .. } = spec.family else {
+        return ours.to_vec();
+    };
+    match torch {
+        "patch_embed.proj.weight" => vec![dim, spec.input[0], patch, patch],
+        "cls_token" => vec![1, 1, dim],
+        "pos_embed" => [&[1], ours].concat(),
+        _ => ours.to_vec(),
+    }
+}
+
+/// timm's `VisionTransformer`: `patch_embed.proj`, `cls_token`, `pos_embed`,
+/// `blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}`, `norm`, `head`.
+fn vit_name(block: &str, rest: &str) -> Option<String> {
+    match (block, rest) {
+        ("embed", "patch.proj.weight") => return Some("patch_embed.proj.weight".into()),
+        ("embed", "patch.proj.bias") => return Some("patch_embed.proj.bias".into()),
+        ("embed", "tokens.cls") => return Some("cls_token".into()),
+        ("embed", "tokens.pos") => return Some("pos_embed".into()),
+        ("head", _) => {
+            let (layer, param) = rest.split_once('.')?;
+            let torch = match layer {
+                "norm" => "norm",
+                "fc" => "head",
+                _ => return None,
+            };
+            return Some(format!("{torch}.{param}"));
+        }
+        _ => {}
+    }
+    let i = block.strip_prefix("block")?;
+    let (_residual, inner) = rest.split_once('.')?;
+    let (layer, param) = inner.rsplit_once('.')?;
+    let torch = match layer {
+        "norm1" | "attn.qkv" | "attn.proj" | "norm2" => layer.to_string(),
+        "fc1" | "fc2" => format!("mlp.{layer}"),
+        _ => return None,
+    };
+    Some(format!("blocks.{i}.{torch}.{param}"))
 }

@@ -84,6 +84,8 @@ fn relative_error(ours: &[f32], torch: &[f32]) -> f32 {
 
 fn assert_close(what: &str, ours: &[f32], torch: &[f32]) {
     let err = relative_error(ours, torch);
+    // `--nocapture` shows the measured errors.
+    eprintln!("{what}: {err:.1e}");
     assert!(
         err <= TOLERANCE,
         "{what}: relative error {err:e} > {TOLERANCE:e}"
@@ -276,4 +278,14 @@ fn other_architecture_is_rejected_with_the_first_missing_name() {
         err.contains("`hidden.0.weight` (shape [16, 32]) is missing"),
         "{err}"
     );
+}
+
+#[test]
+fn vit_matches_timm() {
+    parity("vit");
+}
+
+#[test]
+fn vit_export_is_timms_file() {
+    export_round_trip("vit");
 }
