@@ -22,6 +22,8 @@ from functools import partial
 import timm.models.vision_transformer as timm_vit
 import torch
 import torch.nn as nn
+from torchvision.models.mobilenetv2 import InvertedResidual
+from torchvision.ops.misc import Conv2dNormActivation
 from safetensors.torch import save_file
 
 OUT = "tests/fixtures/weights"
@@ -78,6 +80,46 @@ class Cnn(nn.Module):
         if self.fc1 is not None:
             x = torch.relu(self.fc1(x))
         return self.head(x)
+
+
+STAGE_CHANNELS = [16, 24, 32, 64, 96]
+
+
+def make_divisible(v):
+    """stdlib/nn/src/models/mobilenet.rs's rounding."""
+    rounded = max(int((v + 4.0) // 8) * 8, 8)
+    return rounded + 8 if rounded < 0.9 * v else rounded
+
+
+class MobileNetV2(nn.Module):
+    """torchvision's MobileNetV2 names and blocks on our channel plan
+    (stdlib/nn/src/models/mobilenet.rs): stride-1 stem below 64x64, blocks
+    spread over five stages, stride 2 at stages 1-3 while larger than 2x2,
+    head conv of 4x the last channels."""
+
+    def __init__(self, input, width, blocks, expansion, classes):
+        super().__init__()
+        c, h, w = input
+        side = lambda s, stride: (s + 2 - 3) // stride + 1
+        stem_stride = 2 if min(h, w) >= 64 else 1
+        ch = make_divisible(16 * width)
+        layers = [Conv2dNormActivation(c, ch, 3, stem_stride, activation_layer=nn.ReLU6)]
+        h, w = side(h, stem_stride), side(w, stem_stride)
+        prev = None
+        for i in range(blocks):
+            stage = i * 5 // max(blocks, 1)
+            first = stage != prev
+            prev = stage
+            stride = 2 if first and 1 <= stage <= 3 and min(h, w) > 2 else 1
+            out = make_divisible(STAGE_CHANNELS[stage] * width)
+            layers.append(InvertedResidual(ch, out, stride, expansion))
+            h, w, ch = side(h, stride), side(w, stride), out
+        layers.append(Conv2dNormActivation(ch, 4 * ch, 1, activation_layer=nn.ReLU6))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(4 * ch, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).mean((2, 3)))
 
 
 def randomize_norms(model, gen):
@@ -146,6 +188,10 @@ def main():
         vit.cls_token.normal_(0, 0.5)
         vit.pos_embed.normal_(0, 0.5)
     write("vit", vit, s)
+    s = spec("mobilenet_v2", [3, 8, 8], width=0.25, blocks=5, expansion=2)
+    write("mobilenet_v2", MobileNetV2(s["input"], 0.25, 5, 2, s["classes"]), s)
+    s = spec("mobilenet_v2", [3, 8, 8], width=0.25, blocks=2, expansion=1)
+    write("mobilenet_v2_noexpand", MobileNetV2(s["input"], 0.25, 2, 1, s["classes"]), s)
 
 
 if __name__ == "__main__":

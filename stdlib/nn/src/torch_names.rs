@@ -146,6 +146,9 @@ fn torch_name(family: &Family, name: &str) -> Option<String> {
         Family::Mlp { .. } => mlp_name(block, rest),
         Family::Cnn { .. } => cnn_name(block, rest),
         Family::Vit { .. } => vit_name(block, rest),
+        Family::MobilenetV2 {
+            blocks, expansion, ..
+        } => mobilenet_v2_name(block, rest, *blocks, *expansion),
         _ => None,
     }
 }
@@ -224,4 +227,38 @@ fn vit_name(block: &str, rest: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("blocks.{i}.{torch}.{param}"))
+}
+
+/// torchvision's `MobileNetV2` layout: `features.0` the stem
+/// (`Conv2dNormActivation`: `.0` conv, `.1` BatchNorm), `features.{i+1}.conv`
+/// the inverted residual blocks, `features.{blocks+1}` the head convolution,
+/// `classifier.1` the classifier.
+fn mobilenet_v2_name(block: &str, rest: &str, blocks: usize, expansion: usize) -> Option<String> {
+    let (layer, param) = rest.split_once('.')?;
+    let conv_bn = |index: usize| match layer {
+        "conv" => Some(format!("features.{index}.0.{param}")),
+        "conv_bn" => Some(format!("features.{index}.1.{param}")),
+        _ => None,
+    };
+    match block {
+        "stem" => return conv_bn(0),
+        "head" if layer == "fc" => return Some(format!("classifier.1.{param}")),
+        "head" => return conv_bn(blocks + 1),
+        _ => {}
+    }
+    let i: usize = block.strip_prefix("block")?.parse().ok()?;
+    let rest = rest.strip_prefix("residual.").unwrap_or(rest);
+    let (layer, param) = rest.split_once('.')?;
+    // Without expansion torchvision has no expand conv, so indices shift down.
+    let shift = usize::from(expansion == 1);
+    let index = match layer {
+        "expand" if shift == 0 => "0.0".to_string(),
+        "expand_bn" if shift == 0 => "0.1".to_string(),
+        "dw" => format!("{}.0", 1 - shift),
+        "dw_bn" => format!("{}.1", 1 - shift),
+        "project" => (2 - shift).to_string(),
+        "project_bn" => (3 - shift).to_string(),
+        _ => return None,
+    };
+    Some(format!("features.{}.conv.{index}.{param}", i + 1))
 }
