@@ -23,6 +23,8 @@ import timm.models.vision_transformer as timm_vit
 import torch
 import torch.nn as nn
 from torchvision.models.mobilenetv2 import InvertedResidual
+from torchvision.models.mobilenetv3 import InvertedResidual as InvertedResidualV3
+from torchvision.models.mobilenetv3 import InvertedResidualConfig
 from torchvision.ops.misc import Conv2dNormActivation
 from safetensors.torch import save_file
 
@@ -122,6 +124,38 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.features(x).mean((2, 3)))
 
 
+class MobileNetV3(nn.Module):
+    """torchvision's MobileNetV3 names and blocks on our channel plan: ReLU in
+    the first stage and Hard-Swish after it (stem and head conv Hard-Swish),
+    squeeze-excite in the Hard-Swish blocks when `se`, one linear classifier."""
+
+    def __init__(self, input, width, blocks, expansion, se, classes):
+        super().__init__()
+        c, h, w = input
+        side = lambda s, stride: (s + 2 - 3) // stride + 1
+        stem_stride = 2 if min(h, w) >= 64 else 1
+        ch = make_divisible(16 * width)
+        layers = [Conv2dNormActivation(c, ch, 3, stem_stride, activation_layer=nn.Hardswish)]
+        h, w = side(h, stem_stride), side(w, stem_stride)
+        prev = None
+        for i in range(blocks):
+            stage = i * 5 // max(blocks, 1)
+            first = stage != prev
+            prev = stage
+            stride = 2 if first and 1 <= stage <= 3 and min(h, w) > 2 else 1
+            out = make_divisible(STAGE_CHANNELS[stage] * width)
+            act = "RE" if stage == 0 else "HS"
+            cnf = InvertedResidualConfig(ch, 3, ch * expansion, out, se and act == "HS", act, stride, 1, 1.0)
+            layers.append(InvertedResidualV3(cnf, nn.BatchNorm2d))
+            h, w, ch = side(h, stride), side(w, stride), out
+        layers.append(Conv2dNormActivation(ch, 4 * ch, 1, activation_layer=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(4 * ch, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).mean((2, 3)))
+
+
 def randomize_norms(model, gen):
     """BatchNorm/LayerNorm start at 1/0 with unit statistics, which would hide
     a swapped scale, shift, mean or variance: draw them all."""
@@ -192,6 +226,8 @@ def main():
     write("mobilenet_v2", MobileNetV2(s["input"], 0.25, 5, 2, s["classes"]), s)
     s = spec("mobilenet_v2", [3, 8, 8], width=0.25, blocks=2, expansion=1)
     write("mobilenet_v2_noexpand", MobileNetV2(s["input"], 0.25, 2, 1, s["classes"]), s)
+    s = spec("mobilenet_v3", [3, 8, 8], width=0.25, blocks=5, expansion=2, se=True)
+    write("mobilenet_v3", MobileNetV3(s["input"], 0.25, 5, 2, True, s["classes"]), s)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,20 @@ fn torch_name(family: &Family, name: &str) -> Option<String> {
         Family::MobilenetV2 {
             blocks, expansion, ..
         } => mobilenet_v2_name(block, rest, *blocks, *expansion),
+        Family::MobilenetV3 {
+            blocks,
+            expansion,
+            se,
+            ..
+        } => mobilenet_v3_name(
+            block,
+            rest,
+            V3 {
+                blocks: *blocks,
+                expansion: *expansion,
+                se: *se,
+            },
+        ),
         _ => None,
     }
 }
@@ -188,6 +202,9 @@ fn cnn_name(block: &str, rest: &str) -> Option<String> {
 /// (channel, y, x) rows, and its CLS token and position embeddings carry
 /// leading batch axes of 1.
 fn torch_shape(spec: &ModelSpec, torch: &str, ours: &[usize]) -> Vec<usize> {
+    if matches!(spec.family, Family::MobilenetV3 { .. }) && is_se_weight(torch) {
+        return [ours, &[1, 1]].concat();
+    }
     let Family::Vit { patch, dim, .. } = spec.family else {
         return ours.to_vec();
     };
@@ -261,4 +278,47 @@ fn mobilenet_v2_name(block: &str, rest: &str, blocks: usize, expansion: usize) -
         _ => return None,
     };
     Some(format!("features.{}.conv.{index}.{param}", i + 1))
+}
+
+/// torchvision's squeeze-excite layers are 1×1 convolutions `[out, in, 1, 1]`
+/// where ours are Linear `[out, in]`.
+fn is_se_weight(torch: &str) -> bool {
+    torch.ends_with(".fc1.weight") || torch.ends_with(".fc2.weight")
+}
+
+/// torchvision's `MobileNetV3` layout: `features.0` the stem,
+/// `features.{i+1}.block.{k}` the inverted residual blocks (expand, depthwise,
+/// squeeze-excite `fc1`/`fc2`, projection; each conv a `Conv2dNormActivation`
+/// with `.0` conv and `.1` BatchNorm), `features.{blocks+1}` the head
+/// convolution, `classifier.1` the classifier (ours has no hidden layer).
+fn mobilenet_v3_name(block: &str, rest: &str, v3: V3) -> Option<String> {
+    if !block.starts_with("block") {
+        return mobilenet_v2_name(block, rest, v3.blocks, v3.expansion);
+    }
+    let i: usize = block.strip_prefix("block")?.parse().ok()?;
+    let rest = rest.strip_prefix("residual.").unwrap_or(rest);
+    let (layer, param) = rest.split_once('.')?;
+    let expand = usize::from(v3.expansion != 1);
+    // Squeeze-excite sits in the Hard-Swish blocks, every stage after the first
+    // (models/mobilenet.rs).
+    let se = usize::from(v3.se && i * 5 / v3.blocks.max(1) > 0);
+    let index = match layer {
+        "expand" if expand == 1 => "0.0".to_string(),
+        "expand_bn" if expand == 1 => "0.1".to_string(),
+        "dw" => format!("{expand}.0"),
+        "dw_bn" => format!("{expand}.1"),
+        "se" if se == 1 => (expand + 1).to_string(),
+        "project" => format!("{}.0", expand + 1 + se),
+        "project_bn" => format!("{}.1", expand + 1 + se),
+        _ => return None,
+    };
+    Some(format!("features.{}.block.{index}.{param}", i + 1))
+}
+
+/// What `mobilenet_v3_name` needs of the family.
+#[derive(Clone, Copy)]
+struct V3 {
+    blocks: usize,
+    expansion: usize,
+    se: bool,
 }

@@ -320,3 +320,13 @@ fn mobilenet_v2_export_is_torchvisions_file() {
     export_round_trip("mobilenet_v2");
     export_round_trip("mobilenet_v2_noexpand");
 }
+
+#[test]
+fn mobilenet_v3_matches_torchvision() {
+    parity("mobilenet_v3");
+}
+
+#[test]
+fn mobilenet_v3_export_is_torchvisions_file() {
+    export_round_trip("mobilenet_v3");
+}
