@@ -38,6 +38,7 @@ pub mod slim;
 pub mod spec;
 pub mod tensor;
 pub mod tokens;
+pub mod torch_names;
 pub mod train;
 
 pub use error::NnError;
