@@ -26,6 +26,7 @@ mod signature_help;
 mod state;
 mod symbols;
 mod tokens;
+pub mod transport;
 mod uri;
 
 pub use error::LspError;
@@ -34,7 +35,7 @@ pub use server::serve;
 /// Serves the language server on stdin/stdout with the standard library's stage
 /// catalog until the client shuts it down.
 pub fn run_stdio() -> Result<(), LspError> {
-    let (connection, io_threads) = lsp_server::Connection::stdio();
+    let (connection, io_threads) = transport::stdio()?;
     let served = serve(&connection, pipe_stdlib::Stdlib::get());
     drop(connection);
     served?;

@@ -121,22 +121,26 @@ impl Server<'_> {
 
     fn on_notification(&mut self, n: Notification) -> Result<(), LspError> {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.notification(n)));
-        match outcome {
-            Ok(Some(params)) => self.publish(params),
-            Ok(None) | Err(_) => Ok(()),
+        for params in outcome.unwrap_or_default() {
+            self.publish(params)?;
         }
+        Ok(())
     }
 
     /// Applies a notification; returns diagnostics to publish right away (a closed
     /// document's empty list).
-    fn notification(&mut self, n: Notification) -> Option<PublishDiagnosticsParams> {
+    fn notification(&mut self, n: Notification) -> Vec<PublishDiagnosticsParams> {
+        self.apply_notification(n).unwrap_or_default()
+    }
+
+    fn apply_notification(&mut self, n: Notification) -> Option<Vec<PublishDiagnosticsParams>> {
         match n.method.as_str() {
             note::DidOpenTextDocument::METHOD => {
                 let p: lsp_types::DidOpenTextDocumentParams =
                     serde_json::from_value(n.params).ok()?;
                 let doc = p.text_document;
                 self.state.open(doc.uri, doc.version, doc.text);
-                None
+                Some(Vec::new())
             }
             note::DidChangeTextDocument::METHOD => {
                 let p: lsp_types::DidChangeTextDocumentParams =
@@ -145,16 +149,16 @@ impl Server<'_> {
                 let doc = self.state.documents.get(&name)?;
                 let text = apply_changes(doc, p.content_changes);
                 self.state.change(&name, p.text_document.version, text);
-                None
+                Some(Vec::new())
             }
             note::DidCloseTextDocument::METHOD => {
                 let p: lsp_types::DidCloseTextDocumentParams =
                     serde_json::from_value(n.params).ok()?;
-                self.state.close(&uri::name_of(&p.text_document.uri))
+                Some(self.state.close(&uri::name_of(&p.text_document.uri)))
             }
             note::DidChangeWatchedFiles::METHOD => {
                 self.state.disk_changed();
-                None
+                Some(Vec::new())
             }
             _ => None,
         }
@@ -206,7 +210,7 @@ impl Server<'_> {
     /// and returns its name.
     fn fresh(&mut self, uri: &lsp_types::Uri) -> Handled<String> {
         let name = uri::name_of(uri);
-        if let Some(params) = self.state.refresh(&name) {
+        for params in self.state.refresh(&name) {
             self.publish(params)
                 .map_err(|e| RequestError::new(ErrorCode::InternalError, e.to_string()))?;
         }
