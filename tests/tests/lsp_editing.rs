@@ -55,3 +55,53 @@ fn the_binding_being_written_is_not_offered() {
     assert!(!labels.contains(&"z"), "{labels:?}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn folding_ranges_and_range_semantic_tokens() {
+    let mut client = Client::start();
+    let text = "# one\n# two\nlet a = [\n  1,\n  2,\n]\nlet _b = a\n";
+    client.open(URI, text);
+    client.diagnostics(URI);
+    let folds = client
+        .request(
+            "textDocument/foldingRange",
+            serde_json::json!({"textDocument": {"uri": URI}}),
+        )
+        .expect("folding ranges");
+    let mut spans: Vec<(u64, u64, String)> = folds
+        .as_array()
+        .expect("folds")
+        .iter()
+        .map(|f| {
+            (
+                f["startLine"].as_u64().unwrap_or(99),
+                f["endLine"].as_u64().unwrap_or(99),
+                f["kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    spans.sort();
+    assert_eq!(spans, [(0, 1, "comment".into()), (2, 5, String::new())]);
+
+    let mut tokens = |range: serde_json::Value| -> Vec<u64> {
+        let answer = client
+            .request(
+                "textDocument/semanticTokens/range",
+                serde_json::json!({"textDocument": {"uri": URI}, "range": range}),
+            )
+            .expect("range tokens");
+        answer["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect()
+    };
+    // Line 6 only: `let` (keyword), `_b` (declared binding), `a` (binding).
+    let line6 = tokens(
+        serde_json::json!({"start": {"line": 6, "character": 0}, "end": {"line": 7, "character": 0}}),
+    );
+    assert_eq!(line6.len(), 15, "{line6:?}");
+    assert_eq!(&line6[..2], [6, 0], "first token is absolute: {line6:?}");
+    assert!(client.shutdown().success());
+}

@@ -1,7 +1,8 @@
 //! pipe-lsp: the `.pipe` language server (`pipe lsp`), on lsp-server + lsp-types
 //! over stdio. Diagnostics on open and on every change (the same as `pipe check`),
 //! completion, hover, signature help, go to definition, references, rename,
-//! document symbols, formatting (the same as `pipe fmt`) and semantic tokens.
+//! document symbols, formatting (the same as `pipe fmt`), semantic tokens (whole
+//! document or a range) and folding ranges.
 //! It checks files through the front end and reads stage signatures from the
 //! catalog; it never runs a stage and never writes a file.
 
@@ -13,6 +14,7 @@ mod describe;
 mod diagnostics;
 mod documents;
 mod error;
+mod folding;
 mod formatting;
 mod hover;
 pub mod line_index;

@@ -7,6 +7,7 @@
 use crate::capabilities;
 use crate::completion::{self, Site};
 use crate::error::LspError;
+use crate::folding;
 use crate::formatting;
 use crate::hover;
 use crate::navigation;
@@ -186,6 +187,12 @@ impl Server<'_> {
             req::SemanticTokensFullRequest::METHOD => {
                 self.on::<req::SemanticTokensFullRequest>(request, Self::semantic_tokens)
             }
+            req::SemanticTokensRangeRequest::METHOD => {
+                self.on::<req::SemanticTokensRangeRequest>(request, Self::semantic_tokens_range)
+            }
+            req::FoldingRangeRequest::METHOD => {
+                self.on::<req::FoldingRangeRequest>(request, Self::folding_ranges)
+            }
             other => Err(RequestError::new(
                 ErrorCode::MethodNotFound,
                 format!("`{other}` is not supported by pipe-lsp"),
@@ -359,6 +366,31 @@ impl Server<'_> {
         Ok(Some(SemanticTokensResult::Tokens(semantic_tokens::full(
             doc, analysis,
         ))))
+    }
+}
+
+impl Server<'_> {
+    fn semantic_tokens_range(
+        &mut self,
+        p: lsp_types::SemanticTokensRangeParams,
+    ) -> Handled<Option<lsp_types::SemanticTokensRangeResult>> {
+        let name = self.fresh(&p.text_document.uri)?;
+        let Some((doc, analysis)) = self.state.get(&name) else {
+            return Ok(None);
+        };
+        let tokens = semantic_tokens::range(doc, analysis, p.range);
+        Ok(Some(lsp_types::SemanticTokensRangeResult::Tokens(tokens)))
+    }
+
+    fn folding_ranges(
+        &mut self,
+        p: lsp_types::FoldingRangeParams,
+    ) -> Handled<Option<Vec<lsp_types::FoldingRange>>> {
+        let name = self.fresh(&p.text_document.uri)?;
+        let Some((doc, analysis)) = self.state.get(&name) else {
+            return Ok(None);
+        };
+        Ok(Some(folding::folding_ranges(doc, analysis)))
     }
 }
 
