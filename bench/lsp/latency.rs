@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 const BLOCKS: usize = 500;
 const ROUNDS: usize = 40;
 const URI: &str = "file:///bench/big.pipe";
+const LONG_URI: &str = "file:///bench/long.pipe";
+/// Version of the long-line document, apart from the big file's versions.
+const LONG_VERSION: i32 = 1_000_000;
+const LONG_ROUNDS: usize = 10;
 
 /// Ten lines per block, 500 blocks: 5,000 lines of realistic statements.
 fn big_file(rows: u32) -> String {
@@ -191,6 +195,11 @@ fn main() {
         client.request("textDocument/completion", at(&in_call));
         after_edit.samples.push(start.elapsed());
     }
+    let mut long_line = Stats {
+        name: "semantic tokens, one 1 MB line (checked)",
+        samples: Vec::new(),
+    };
+    measure_long_line(&mut client, &mut long_line);
     client.request("shutdown", Value::Null);
     client.notify("exit", Value::Null);
     thread
@@ -207,7 +216,34 @@ fn main() {
         "|{}|-----|-----------|-----------|-----------|",
         "-".repeat(46)
     );
-    for stats in [&mut change, &mut fresh, &mut member, &mut after_edit] {
+    for stats in [
+        &mut change,
+        &mut fresh,
+        &mut member,
+        &mut after_edit,
+        &mut long_line,
+    ] {
         println!("{}", stats.row());
+    }
+}
+
+/// Semantic tokens of one line of about 1 MB: every token's column is converted,
+/// so a conversion that counts from the line start is quadratic here.
+fn measure_long_line(client: &mut Client, stats: &mut Stats) {
+    let mut text = String::from("let x = [1");
+    while text.len() < 1 << 20 {
+        text.push_str(", 1");
+    }
+    text.push_str("]\n");
+    let doc = json!({"uri": LONG_URI, "languageId": "pipe", "version": LONG_VERSION, "text": text});
+    client.notify("textDocument/didOpen", json!({ "textDocument": doc }));
+    client.diagnostics(LONG_VERSION);
+    let params = json!({"textDocument": {"uri": LONG_URI}});
+    for _ in 0..LONG_ROUNDS {
+        let start = Instant::now();
+        let tokens = client.request("textDocument/semanticTokens/full", params.clone());
+        stats.samples.push(start.elapsed());
+        let n = tokens["data"].as_array().map_or(0, Vec::len) / 5;
+        assert!(n > 300_000, "only {n} semantic tokens");
     }
 }

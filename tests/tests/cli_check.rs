@@ -210,7 +210,7 @@ fn import_cycles_name_the_whole_cycle() {
     let o = run(dir.path(), &["check", "a.pipe"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("b.pipe:1:5: error[E0502]: import cycle: a.pipe -> b.pipe -> a.pipe"),
+        stdout(&o).contains("a.pipe:1:5: error[E0502]: import cycle: a.pipe -> b.pipe -> a.pipe"),
         "{}",
         stdout(&o)
     );

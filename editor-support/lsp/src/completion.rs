@@ -249,7 +249,7 @@ fn stage_item(sig: &StageSig) -> CompletionItem {
 }
 
 /// Top-level bindings of `module` (those defined before `before`, when given,
-/// and not in the statement being written).
+/// and not in the statement being written: `let z = |` must not offer `z`).
 fn binding_items(module: &Module, before: Option<usize>) -> Vec<CompletionItem> {
     let visible = |stmt: usize, start: usize| match before {
         None => true,
@@ -258,7 +258,7 @@ fn binding_items(module: &Module, before: Option<usize>) -> Vec<CompletionItem> 
                 .ast
                 .stmts
                 .get(stmt)
-                .is_some_and(|s| s.span.contains(offset));
+                .is_some_and(|s| being_written(&module.text, s.span, offset));
             start < offset && !in_stmt
         }
     };
@@ -275,6 +275,19 @@ fn binding_items(module: &Module, before: Option<usize>) -> Vec<CompletionItem> 
             ..Default::default()
         })
         .collect()
+}
+
+/// Whether the cursor at `offset` is in the statement spanning `span`: inside it,
+/// or after its end on the same line (an unfinished `let z = ` ends before the
+/// cursor).
+fn being_written(text: &str, span: Span, offset: usize) -> bool {
+    if offset < span.start {
+        return false;
+    }
+    offset <= span.end
+        || text
+            .get(span.end..offset)
+            .is_some_and(|gap| !gap.contains('\n'))
 }
 
 fn call_items(site: &Site, ctx: &CallContext, items: &mut Vec<CompletionItem>) {

@@ -1,7 +1,8 @@
 //! pipe-lsp: the `.pipe` language server (`pipe lsp`), on lsp-server + lsp-types
 //! over stdio. Diagnostics on open and on every change (the same as `pipe check`),
 //! completion, hover, signature help, go to definition, references, rename,
-//! document symbols, formatting (the same as `pipe fmt`) and semantic tokens.
+//! document symbols, formatting (the same as `pipe fmt`), semantic tokens (whole
+//! document or a range) and folding ranges.
 //! It checks files through the front end and reads stage signatures from the
 //! catalog; it never runs a stage and never writes a file.
 
@@ -13,6 +14,7 @@ mod describe;
 mod diagnostics;
 mod documents;
 mod error;
+mod folding;
 mod formatting;
 mod hover;
 pub mod line_index;
@@ -26,6 +28,7 @@ mod signature_help;
 mod state;
 mod symbols;
 mod tokens;
+pub mod transport;
 mod uri;
 
 pub use error::LspError;
@@ -34,7 +37,7 @@ pub use server::serve;
 /// Serves the language server on stdin/stdout with the standard library's stage
 /// catalog until the client shuts it down.
 pub fn run_stdio() -> Result<(), LspError> {
-    let (connection, io_threads) = lsp_server::Connection::stdio();
+    let (connection, io_threads) = transport::stdio()?;
     let served = serve(&connection, pipe_stdlib::Stdlib::get());
     drop(connection);
     served?;

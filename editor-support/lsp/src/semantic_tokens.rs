@@ -1,4 +1,4 @@
-//! Semantic tokens for the whole document: comments, strings, numbers and keywords
+//! Semantic tokens for the whole document or a range of it: comments, strings, numbers and keywords
 //! from the tokenizer; identifiers classified by what they name (namespace, stage,
 //! parameter, binding, field, type).
 
@@ -11,6 +11,7 @@ use lsp_types::{
     SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokens, SemanticTokensLegend,
 };
 use pipe_lang::program::BindingKind;
+use pipe_lang::span::Span;
 
 const TYPES: &[SemanticTokenType] = &[
     SemanticTokenType::NAMESPACE,
@@ -58,10 +59,20 @@ pub fn legend() -> SemanticTokensLegend {
 }
 
 pub fn full(doc: &Document, analysis: &Analysis) -> SemanticTokens {
+    encode(doc, analysis, Span::new(0, doc.text.len()))
+}
+
+/// The tokens that start inside `range` (what an editor asks for the visible part).
+pub fn range(doc: &Document, analysis: &Analysis, range: lsp_types::Range) -> SemanticTokens {
+    encode(doc, analysis, doc.index.span(&doc.text, range))
+}
+
+fn encode(doc: &Document, analysis: &Analysis, within: Span) -> SemanticTokens {
     let text = &doc.text;
     let mut data = Vec::new();
     let (mut prev_line, mut prev_col) = (0, 0);
-    for tok in tokens::tokenize(text) {
+    let inside = |t: &tokens::Token| t.span.start >= within.start && t.span.start < within.end;
+    for tok in tokens::tokenize(text).into_iter().filter(inside) {
         let classified = match tok.kind {
             TokenKind::Comment { doc } => {
                 Some((Kind::Comment, if doc { DOCUMENTATION } else { 0 }))

@@ -7,6 +7,7 @@
 use crate::capabilities;
 use crate::completion::{self, Site};
 use crate::error::LspError;
+use crate::folding;
 use crate::formatting;
 use crate::hover;
 use crate::navigation;
@@ -121,22 +122,26 @@ impl Server<'_> {
 
     fn on_notification(&mut self, n: Notification) -> Result<(), LspError> {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.notification(n)));
-        match outcome {
-            Ok(Some(params)) => self.publish(params),
-            Ok(None) | Err(_) => Ok(()),
+        for params in outcome.unwrap_or_default() {
+            self.publish(params)?;
         }
+        Ok(())
     }
 
     /// Applies a notification; returns diagnostics to publish right away (a closed
     /// document's empty list).
-    fn notification(&mut self, n: Notification) -> Option<PublishDiagnosticsParams> {
+    fn notification(&mut self, n: Notification) -> Vec<PublishDiagnosticsParams> {
+        self.apply_notification(n).unwrap_or_default()
+    }
+
+    fn apply_notification(&mut self, n: Notification) -> Option<Vec<PublishDiagnosticsParams>> {
         match n.method.as_str() {
             note::DidOpenTextDocument::METHOD => {
                 let p: lsp_types::DidOpenTextDocumentParams =
                     serde_json::from_value(n.params).ok()?;
                 let doc = p.text_document;
                 self.state.open(doc.uri, doc.version, doc.text);
-                None
+                Some(Vec::new())
             }
             note::DidChangeTextDocument::METHOD => {
                 let p: lsp_types::DidChangeTextDocumentParams =
@@ -145,16 +150,16 @@ impl Server<'_> {
                 let doc = self.state.documents.get(&name)?;
                 let text = apply_changes(doc, p.content_changes);
                 self.state.change(&name, p.text_document.version, text);
-                None
+                Some(Vec::new())
             }
             note::DidCloseTextDocument::METHOD => {
                 let p: lsp_types::DidCloseTextDocumentParams =
                     serde_json::from_value(n.params).ok()?;
-                self.state.close(&uri::name_of(&p.text_document.uri))
+                Some(self.state.close(&uri::name_of(&p.text_document.uri)))
             }
             note::DidChangeWatchedFiles::METHOD => {
                 self.state.disk_changed();
-                None
+                Some(Vec::new())
             }
             _ => None,
         }
@@ -182,6 +187,12 @@ impl Server<'_> {
             req::SemanticTokensFullRequest::METHOD => {
                 self.on::<req::SemanticTokensFullRequest>(request, Self::semantic_tokens)
             }
+            req::SemanticTokensRangeRequest::METHOD => {
+                self.on::<req::SemanticTokensRangeRequest>(request, Self::semantic_tokens_range)
+            }
+            req::FoldingRangeRequest::METHOD => {
+                self.on::<req::FoldingRangeRequest>(request, Self::folding_ranges)
+            }
             other => Err(RequestError::new(
                 ErrorCode::MethodNotFound,
                 format!("`{other}` is not supported by pipe-lsp"),
@@ -206,7 +217,7 @@ impl Server<'_> {
     /// and returns its name.
     fn fresh(&mut self, uri: &lsp_types::Uri) -> Handled<String> {
         let name = uri::name_of(uri);
-        if let Some(params) = self.state.refresh(&name) {
+        for params in self.state.refresh(&name) {
             self.publish(params)
                 .map_err(|e| RequestError::new(ErrorCode::InternalError, e.to_string()))?;
         }
@@ -355,6 +366,31 @@ impl Server<'_> {
         Ok(Some(SemanticTokensResult::Tokens(semantic_tokens::full(
             doc, analysis,
         ))))
+    }
+}
+
+impl Server<'_> {
+    fn semantic_tokens_range(
+        &mut self,
+        p: lsp_types::SemanticTokensRangeParams,
+    ) -> Handled<Option<lsp_types::SemanticTokensRangeResult>> {
+        let name = self.fresh(&p.text_document.uri)?;
+        let Some((doc, analysis)) = self.state.get(&name) else {
+            return Ok(None);
+        };
+        let tokens = semantic_tokens::range(doc, analysis, p.range);
+        Ok(Some(lsp_types::SemanticTokensRangeResult::Tokens(tokens)))
+    }
+
+    fn folding_ranges(
+        &mut self,
+        p: lsp_types::FoldingRangeParams,
+    ) -> Handled<Option<Vec<lsp_types::FoldingRange>>> {
+        let name = self.fresh(&p.text_document.uri)?;
+        let Some((doc, analysis)) = self.state.get(&name) else {
+            return Ok(None);
+        };
+        Ok(Some(folding::folding_ranges(doc, analysis)))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The server's world: open documents, the latest analysis of each, and which ones
-//! must be checked again. A change to any file re-checks every open document that
+//! The server's world: open documents, the latest analysis of each, which ones
+//! must be checked again, and the diagnostics published for imported files that
+//! are not open. A change to any file re-checks every open document that
 //! imported it. Checking is lazy: a burst of edits is checked once, when the
 //! message queue is empty or a request needs the result.
 
@@ -12,7 +13,7 @@ use lsp_types::{Location, PublishDiagnosticsParams, Uri};
 use pipe_lang::catalog::Catalog;
 use pipe_lang::program::Module;
 use pipe_lang::span::Span;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
@@ -22,6 +23,9 @@ pub struct State<'c> {
     pub documents: Documents,
     analyses: HashMap<String, Analysis>,
     dirty: BTreeSet<String>,
+    /// Diagnostics of files that are not open, by file, then by the open document
+    /// whose check reached them (two documents may import the same file).
+    external: BTreeMap<String, BTreeMap<String, Vec<lsp_types::Diagnostic>>>,
     /// Replaced analyses go to a thread that frees them: dropping a large
     /// program's tree costs about a tenth of a re-check, and no reply needs to
     /// wait for it. `None` when the thread could not start (then drop here).
@@ -45,6 +49,7 @@ impl<'c> State<'c> {
             documents: Documents::default(),
             analyses: HashMap::new(),
             dirty: BTreeSet::new(),
+            external: BTreeMap::new(),
             retired: start_retirement(),
         }
     }
@@ -62,13 +67,18 @@ impl<'c> State<'c> {
         }
     }
 
-    /// Forgets a closed document; returns the empty diagnostics that clear it.
-    pub fn close(&mut self, name: &str) -> Option<PublishDiagnosticsParams> {
-        let doc = self.documents.close(name)?;
+    /// Forgets a closed document; returns the empty diagnostics that clear it and
+    /// what changes for the imported files its check had reached.
+    pub fn close(&mut self, name: &str) -> Vec<PublishDiagnosticsParams> {
+        let Some(doc) = self.documents.close(name) else {
+            return Vec::new();
+        };
         self.analyses.remove(name);
         self.dirty.remove(name);
         self.changed(name);
-        Some(PublishDiagnosticsParams::new(doc.uri, Vec::new(), None))
+        let mut out = vec![PublishDiagnosticsParams::new(doc.uri, Vec::new(), None)];
+        out.extend(self.set_external(name, BTreeMap::new()));
+        out
     }
 
     /// Files changed on disk: every open document may see different imports.
@@ -93,31 +103,85 @@ impl<'c> State<'c> {
         !self.dirty.is_empty()
     }
 
-    /// Checks `name` again if it changed; returns its new diagnostics to publish.
-    pub fn refresh(&mut self, name: &str) -> Option<PublishDiagnosticsParams> {
+    /// Checks `name` again if it changed; returns its new diagnostics and those of
+    /// the imported files that are not open, to publish.
+    pub fn refresh(&mut self, name: &str) -> Vec<PublishDiagnosticsParams> {
         if !self.dirty.remove(name) {
-            return None;
+            return Vec::new();
         }
-        let doc = self.documents.get(name)?;
+        let Some(doc) = self.documents.get(name) else {
+            return Vec::new();
+        };
         let run = || Analysis::run(name, &self.documents, self.catalog);
-        let diags = match panic::catch_unwind(AssertUnwindSafe(run)) {
+        let uri_of = |n: &str| self.uri_of(n);
+        let (diags, external) = match panic::catch_unwind(AssertUnwindSafe(run)) {
             Ok(analysis) => {
-                let diags = diagnostics::for_document(doc, name, &analysis.program.diagnostics);
+                let program = &analysis.program;
+                let mut diags = diagnostics::for_document(doc, name, &program.diagnostics);
+                diags.extend(diagnostics::import_summaries(doc, program, &uri_of));
+                let external = diagnostics::for_imports(program, &uri_of);
                 let old = self.analyses.insert(name.to_string(), analysis);
                 self.retire(old);
-                diags
+                (diags, external)
             }
             Err(_) => {
                 let old = self.analyses.remove(name);
                 self.retire(old);
-                vec![diagnostics::checker_crashed()]
+                (vec![diagnostics::checker_crashed()], BTreeMap::new())
             }
         };
-        Some(PublishDiagnosticsParams::new(
-            doc.uri.clone(),
-            diags,
-            Some(doc.version),
-        ))
+        let own = PublishDiagnosticsParams::new(doc.uri.clone(), diags, Some(doc.version));
+        let mut out = vec![own];
+        out.extend(self.set_external(name, external));
+        out
+    }
+
+    /// Records what the check of `root` found in imported files; returns the
+    /// merged diagnostics of each file whose list changed and that is not open
+    /// (an open file publishes its own).
+    fn set_external(
+        &mut self,
+        root: &str,
+        found: BTreeMap<String, Vec<lsp_types::Diagnostic>>,
+    ) -> Vec<PublishDiagnosticsParams> {
+        let mut touched = BTreeSet::new();
+        for (file, by_root) in &mut self.external {
+            if by_root.remove(root).is_some() {
+                touched.insert(file.clone());
+            }
+        }
+        for (file, diags) in found {
+            touched.insert(file.clone());
+            self.external
+                .entry(file)
+                .or_default()
+                .insert(root.to_string(), diags);
+        }
+        self.external.retain(|_, by_root| !by_root.is_empty());
+        touched
+            .into_iter()
+            .filter(|file| self.documents.get(file).is_none())
+            .filter_map(|file| {
+                let uri = uri::uri_of(&file)?;
+                Some(PublishDiagnosticsParams::new(uri, self.merged(&file), None))
+            })
+            .collect()
+    }
+
+    /// The diagnostics of a file that is not open, from every check that reached it.
+    fn merged(&self, file: &str) -> Vec<lsp_types::Diagnostic> {
+        let mut out: Vec<lsp_types::Diagnostic> = Vec::new();
+        for diag in self
+            .external
+            .get(file)
+            .into_iter()
+            .flat_map(|m| m.values().flatten())
+        {
+            if !out.contains(diag) {
+                out.push(diag.clone());
+            }
+        }
+        out
     }
 
     fn retire(&self, old: Option<Analysis>) {
@@ -130,7 +194,7 @@ impl<'c> State<'c> {
     /// Checks every changed document; returns what to publish.
     pub fn refresh_all(&mut self) -> Vec<PublishDiagnosticsParams> {
         let names: Vec<String> = self.dirty.iter().cloned().collect();
-        names.iter().filter_map(|n| self.refresh(n)).collect()
+        names.iter().flat_map(|n| self.refresh(n)).collect()
     }
 
     /// The document and its current analysis (call `refresh` first).

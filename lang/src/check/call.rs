@@ -178,7 +178,7 @@ impl<'a> Checker<'a> {
                 task = dataset_task(&got);
             }
         }
-        if !missing.is_empty() {
+        if !missing.is_empty() && !args.iter().any(is_unparsed) {
             let d = self.missing_args(e, callee, sig, &missing);
             self.report(d);
         }
@@ -220,6 +220,11 @@ impl<'a> Checker<'a> {
         let mut next_positional = 0;
         let mut first_named: Option<Span> = None;
         for arg in args {
+            // An argument the parser could not read (`input: )`) was reported
+            // there; placing it would only add guesses about the user's intent.
+            if arg.name.is_none() && is_unparsed(arg) {
+                continue;
+            }
             let slot = match &arg.name {
                 Some(name) => {
                     first_named.get_or_insert(arg.span);
@@ -588,4 +593,9 @@ fn number(x: f64) -> String {
     } else {
         format!("{x}")
     }
+}
+
+/// Whether the parser replaced this argument with an error node.
+fn is_unparsed(arg: &Arg) -> bool {
+    matches!(arg.value.kind, ExprKind::Error)
 }

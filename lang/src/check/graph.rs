@@ -160,16 +160,20 @@ pub(crate) fn order(modules: &mut [Loaded]) -> Vec<usize> {
                     .collect();
                 names.push(&modules[target].name);
                 let cycle = names.join(" -> ");
-                let span = modules[node].edges[edge_index].path_span;
+                // Reported where the walk from the checked file entered the cycle
+                // (the checked file's own `use` when it is on the cycle), so the
+                // user sees it in the file they asked about.
+                let entry_edge = stack[start].1 - 1;
+                let span = modules[target].edges[entry_edge].path_span;
                 let diag = Diagnostic::error(
                     codes::IMPORT_CYCLE,
-                    &modules[node].name,
+                    &modules[target].name,
                     span,
                     format!("import cycle: {cycle}"),
                 )
-                .with_label(span, "this import closes the cycle")
+                .with_label(span, "this import leads back to this file")
                 .with_help("move what both files need into a third file that imports neither");
-                modules[node].diagnostics.push(diag);
+                modules[target].diagnostics.push(diag);
                 modules[node].edges[edge_index].target = None;
             }
             State::Done => {}

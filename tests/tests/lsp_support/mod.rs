@@ -70,6 +70,28 @@ impl Client {
         stdin.flush().expect("flush");
     }
 
+    /// Writes `bytes` to the server as they are: for malformed input.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write to server");
+        stdin.flush().expect("flush");
+    }
+
+    /// The `error` of the next response with a null id: the server's answer to
+    /// input that was not a message.
+    pub fn rejection(&mut self) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.recv(deadline, "an error reply");
+            if msg.get("id") == Some(&Value::Null) && msg.get("error").is_some() {
+                return msg["error"].clone();
+            }
+            if msg.get("id").is_none() {
+                self.notifications.push(msg);
+            }
+        }
+    }
+
     pub fn notify(&mut self, method: &str, params: Value) {
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
