@@ -9,6 +9,7 @@ pub mod arch;
 pub mod csv;
 pub mod dataflow;
 pub mod error;
+pub mod governor;
 pub mod nvm;
 pub mod plot;
 pub mod ppa;

@@ -2,15 +2,17 @@
 //! fixed frame rate: a lumped thermal RC model, a DVFS governor with a trip
 //! point and hysteresis, latency and power per model from its measured latency
 //! (or its FLOPs) and the current frequency, and three policies
-//! (`static_large`, `static_small`, `dynamic_shift`: when the chip nears the
-//! trip point, run the largest weight-shared width that will not heat it
-//! further; the largest again once it has cooled). All constants are the
+//! (`static_large`, `static_small`, `dynamic_shift`: the app-side policy of
+//! `governor.rs`, which sees only temperature, frequency and the trip point,
+//! never the constants below). All constants are the
 //! project's own (the paper published none; PAPERS.md section 9):
 //! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·(P_full − P_idle)·(f/f_max)³`
 //! with `u = min(1, latency·fps)` the busy fraction (dynamic power ∝ f·V², V ∝ f);
 //! `latency = measured·f_max/f`, or `FLOPs / (f · flops_per_cycle)` unmeasured.
 
 use crate::error::SimError;
+pub use crate::governor::Shift;
+use crate::governor::{Observation, ShiftGovernor};
 
 /// One model (or one width of a slimmable model) the device can run.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,25 +98,6 @@ pub fn levels(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
         .collect()
-}
-
-/// When `dynamic_shift` switches: to the small model at `trip − margin`, back
-/// to the large one at `trip − margin − band`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Shift {
-    pub margin_c: f64,
-    pub band_c: f64,
-}
-
-impl Shift {
-    /// The project's default: to the small model 3 degC below the trip point,
-    /// back 10 degC below that.
-    pub fn project_default() -> Shift {
-        Shift {
-            margin_c: 3.0,
-            band_c: 10.0,
-        }
-    }
 }
 
 /// Time stepping: the model is integrated every `dt_s`, traced every `sample_s`.
@@ -258,38 +241,27 @@ pub fn fps_for_load(models: &[DeviceModel], soc: &Soc, load: f64) -> Result<f64,
     Ok(load / latency)
 }
 
-/// The policy's model now, given the current one, the temperature and the
-/// frequency. `dynamic_shift` at `trip − margin` or above runs the largest
-/// model whose steady-state temperature at this frequency stays below that
-/// point (the smallest if none does), and the largest again once the chip has
-/// cooled to `trip − margin − band`; in between it keeps its model.
-fn choose(
-    policy: Policy,
-    models: &[DeviceModel],
-    current: usize,
-    (temp_c, freq_hz): (f64, f64),
-    soc: &Soc,
-    shift: &Shift,
-) -> usize {
-    let smallest = models.len() - 1;
-    match policy {
-        Policy::StaticLarge => 0,
-        Policy::StaticSmall => smallest,
-        Policy::DynamicShift => {
-            let hot = soc.trip_c - shift.margin_c;
-            if temp_c >= hot {
-                let steady = |m: &DeviceModel| {
-                    soc.ambient_c + soc.r_k_per_w * operating_point(m, soc, freq_hz).1
-                };
-                models
-                    .iter()
-                    .position(|m| steady(m) < hot)
-                    .unwrap_or(smallest)
-            } else if temp_c <= hot - shift.band_c {
-                0
-            } else {
-                current
-            }
+/// The width a policy runs: fixed, or chosen each step by the governor, which
+/// is handed only an [`Observation`] (never `soc` beyond its trip point and
+/// DVFS table, which a phone shows).
+enum Driver {
+    Fixed(usize),
+    Shifting(ShiftGovernor),
+}
+
+impl Driver {
+    fn new(policy: Policy, models: usize, shift: &Shift) -> Driver {
+        match policy {
+            Policy::StaticLarge => Driver::Fixed(0),
+            Policy::StaticSmall => Driver::Fixed(models - 1),
+            Policy::DynamicShift => Driver::Shifting(ShiftGovernor::new(*shift, models)),
+        }
+    }
+
+    fn choose(&mut self, obs: &Observation) -> usize {
+        match self {
+            Driver::Fixed(model) => *model,
+            Driver::Shifting(governor) => governor.decide(obs),
         }
     }
 }
@@ -307,7 +279,16 @@ pub fn simulate(
     let steps = (clock.duration_s / clock.dt_s).ceil() as usize;
     let sample_every = ((clock.sample_s / clock.dt_s).round() as usize).max(1);
     let (mut temp, mut level) = (soc.ambient_c, top);
-    let mut model = choose(policy, models, 0, (temp, soc.freqs_hz[top]), soc, shift);
+    let top_freq_hz = soc.freqs_hz[top];
+    let observe = |time_s: f64, temp_c: f64, freq_hz: f64| Observation {
+        time_s,
+        temp_c,
+        freq_hz,
+        top_freq_hz,
+        trip_c: soc.trip_c,
+    };
+    let mut driver = Driver::new(policy, models.len(), shift);
+    let mut model = driver.choose(&observe(0.0, temp, top_freq_hz));
     let start_latency_ms = operating_point(&models[model], soc, soc.freqs_hz[top]).0 * 1e3;
     let mut report = ThermalReport {
         trace: Vec::with_capacity(steps / sample_every + 1),
@@ -326,7 +307,7 @@ pub fn simulate(
     let mut steps_on = vec![0usize; models.len()];
     for step in 0..=steps {
         let freq = soc.freqs_hz[level];
-        let next = choose(policy, models, model, (temp, freq), soc, shift);
+        let next = driver.choose(&observe(step as f64 * clock.dt_s, temp, freq));
         report.switches += usize::from(next != model);
         model = next;
         let (latency, power) = operating_point(&models[model], soc, freq);

@@ -14,7 +14,9 @@ use crate::dataset::VideoSet;
 use crate::metrics::{Cell, Metrics, Table};
 use crate::model::{nn_error, Model};
 use crate::run::detector::{check_fits, network_for, predict_per_frame, targets};
-use crate::run::pseudolabel::{label_frames, quality, Flows, Labeller, SsvodParams};
+use crate::run::pseudolabel::{
+    label_frames, quality, tune_confidence, Flows, Labeller, SsvodParams,
+};
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::init::Rng8;
@@ -82,6 +84,7 @@ pub fn semi_supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOu
         ));
     }
     let cfg = config(input)?;
+    let tune = tune_frames(input, &student)?;
     let ssvod = SsvodParams::from_input(input)?;
     let flows = (mode == Pseudo::Ssvod && ssvod.warp).then(|| Flows::estimate(unlabeled_set));
     let labeller = match mode {
@@ -101,6 +104,7 @@ pub fn semi_supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOu
         unlabeled,
         mode,
         labeller,
+        tune,
         cfg,
         burn_in: input.usize("burn_in")?,
         ema: input.f64("ema")? as f32,
@@ -115,6 +119,30 @@ pub fn semi_supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOu
         ("curve", Artifact::Table(Arc::new(table(&rows)))),
     ])
     .with_metrics(&metrics.values))
+}
+
+/// The labelled frames of the optional `tune` videos: empty list when left out.
+fn tune_frames<'a>(
+    input: &'a StageInput,
+    student: &Network,
+) -> Result<Option<(&'a VideoSet, Vec<usize>)>, StageError> {
+    let set = match input.get("tune")? {
+        Input::Artifact(Artifact::Dataset(d)) => d.videos()?,
+        Input::Value(Value::List(items)) if items.is_empty() => return Ok(None),
+        _ => {
+            return Err(StageError::Invalid(
+                "`tune` must be videos with labelled frames the training never sees (e.g. another `dataset.moving_shapes` seed), or left out".into(),
+            ))
+        }
+    };
+    check_fits(set, &student.spec)?;
+    let frames: Vec<usize> = (0..set.len()).filter(|&i| set.frames[i].labeled).collect();
+    if frames.is_empty() {
+        return Err(StageError::Invalid(
+            "`tune` has no labelled frames to tune the threshold on; pass videos whose `labeled_every` frames are labelled".into(),
+        ));
+    }
+    Ok(Some((set, frames)))
 }
 
 /// The shared optimisation parameters, read by `train.supervised`'s reader
@@ -135,6 +163,9 @@ struct Run<'a> {
     unlabeled: Vec<usize>,
     mode: Pseudo,
     labeller: Option<Labeller<'a>>,
+    /// For online `threshold`: labelled frames the training never sees, on
+    /// which every refresh tunes the score cut.
+    tune: Option<(&'a VideoSet, Vec<usize>)>,
     cfg: TrainConfig,
     burn_in: usize,
     ema: f32,
@@ -278,8 +309,21 @@ impl Run<'_> {
         let set = self.unlabeled_set;
         let all: Vec<usize> = (0..set.len()).collect();
         let preds = predict_per_frame(teacher, set, &all)?;
-        let labels = label_frames(set, &preds, &self.unlabeled, labeller);
-        let q = quality(set, &self.unlabeled, &labels);
+        let (labels, tuned) = match (labeller, &self.tune) {
+            (Labeller::Threshold { .. }, Some((tune_set, frames))) => {
+                let tune_preds = predict_per_frame(teacher, tune_set, frames)?;
+                let (confidence, f1) = tune_confidence(tune_set, frames, &tune_preds);
+                let tuned = Labeller::Threshold { confidence };
+                let labels = label_frames(set, &preds, &self.unlabeled, &tuned);
+                (labels, Some((confidence, f1)))
+            }
+            _ => (label_frames(set, &preds, &self.unlabeled, labeller), None),
+        };
+        let mut q = quality(set, &self.unlabeled, &labels);
+        if let Some((confidence, f1)) = tuned {
+            q.insert("tuned_confidence".into(), f64::from(confidence));
+            q.insert("tune_f1".into(), f1);
+        }
         let targets = labels
             .into_iter()
             .map(|boxes| targets(&boxes, classes))

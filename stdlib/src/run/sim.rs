@@ -531,6 +531,8 @@ pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, Stag
     let shift = Shift {
         margin_c: input.f64("margin")?,
         band_c: input.f64("band")?,
+        horizon_s: input.f64("horizon")?,
+        ..Shift::project_default()
     };
     let clock = Clock {
         duration_s: input.f64("duration")?,

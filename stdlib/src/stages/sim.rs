@@ -180,8 +180,9 @@ fn thermal() -> StageDef {
             "A phone SoC running continuous inference: lumped thermal RC model, a DVFS \
              governor that throttles at the trip temperature (with hysteresis), latency and \
              power per model width from work and frequency. Policies: `static_large`, \
-             `static_small`, `dynamic_shift` (switch to a smaller weight-shared width before \
-             the trip point, back when cool). Trace over time: temperature, frequency, \
+             `static_small`, `dynamic_shift` (from the observed temperature, its observed \
+             heating rate, the frequency and the trip point only: switch to a smaller \
+             weight-shared width before the trip point, back when cool). Trace over time: temperature, frequency, \
              latency, width in use, accuracy. All constants are the project's own model; the \
              paper published none.",
             vec![
@@ -206,7 +207,7 @@ fn thermal() -> StageDef {
                     .default_note("project default, not from the paper"),
                 quantity("hysteresis", Dim::Temp, 5.0, 0.0, 50.0, "The governor restores a frequency step this far below the trip point.")
                     .default_note("project default, not from the paper"),
-                quantity("margin", Dim::Temp, 3.0, 0.0, 50.0, "`dynamic_shift` moves to a smaller width this far below the trip point.")
+                quantity("margin", Dim::Temp, 3.0, 0.0, 50.0, "`dynamic_shift` moves one width smaller when the temperature it predicts `horizon` ahead (from the heating rate it observed) is this far below the trip point, or the clock is throttled.")
                     .default_note("project default, not from the paper"),
                 float("resistance", 8.0, 1e-3, 1e4, "Thermal resistance to ambient, in K/W.")
                     .default_note("project default, not from the paper"),
@@ -226,7 +227,9 @@ fn thermal() -> StageDef {
                     .default_note("project default, not from the paper"),
                 float("flops_per_cycle", 8.0, 1e-3, 1e6, "FLOPs the SoC completes per clock cycle; latency = FLOPs / (f · this).")
                     .default_note("project default, not from the paper"),
-                quantity("band", Dim::Temp, 10.0, 0.0, 100.0, "`dynamic_shift` moves back to the large model this far below its switch-down point.")
+                quantity("band", Dim::Temp, 4.0, 0.0, 100.0, "`dynamic_shift` moves one width larger when its prediction is this far below its switch-down point.")
+                    .default_note("project default, not from the paper"),
+                quantity("horizon", Dim::Time, 20.0, 0.0, 3600.0, "How far ahead `dynamic_shift` extrapolates the heating rate it observed (it never sees the thermal model's constants).")
                     .default_note("project default, not from the paper"),
                 float("small_width", 0.5, 0.01, 1.0, "With a single model that is not slimmable: the width of its channel slice used as the small model.")
                     .default_note("project default, not from the paper"),

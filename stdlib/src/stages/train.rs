@@ -282,6 +282,14 @@ fn semi_supervised() -> StageDef {
                     float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below; for online `threshold`, the detection score cut.")
                         .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7"),
                     flag("augment", true, "Random horizontal flips of training frames (and their boxes)."),
+                    ParamSig::optional(
+                        "tune",
+                        Type::Any,
+                        pipe_lang::value::Value::List(Vec::new()),
+                        "For online `threshold`: videos whose labelled frames the training never sees; \
+                         every refresh sets the score cut to the one of 0.05, 0.10, ..., 0.95 whose \
+                         pseudo-labels of these frames have the highest F1. Left out: `confidence`.",
+                    ),
                 ],
                 with(super::pseudolabel::ssvod_switches(), optimisation(20, 1e-3, 16, 1e-4)),
             ),
