@@ -17,15 +17,17 @@
 //! This module never runs stages and never decides what runs.
 
 use crate::cache_disk::{self as disk, NotACache};
+use crate::cache_pack::{self as pack, Record};
 use crate::key::Key;
 use pipe_stdlib::artifact::{Artifact, Files};
 use pipe_stdlib::stage::{Outputs, StageOutput};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Output files of a single-artifact stage live under this directory of an entry.
@@ -118,6 +120,26 @@ pub struct NameRecord {
 pub struct Cache {
     dir: PathBuf,
     lock: File,
+    /// Whether small results go into packs (a run in this process; not a Slurm
+    /// worker, whose results the submitting process looks for as directories).
+    pack_small: AtomicBool,
+    /// The packed records on disk, read at the first lookup.
+    packed: OnceLock<Packed>,
+    /// Records stored by this process and not yet written as a pack.
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Packed {
+    index: HashMap<Key, Record>,
+    /// Packed records found damaged (reported once, at their lookup).
+    bad: Mutex<HashMap<Key, String>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    bodies: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -137,7 +159,7 @@ impl Cache {
     }
 
     fn open_claimed(dir: &Path) -> Result<Cache, CacheError> {
-        for sub in ["entries", "tmp", "names"] {
+        for sub in ["entries", "tmp", "names", "packs"] {
             disk::real_subdir(dir, sub)?;
         }
         let lock_path = dir.join("lock");
@@ -153,6 +175,9 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_path_buf(),
             lock,
+            pack_small: AtomicBool::new(false),
+            packed: OnceLock::new(),
+            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -208,13 +233,16 @@ impl Cache {
     /// Whether `key` has an entry, without reading it (a cheap existence check;
     /// `lookup` verifies).
     pub fn has_entry(&self, key: &Key) -> bool {
-        self.entry_dir(key).join("manifest.json").is_file()
+        self.entry_dir(key).join("manifest.json").is_file() || self.packed().index.contains_key(key)
     }
 
     /// Looks `key` up. An entry whose files all kept the stamp taken when it
     /// was written or last verified is trusted; otherwise every file is re-hashed
     /// (and, when they all match, stamped again).
     pub fn lookup(&self, key: &Key) -> Lookup {
+        if let Some(found) = self.lookup_packed(key) {
+            return found;
+        }
         let dir = self.entry_dir(key);
         if fs::symlink_metadata(&dir).is_err() {
             return Lookup::Miss;
@@ -253,7 +281,11 @@ impl Cache {
     /// Loads the artifacts of a hit, checking the hashes again (the entry may have
     /// been damaged since the lookup).
     pub fn load(&self, key: &Key, manifest: &Manifest) -> Result<StageOutput, String> {
-        let files = match read_verified(&self.entry_dir(key), manifest) {
+        let read = match self.packed().index.get(key) {
+            Some(record) => verified_packed(record, manifest),
+            None => read_verified(&self.entry_dir(key), manifest),
+        };
+        let files = match read {
             Ok(f) => f,
             Err(reason) => {
                 self.discard(key);
@@ -284,9 +316,122 @@ impl Cache {
         Some(disk::remove_tree(&aside))
     }
 
+    /// Packs small results from now on (see `cache_pack`); `flush` writes them.
+    pub fn pack_small_entries(&self) {
+        self.pack_small.store(true, Ordering::SeqCst);
+    }
+
+    fn packed(&self) -> &Packed {
+        self.packed.get_or_init(|| {
+            let check = |r: &Record| check_record(r);
+            let (index, problems) = pack::load_all(&self.dir.join("packs"), &check);
+            let bad = problems
+                .into_iter()
+                .filter_map(|(k, why)| Some((k?, why)))
+                .filter(|(k, _)| !index.contains_key(k))
+                .collect();
+            Packed {
+                index,
+                bad: Mutex::new(bad),
+            }
+        })
+    }
+
+    fn lookup_packed(&self, key: &Key) -> Option<Lookup> {
+        let packed = self.packed();
+        if let Some(why) = packed.bad.lock().ok().and_then(|mut b| b.remove(key)) {
+            return Some(Lookup::Corrupt(why));
+        }
+        let record = packed.index.get(key)?;
+        Some(match packed_manifest(record) {
+            Ok(m) if m.key == key.hex() => Lookup::Hit(m),
+            Ok(_) => Lookup::Corrupt("packed manifest names another key".into()),
+            Err(why) => Lookup::Corrupt(why),
+        })
+    }
+
+    /// Writes the results packed so far as one pack file.
+    pub fn flush(&self) -> Result<(), CacheError> {
+        let bodies = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p).bodies,
+            Err(_) => return Ok(()),
+        };
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let dir = self.dir.join("packs");
+        pack::write(&dir, &self.fresh_tmp("pack"), &bodies).map_err(io_err(&dir))?;
+        Ok(())
+    }
+
+    fn store_packed(&self, info: &EntryInfo, output: &StageOutput) -> Result<Option<Manifest>, CacheError> {
+        let (kinds, groups) = encode_outputs(&output.outputs)?;
+        let total: u64 = groups
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|(_, b)| b.len() as u64))
+            .sum();
+        if total > pack::SMALL_BYTES {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        let mut blobs: Vec<&[u8]> = Vec::new();
+        for (group, artifact_files) in &groups {
+            for (name, bytes) in artifact_files {
+                files.push(FileEntry {
+                    path: format!("{group}/{name}"),
+                    size: bytes.len() as u64,
+                    blake3: blake3::hash(bytes).to_hex().to_string(),
+                });
+                blobs.push(bytes);
+            }
+        }
+        let manifest = self.manifest_for(info, output, kinds, files);
+        let bytes =
+            serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let body = pack::encode(&info.key, &disk::seal(&bytes), &blobs).map_err(CacheError::Encode)?;
+        let full = match self.pending.lock() {
+            Ok(mut p) => {
+                p.bytes += body.len();
+                p.bodies.push(body);
+                p.bytes >= pack::FLUSH_BYTES
+            }
+            Err(_) => return Ok(None),
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(Some(manifest))
+    }
+
+    fn manifest_for(
+        &self,
+        info: &EntryInfo,
+        output: &StageOutput,
+        outputs: OutputKinds,
+        files: Vec<FileEntry>,
+    ) -> Manifest {
+        Manifest {
+            key: info.key.hex(),
+            stage: info.stage.clone(),
+            version: info.version,
+            args: info.args.clone(),
+            inputs: info.inputs.iter().map(Key::hex).collect(),
+            outputs,
+            metrics: output.metrics.clone(),
+            files,
+            created: now_secs(),
+            seconds: info.seconds,
+        }
+    }
+
     /// Stores a stage's result under `info.key`. When another writer got there
     /// first, keeps theirs and drops this copy.
     pub fn store(&self, info: &EntryInfo, output: &StageOutput) -> Result<Manifest, CacheError> {
+        if self.pack_small.load(Ordering::SeqCst) {
+            if let Some(m) = self.store_packed(info, output)? {
+                return Ok(m);
+            }
+        }
         let tmp = self.fresh_tmp(&info.key.short());
         let result = self.write_entry(&tmp, info, output);
         if result.is_err() {
@@ -325,18 +470,7 @@ impl Cache {
                 });
             }
         }
-        let manifest = Manifest {
-            key: info.key.hex(),
-            stage: info.stage.clone(),
-            version: info.version,
-            args: info.args.clone(),
-            inputs: info.inputs.iter().map(Key::hex).collect(),
-            outputs: kinds,
-            metrics: output.metrics.clone(),
-            files,
-            created: now_secs(),
-            seconds: info.seconds,
-        };
+        let manifest = self.manifest_for(info, output, kinds, files);
         let bytes =
             serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
         let path = tmp.join("manifest.json");
@@ -367,11 +501,19 @@ impl Cache {
 
     /// Every entry with a readable manifest (files not checked), oldest first.
     pub fn entries(&self) -> Vec<Manifest> {
-        let mut out: Vec<Manifest> = self
-            .entry_keys()
+        let dirs = self.entry_keys();
+        let in_dirs: HashSet<&Key> = dirs.iter().collect();
+        let mut out: Vec<Manifest> = dirs
             .iter()
             .filter_map(|k| read_manifest(&self.entry_dir(k)).ok())
             .collect();
+        out.extend(
+            self.packed()
+                .index
+                .iter()
+                .filter(|(k, _)| !in_dirs.contains(k))
+                .filter_map(|(_, r)| packed_manifest(r).ok()),
+        );
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.cmp(&b.key)));
         out
     }
@@ -385,10 +527,42 @@ impl Cache {
             .collect()
     }
 
-    /// Deletes one entry by its hex key (gc); the bytes freed, or `None` when
-    /// there was no such entry.
-    pub fn remove(&self, key_hex: &str) -> Option<u64> {
-        self.discard(&Key::parse(key_hex)?)
+    /// Deletes entries by their hex keys (gc, under the exclusive lock): a
+    /// directory entry is removed, a pack holding a doomed record is rewritten
+    /// without it. Returns each removed key with the bytes it freed.
+    pub fn remove(&self, keys_hex: &[String]) -> Vec<(String, u64)> {
+        let doomed: HashSet<Key> = keys_hex.iter().filter_map(|k| Key::parse(k)).collect();
+        let mut out = Vec::new();
+        for k in &doomed {
+            if let Some(bytes) = self.discard(k) {
+                out.push((k.hex(), bytes));
+            }
+        }
+        let mut by_pack: BTreeMap<PathBuf, Vec<Record>> = BTreeMap::new();
+        for r in self.packed().index.values() {
+            by_pack.entry(r.pack.path.clone()).or_default().push(r.clone());
+        }
+        for (path, records) in by_pack {
+            if !records.iter().any(|r| r.key().is_some_and(|k| doomed.contains(&k))) {
+                continue;
+            }
+            let (gone, kept): (Vec<Record>, Vec<Record>) = records
+                .into_iter()
+                .partition(|r| r.key().is_some_and(|k| doomed.contains(&k)));
+            let bodies: Vec<Vec<u8>> = kept.iter().map(|r| r.body_bytes().to_vec()).collect();
+            if !bodies.is_empty()
+                && pack::write(&self.dir.join("packs"), &self.fresh_tmp("pack"), &bodies).is_err()
+            {
+                continue;
+            }
+            pack::remove(&path);
+            for r in gone {
+                if let Some(k) = r.key() {
+                    out.push((k.hex(), r.body_bytes().len() as u64 + 4));
+                }
+            }
+        }
+        out
     }
 
     /// Remembers which key each node name had in this run. Names live in
@@ -476,7 +650,11 @@ impl Cache {
 
     /// The manifest of an entry without checking its files (for `explain`).
     pub fn manifest(&self, key_hex: &str) -> Option<Manifest> {
-        read_manifest(&self.entry_dir(&Key::parse(key_hex)?)).ok()
+        let key = Key::parse(key_hex)?;
+        match self.packed().index.get(&key) {
+            Some(r) => packed_manifest(r).ok(),
+            None => read_manifest(&self.entry_dir(&key)).ok(),
+        }
     }
 }
 
@@ -511,6 +689,34 @@ fn escape_name(name: &str) -> String {
         }
     }
     out
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+fn packed_manifest(record: &Record) -> Result<Manifest, String> {
+    let body = disk::unseal(record.manifest()?)?;
+    disk::parse_deep(body).map_err(|e| format!("packed manifest does not parse: {e}"))
+}
+
+/// A packed record checked in full: its seal, then every file's size and hash.
+fn check_record(record: &Record) -> Result<(), String> {
+    verified_packed(record, &packed_manifest(record)?).map(|_| ())
+}
+
+fn verified_packed(record: &Record, manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let sizes: Vec<u64> = manifest.files.iter().map(|f| f.size).collect();
+    let mut out = BTreeMap::new();
+    for (f, bytes) in manifest.files.iter().zip(record.files(&sizes)?) {
+        if blake3::hash(&bytes).to_hex().as_str() != f.blake3 {
+            return Err(format!("`{}` does not match its hash", f.path));
+        }
+        out.insert(f.path.clone(), bytes);
+    }
+    Ok(out)
 }
 
 /// The stamps of an entry's files: written beside them, trusted by `lookup`.
@@ -860,8 +1066,48 @@ mod tests {
             .map(|f| fs::metadata(entry.join(f)).unwrap().len())
             .sum();
         assert!(on_disk > m.size());
-        assert_eq!(cache.remove(&key.hex()), Some(on_disk));
-        assert_eq!(cache.remove(&key.hex()), None);
+        assert_eq!(cache.remove(&[key.hex()]), [(key.hex(), on_disk)]);
+        assert!(cache.remove(&[key.hex()]).is_empty());
+    }
+
+    #[test]
+    fn small_entries_are_packed_found_loaded_and_removed_by_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Key> = (0..3)
+            .map(|i| {
+                let args = BTreeMap::from([("i".to_string(), serde_json::json!(i))]);
+                crate::key::key_of("test.add", 1, &args)
+            })
+            .collect();
+        {
+            let cache = Cache::open(dir.path()).unwrap();
+            cache.pack_small_entries();
+            for (i, k) in keys.iter().enumerate() {
+                cache.store(&info(*k, &BTreeMap::new()), &output(i as f64)).unwrap();
+            }
+            cache.flush().unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path().join("entries")).unwrap().count(), 0);
+        let cache = Cache::open(dir.path()).unwrap();
+        let Lookup::Hit(m) = cache.lookup(&keys[1]) else {
+            panic!("a packed entry is found")
+        };
+        assert_eq!(m.metrics["v"], 1.0);
+        let Outputs::Single(Artifact::Metrics(loaded)) = cache.load(&keys[1], &m).unwrap().outputs
+        else {
+            panic!("wrong output")
+        };
+        assert_eq!(loaded.values["v"], 1.0);
+        assert_eq!(cache.entries().len(), 3);
+        cache.lock_exclusive().unwrap();
+        let removed = cache.remove(&[keys[0].hex()]);
+        assert_eq!(removed.len(), 1);
+        assert!(removed[0].1 > 0);
+        drop(cache);
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(matches!(cache.lookup(&keys[0]), Lookup::Miss));
+        assert!(matches!(cache.lookup(&keys[2]), Lookup::Hit(_)));
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::cache::{Cache, Manifest};
 use crate::cmd_explain::human_duration;
 use crate::frontend;
 use crate::stage_set::StageSet;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -162,16 +162,15 @@ fn gc(
     // Counted from what was actually deleted: an entry another gc removed first
     // is not counted, and bytes are those of the files removed.
     let (mut freed, mut removed) = (0, 0);
-    for m in &doomed {
-        let Some(bytes) = cache.remove(&m.key) else {
-            continue;
-        };
+    let stages: HashMap<&str, &str> = doomed.iter().map(|m| (m.key.as_str(), m.stage.as_str())).collect();
+    let keys: Vec<String> = doomed.iter().map(|m| m.key.clone()).collect();
+    for (key, bytes) in cache.remove(&keys) {
         freed += bytes;
         removed += 1;
         println!(
             "removed {}  {}  {}",
-            &m.key[..12],
-            m.stage,
+            &key[..12],
+            stages.get(key.as_str()).copied().unwrap_or(""),
             human_size(bytes)
         );
     }

@@ -97,6 +97,9 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         warn: req.warn,
     };
     let result = scheduler.run(&needed);
+    if let Err(e) = req.cache.flush() {
+        (req.warn)(format!("could not write the packed cache entries: {e}"));
+    }
     remember_names(req, &result.reports);
     let exported = exports(req, &result);
     let stem = req
@@ -216,6 +219,7 @@ pub fn run_file(
         crate::frontend::load(req.file, stages, req.sets, false).map_err(|e| e.to_string())?;
     let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
+    cache.pack_small_entries();
     let executor = crate::executor::LocalExecutor::new(req.jobs)?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let warn = |w: String| {
