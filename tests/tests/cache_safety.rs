@@ -115,19 +115,16 @@ fn gc_removes_only_its_own_entries_and_counts_them_exactly() {
     let photos = dir.path().join("p2/entries/photos");
     std::fs::create_dir_all(&photos).unwrap();
     std::fs::write(photos.join("cat.jpg"), "not a cache entry").unwrap();
-    let entry = dir.path().join("p2/entries").join(&calib_key);
-    let mut bytes = 0;
-    let mut stack = vec![entry.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                bytes += m.len();
-            }
-        }
-    }
+    // `calib` is small, so it lives in a pack; gc rewrites the pack without it.
+    let pack_bytes = || -> u64 {
+        std::fs::read_dir(dir.path().join("p2/packs"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    let before = pack_bytes();
     std::fs::write(
         dir.path().join("p.pipe"),
         SMALL.replace("seed: 2", "seed: 9"),
@@ -140,12 +137,14 @@ fn gc_removes_only_its_own_entries_and_counts_them_exactly() {
         .unwrap();
     let text = String::from_utf8_lossy(&gc.stdout);
     assert!(gc.status.success(), "{}", stderr(&gc));
+    let bytes = before - pack_bytes();
+    assert!(bytes > 0);
     let human = pipe_interp::cmd_cache::human_size(bytes);
     assert!(
         text.contains(&format!("freed {human} in 1 entries")),
         "expected {bytes} bytes in 1 entry:\n{text}"
     );
-    assert!(!entry.exists());
+    assert!(text.contains(&format!("removed {}", &calib_key[..12])), "{text}");
     assert!(photos.join("cat.jpg").is_file());
     let foreign = pipe()
         .current_dir(dir.path())
@@ -163,12 +162,24 @@ fn a_hand_edited_manifest_is_detected_and_the_true_value_reported() {
     let point = node(&first, "caches[tech=sram]");
     let area = point["metrics"]["area_mm2"].as_f64().unwrap();
     let key = point["key"].as_str().unwrap();
-    let manifest = dir.path().join(".pipe-cache/entries").join(key).join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap();
+    // The point is small, so its sealed manifest is a record of a pack: edit the
+    // metric's first digit in place (same length, so the pack still splits).
+    let pack = std::fs::read_dir(dir.path().join(".pipe-cache/packs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
     let needle = format!("\"area_mm2\":{}", serde_json::to_string(&area).unwrap());
-    assert!(text.contains(&needle), "{needle} not in {text}");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .expect("the metric is in the pack")
+        + "\"area_mm2\":".len();
+    bytes[at] = if bytes[at] == b'9' { b'1' } else { bytes[at] + 1 };
     std::thread::sleep(std::time::Duration::from_millis(30));
-    std::fs::write(&manifest, text.replace(&needle, "\"area_mm2\":1.0")).unwrap();
+    std::fs::write(&pack, &bytes).unwrap();
     let out = run_in(dir.path(), &["p.pipe", "--format", "json"]);
     let second = json_of(&out);
     assert!(stderr(&out).contains(&key[..12]), "{}", stderr(&out));
@@ -310,4 +321,39 @@ fn a_full_disk_never_leaves_a_truncated_summary() {
             assert!(serde_json::from_slice::<Value>(&bytes).is_ok(), "truncated summary");
         }
     }
+}
+
+#[test]
+fn a_damaged_pack_is_reported_and_its_entries_recomputed() {
+    let dir = project(SMALL);
+    let first = json_of(&run_in(dir.path(), &["p.pipe", "--format", "json"]));
+    let packs: Vec<_> = std::fs::read_dir(dir.path().join(".pipe-cache/packs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .collect();
+    assert_eq!(packs.len(), 1, "`calib` (17 KB) is packed");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut bytes = std::fs::read(&packs[0]).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&packs[0], &bytes).unwrap();
+    let out = run_in(dir.path(), &["p.pipe", "--format", "json"]);
+    let second = json_of(&out);
+    let calib = node(&first, "calib")["key"].as_str().unwrap().to_string();
+    assert!(
+        stderr(&out).contains(&format!("cache entry {}", &calib[..12])),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(node(&second, "calib")["status"], "ran");
+    assert_eq!(node(&second, "calib")["metrics"], node(&first, "calib")["metrics"]);
+    let third = run_in(dir.path(), &["p.pipe", "--format", "json"]);
+    assert!(json_of(&third)["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["status"] == "cached"));
+    assert!(!stderr(&third).contains("warning"), "{}", stderr(&third));
 }
