@@ -324,7 +324,8 @@ impl Cache {
     fn packed(&self) -> &Packed {
         self.packed.get_or_init(|| {
             let check = |r: &Record| check_record(r);
-            let (index, problems) = pack::load_all(&self.dir.join("packs"), &check);
+            let tmp = || self.fresh_tmp("pack");
+            let (index, problems) = pack::load_all(&self.dir.join("packs"), &tmp, &check);
             let bad = problems
                 .into_iter()
                 .filter_map(|(k, why)| Some((k?, why)))

@@ -146,9 +146,12 @@ fn pack_hash(name: &str) -> Option<&str> {
 
 /// Every record of the packs under `dir`, by key. A pack whose stamp is
 /// unchanged is trusted; another is hashed, and when the hash fails each of its
-/// records is checked by `check` (bad ones are left out and reported).
+/// records is checked by `check`: bad ones are left out and reported, and the
+/// pack is replaced by one of its good records (written via `tmp()`), so the
+/// damage costs one check, not one per run.
 pub fn load_all(
     dir: &Path,
+    tmp: &dyn Fn() -> PathBuf,
     check: &dyn Fn(&Record) -> Result<(), String>,
 ) -> (HashMap<Key, Record>, Vec<(Option<Key>, String)>) {
     let mut index = HashMap::new();
@@ -182,18 +185,46 @@ pub fn load_all(
             }
             whole
         };
+        if trusted {
+            index.extend(records.into_iter().filter_map(|r| Some((r.key()?, r))));
+            continue;
+        }
+        let mut good = Vec::new();
         for r in records {
             let Some(key) = r.key() else { continue };
-            if !trusted {
-                if let Err(e) = check(&r) {
-                    problems.push((Some(key), e));
-                    continue;
-                }
+            match check(&r) {
+                Ok(()) => good.push(r.body_bytes().to_vec()),
+                Err(e) => problems.push((Some(key), e)),
             }
-            index.insert(key, r);
         }
+        index.extend(repair(dir, &tmp(), &pack.path, &good));
     }
     (index, problems)
+}
+
+/// Replaces a damaged pack by one holding only its good records; returns them.
+fn repair(dir: &Path, tmp: &Path, damaged: &Path, good: &[Vec<u8>]) -> Vec<(Key, Record)> {
+    let fresh = if good.is_empty() {
+        None
+    } else {
+        match write(dir, tmp, good) {
+            Ok(p) => Some(p),
+            Err(_) => return Vec::new(),
+        }
+    };
+    remove(damaged);
+    let Some(path) = fresh else {
+        return Vec::new();
+    };
+    let Ok(bytes) = read_regular(&path) else {
+        return Vec::new();
+    };
+    let pack = Arc::new(Pack { path, bytes });
+    split(&pack)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| Some((r.key()?, r)))
+        .collect()
 }
 
 fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -271,7 +302,8 @@ mod tests {
         let body = encode(&key, b"{sealed}", &[b"abc", b"defg"]).unwrap();
         let path = write(dir.path(), &dir.path().join("t"), &[body]).unwrap();
         let ok = |_: &Record| Ok(());
-        let (index, problems) = load_all(dir.path(), &ok);
+        let tmp = || dir.path().join("tmp-file");
+        let (index, problems) = load_all(dir.path(), &tmp, &ok);
         assert!(problems.is_empty());
         let r = &index[&key];
         assert_eq!(r.manifest().unwrap(), b"{sealed}");
@@ -283,8 +315,9 @@ mod tests {
         bytes[last] ^= 1;
         fs::write(&path, &bytes).unwrap();
         let bad = |_: &Record| Err("damaged".to_string());
-        let (index, problems) = load_all(dir.path(), &bad);
+        let (index, problems) = load_all(dir.path(), &tmp, &bad);
         assert!(index.is_empty());
+        assert!(!path.exists(), "a pack with no good record is removed");
         assert_eq!(problems, [(Some(key), "damaged".to_string())]);
     }
 }
