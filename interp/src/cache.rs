@@ -83,6 +83,54 @@ pub struct Manifest {
     pub seconds: f64,
 }
 
+/// A manifest read without its arguments: what a lookup, `ls` and `gc` need.
+/// Skipping the arguments (serde_json skips a value without recursing or
+/// allocating) keeps a no-op rerun of a large sweep from building a tree of
+/// JSON values per node only to drop it.
+#[derive(Deserialize)]
+struct ManifestNoArgs {
+    key: String,
+    stage: String,
+    version: u32,
+    inputs: Vec<String>,
+    outputs: OutputKinds,
+    metrics: BTreeMap<String, f64>,
+    files: Vec<FileEntry>,
+    created: u64,
+    seconds: f64,
+}
+
+impl From<ManifestNoArgs> for Manifest {
+    fn from(m: ManifestNoArgs) -> Manifest {
+        Manifest {
+            key: m.key,
+            stage: m.stage,
+            version: m.version,
+            args: BTreeMap::new(),
+            inputs: m.inputs,
+            outputs: m.outputs,
+            metrics: m.metrics,
+            files: m.files,
+            created: m.created,
+            seconds: m.seconds,
+        }
+    }
+}
+
+/// Whether to read a manifest's canonical arguments (only `explain` shows them).
+#[derive(Clone, Copy, PartialEq)]
+enum Args {
+    Read,
+    Skip,
+}
+
+fn parse_manifest(body: &[u8], args: Args) -> Result<Manifest, String> {
+    match args {
+        Args::Read => disk::parse_deep::<Manifest>(body),
+        Args::Skip => disk::parse_deep::<ManifestNoArgs>(body).map(Manifest::from),
+    }
+}
+
 impl Manifest {
     pub fn size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -247,7 +295,7 @@ impl Cache {
         if fs::symlink_metadata(&dir).is_err() {
             return Lookup::Miss;
         }
-        let manifest = match read_manifest(&dir) {
+        let manifest = match read_manifest(&dir, Args::Skip) {
             Ok(m) => m,
             Err(reason) => return self.corrupt(key, reason),
         };
@@ -292,8 +340,7 @@ impl Cache {
                 return Err(reason);
             }
         };
-        let outputs =
-            decode_outputs(&manifest.outputs, files).inspect_err(|_| {
+        let outputs = decode_outputs(&manifest.outputs, files).inspect_err(|_| {
             self.discard(key);
         })?;
         Ok(StageOutput {
@@ -344,7 +391,7 @@ impl Cache {
             return Some(Lookup::Corrupt(why));
         }
         let record = packed.index.get(key)?;
-        Some(match packed_manifest(record) {
+        Some(match packed_manifest(record, Args::Skip) {
             Ok(m) if m.key == key.hex() => Lookup::Hit(m),
             Ok(_) => Lookup::Corrupt("packed manifest names another key".into()),
             Err(why) => Lookup::Corrupt(why),
@@ -365,7 +412,11 @@ impl Cache {
         Ok(())
     }
 
-    fn store_packed(&self, info: &EntryInfo, output: &StageOutput) -> Result<Option<Manifest>, CacheError> {
+    fn store_packed(
+        &self,
+        info: &EntryInfo,
+        output: &StageOutput,
+    ) -> Result<Option<Manifest>, CacheError> {
         let (kinds, groups) = encode_outputs(&output.outputs)?;
         let total: u64 = groups
             .iter()
@@ -387,9 +438,9 @@ impl Cache {
             }
         }
         let manifest = self.manifest_for(info, output, kinds, files);
-        let bytes =
-            serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
-        let body = pack::encode(&info.key, &disk::seal(&bytes), &blobs).map_err(CacheError::Encode)?;
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let body =
+            pack::encode(&info.key, &disk::seal(&bytes), &blobs).map_err(CacheError::Encode)?;
         let full = match self.pending.lock() {
             Ok(mut p) => {
                 p.bytes += body.len();
@@ -472,8 +523,7 @@ impl Cache {
             }
         }
         let manifest = self.manifest_for(info, output, kinds, files);
-        let bytes =
-            serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
         let path = tmp.join("manifest.json");
         fs::write(&path, disk::seal(&bytes)).map_err(io_err(&path))?;
         // Files we just wrote from bytes we hashed: stamped as verified. Renaming
@@ -506,14 +556,14 @@ impl Cache {
         let in_dirs: HashSet<&Key> = dirs.iter().collect();
         let mut out: Vec<Manifest> = dirs
             .iter()
-            .filter_map(|k| read_manifest(&self.entry_dir(k)).ok())
+            .filter_map(|k| read_manifest(&self.entry_dir(k), Args::Skip).ok())
             .collect();
         out.extend(
             self.packed()
                 .index
                 .iter()
                 .filter(|(k, _)| !in_dirs.contains(k))
-                .filter_map(|(_, r)| packed_manifest(r).ok()),
+                .filter_map(|(_, r)| packed_manifest(r, Args::Skip).ok()),
         );
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.cmp(&b.key)));
         out
@@ -524,7 +574,7 @@ impl Cache {
     pub fn unreadable_entries(&self) -> Vec<Key> {
         self.entry_keys()
             .into_iter()
-            .filter(|k| read_manifest(&self.entry_dir(k)).is_err())
+            .filter(|k| read_manifest(&self.entry_dir(k), Args::Skip).is_err())
             .collect()
     }
 
@@ -541,10 +591,16 @@ impl Cache {
         }
         let mut by_pack: BTreeMap<PathBuf, Vec<Record>> = BTreeMap::new();
         for r in self.packed().index.values() {
-            by_pack.entry(r.pack.path.clone()).or_default().push(r.clone());
+            by_pack
+                .entry(r.pack.path.clone())
+                .or_default()
+                .push(r.clone());
         }
         for (path, records) in by_pack {
-            if !records.iter().any(|r| r.key().is_some_and(|k| doomed.contains(&k))) {
+            if !records
+                .iter()
+                .any(|r| r.key().is_some_and(|k| doomed.contains(&k)))
+            {
                 continue;
             }
             let (gone, kept): (Vec<Record>, Vec<Record>) = records
@@ -653,8 +709,8 @@ impl Cache {
     pub fn manifest(&self, key_hex: &str) -> Option<Manifest> {
         let key = Key::parse(key_hex)?;
         match self.packed().index.get(&key) {
-            Some(r) => packed_manifest(r).ok(),
-            None => read_manifest(&self.entry_dir(&key)).ok(),
+            Some(r) => packed_manifest(r, Args::Read).ok(),
+            None => read_manifest(&self.entry_dir(&key), Args::Read).ok(),
         }
     }
 }
@@ -698,17 +754,20 @@ impl Drop for Cache {
     }
 }
 
-fn packed_manifest(record: &Record) -> Result<Manifest, String> {
+fn packed_manifest(record: &Record, args: Args) -> Result<Manifest, String> {
     let body = disk::unseal(record.manifest()?)?;
-    disk::parse_deep(body).map_err(|e| format!("packed manifest does not parse: {e}"))
+    parse_manifest(body, args).map_err(|e| format!("packed manifest does not parse: {e}"))
 }
 
 /// A packed record checked in full: its seal, then every file's size and hash.
 fn check_record(record: &Record) -> Result<(), String> {
-    verified_packed(record, &packed_manifest(record)?).map(|_| ())
+    verified_packed(record, &packed_manifest(record, Args::Skip)?).map(|_| ())
 }
 
-fn verified_packed(record: &Record, manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>, String> {
+fn verified_packed(
+    record: &Record,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let sizes: Vec<u64> = manifest.files.iter().map(|f| f.size).collect();
     let mut out = BTreeMap::new();
     for (f, bytes) in manifest.files.iter().zip(record.files(&sizes)?) {
@@ -727,16 +786,19 @@ const STAMP: &str = "stamp";
 fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.file_type().is_file() {
-        return Err(io::Error::other("not a regular file (pipe never follows links in its cache)"));
+        return Err(io::Error::other(
+            "not a regular file (pipe never follows links in its cache)",
+        ));
     }
     fs::read(path)
 }
 
 /// Reads, unseals and parses an entry's manifest.
-fn read_manifest(dir: &Path) -> Result<Manifest, String> {
-    let bytes = read_regular(&dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
+fn read_manifest(dir: &Path, args: Args) -> Result<Manifest, String> {
+    let bytes =
+        read_regular(&dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
     let body = disk::unseal(&bytes)?;
-    disk::parse_deep(body).map_err(|e| format!("manifest.json does not parse: {e}"))
+    parse_manifest(body, args).map_err(|e| format!("manifest.json does not parse: {e}"))
 }
 
 /// The files a stamp covers: the manifest, then every file it lists.
@@ -758,7 +820,10 @@ fn stamp_matches(dir: &Path, manifest: &Manifest) -> bool {
     let Ok(text) = read_regular(&dir.join(STAMP)) else {
         return false;
     };
-    let Some(recorded) = std::str::from_utf8(&text).ok().and_then(disk::decode_stamps) else {
+    let Some(recorded) = std::str::from_utf8(&text)
+        .ok()
+        .and_then(disk::decode_stamps)
+    else {
         return false;
     };
     if manifest.files.iter().any(|f| !safe_rel_path(&f.path)) {
@@ -964,13 +1029,21 @@ mod tests {
         let stamp = entry_path(dir.path(), &key, STAMP);
         let before = fs::read(&stamp).unwrap();
         assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
-        assert_eq!(fs::read(&stamp).unwrap(), before, "a trusted hit restamps nothing");
+        assert_eq!(
+            fs::read(&stamp).unwrap(),
+            before,
+            "a trusted hit restamps nothing"
+        );
         after_a_tick();
         let file = entry_path(dir.path(), &key, "out/metrics.json");
         let same = fs::read(&file).unwrap();
         fs::write(&file, &same).unwrap();
         assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
-        assert_ne!(fs::read(&stamp).unwrap(), before, "verified again, then restamped");
+        assert_ne!(
+            fs::read(&stamp).unwrap(),
+            before,
+            "verified again, then restamped"
+        );
     }
 
     #[test]
@@ -1000,10 +1073,11 @@ mod tests {
         let args = BTreeMap::from([("x".to_string(), deep)]);
         let key = crate::key::key_of("test.add", 1, &args);
         cache.store(&info(key, &args), &output(1.0)).unwrap();
-        let Lookup::Hit(m) = cache.lookup(&key) else {
-            panic!("a deep argument must not make the entry unreadable")
-        };
-        assert_eq!(m.args, args);
+        assert!(
+            matches!(cache.lookup(&key), Lookup::Hit(_)),
+            "a deep argument must not make the entry unreadable"
+        );
+        assert_eq!(cache.manifest(&key.hex()).unwrap().args, args);
     }
 
     #[test]
@@ -1012,7 +1086,9 @@ mod tests {
         let proj = dir.path().join("proj");
         fs::create_dir_all(proj.join("tmp/notes")).unwrap();
         fs::write(proj.join("tmp/notes/todo.txt"), b"buy milk").unwrap();
-        let err = Cache::open(&proj).err().expect("a foreign directory is refused");
+        let err = Cache::open(&proj)
+            .err()
+            .expect("a foreign directory is refused");
         assert!(err.to_string().contains("not a pipe cache"), "{err}");
         assert!(Cache::open(&dir.path().join("new")).is_ok());
         let cache_dir = dir.path().join("new");
@@ -1049,7 +1125,9 @@ mod tests {
         drop(cache);
         fs::remove_dir_all(cache_dir.join("tmp")).unwrap();
         std::os::unix::fs::symlink(&target, cache_dir.join("tmp")).unwrap();
-        let err = Cache::open(&cache_dir).err().expect("a linked tmp/ is refused");
+        let err = Cache::open(&cache_dir)
+            .err()
+            .expect("a linked tmp/ is refused");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(target.join("precious").is_file());
     }
@@ -1084,7 +1162,9 @@ mod tests {
             let cache = Cache::open(dir.path()).unwrap();
             cache.pack_small_entries();
             for (i, k) in keys.iter().enumerate() {
-                cache.store(&info(*k, &BTreeMap::new()), &output(i as f64)).unwrap();
+                cache
+                    .store(&info(*k, &BTreeMap::new()), &output(i as f64))
+                    .unwrap();
             }
             cache.flush().unwrap();
         }

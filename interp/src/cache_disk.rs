@@ -193,7 +193,8 @@ pub fn remove_tree(path: &Path) -> u64 {
 /// `<what>-<pid>-<n>`.
 pub fn is_tmp_name(name: &str) -> bool {
     let mut parts = name.rsplitn(3, '-');
-    let digits = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     digits(parts.next()) && digits(parts.next()) && parts.next().is_some_and(|s| !s.is_empty())
 }
 
@@ -222,7 +223,10 @@ pub fn unseal(bytes: &[u8]) -> Result<&[u8], String> {
         && &bytes[head + 64..body_start] == SEAL_MID.as_bytes()
         && bytes.ends_with(b"}\n");
     if !sealed {
-        return Err("manifest.json is not sealed with its hash (edited, or written by an older pipe)".into());
+        return Err(
+            "manifest.json is not sealed with its hash (edited, or written by an older pipe)"
+                .into(),
+        );
     }
     let body = &bytes[body_start..bytes.len() - 2];
     if blake3::hash(body).to_hex().as_bytes() != &bytes[head..head + 64] {

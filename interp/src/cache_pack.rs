@@ -243,7 +243,9 @@ fn stamp_ok(pack: &Path) -> bool {
     let Ok(text) = read_regular(&stamp_path(pack)) else {
         return false;
     };
-    let recorded = std::str::from_utf8(&text).ok().and_then(disk::decode_stamps);
+    let recorded = std::str::from_utf8(&text)
+        .ok()
+        .and_then(disk::decode_stamps);
     let now = disk::stamp_of(pack).map(|s| vec![s]);
     recorded.is_some() && recorded == now
 }
@@ -256,7 +258,8 @@ fn write_stamp(pack: &Path) {
 
 /// Writes `bodies` as one pack under `dir` via `tmp`; returns its path.
 pub fn write(dir: &Path, tmp: &Path, bodies: &[Vec<u8>]) -> std::io::Result<PathBuf> {
-    let mut bytes = Vec::with_capacity(MAGIC.len() + bodies.iter().map(|b| b.len() + 4).sum::<usize>());
+    let mut bytes =
+        Vec::with_capacity(MAGIC.len() + bodies.iter().map(|b| b.len() + 4).sum::<usize>());
     bytes.extend_from_slice(MAGIC);
     for b in bodies {
         let len = u32::try_from(b.len()).map_err(std::io::Error::other)?;
@@ -307,7 +310,10 @@ mod tests {
         assert!(problems.is_empty());
         let r = &index[&key];
         assert_eq!(r.manifest().unwrap(), b"{sealed}");
-        assert_eq!(r.files(&[3, 4]).unwrap(), [b"abc".to_vec(), b"defg".to_vec()]);
+        assert_eq!(
+            r.files(&[3, 4]).unwrap(),
+            [b"abc".to_vec(), b"defg".to_vec()]
+        );
         assert!(r.files(&[3, 5]).unwrap_err().contains("expected 8"));
         std::thread::sleep(std::time::Duration::from_millis(30));
         let mut bytes = fs::read(&path).unwrap();

@@ -162,7 +162,10 @@ fn gc(
     // Counted from what was actually deleted: an entry another gc removed first
     // is not counted, and bytes are those of the files removed.
     let (mut freed, mut removed) = (0, 0);
-    let stages: HashMap<&str, &str> = doomed.iter().map(|m| (m.key.as_str(), m.stage.as_str())).collect();
+    let stages: HashMap<&str, &str> = doomed
+        .iter()
+        .map(|m| (m.key.as_str(), m.stage.as_str()))
+        .collect();
     let keys: Vec<String> = doomed.iter().map(|m| m.key.clone()).collect();
     for (key, bytes) in cache.remove(&keys) {
         freed += bytes;
@@ -180,7 +183,11 @@ fn gc(
         };
         freed += bytes;
         removed += 1;
-        println!("removed unreadable entry {}  {}", bad.short(), human_size(bytes));
+        println!(
+            "removed unreadable entry {}  {}",
+            bad.short(),
+            human_size(bytes)
+        );
     }
     println!("freed {} in {removed} entries", human_size(freed));
     Ok(ExitCode::SUCCESS)

@@ -68,7 +68,9 @@ fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>
             // Slurm workers write entries as directories, which the submitting
             // process finds; a local run packs its small results.
             cache.pack_small_entries();
-            Ok(Box::new(LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?))
+            Ok(Box::new(
+                LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
+            ))
         }
         ExecutorKind::Slurm => {
             let config = SlurmConfig::from_args(&args.slurm)?;

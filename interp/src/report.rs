@@ -309,7 +309,9 @@ pub fn keep_runs_setting() -> Result<usize, String> {
     match std::env::var("PIPE_KEEP_RUNS") {
         Err(_) => Ok(DEFAULT_KEEP_RUNS),
         Ok(v) => v.trim().parse().map_err(|_| {
-            format!("PIPE_KEEP_RUNS=`{v}` is not a count; write e.g. PIPE_KEEP_RUNS=20 (0 keeps all)")
+            format!(
+                "PIPE_KEEP_RUNS=`{v}` is not a count; write e.g. PIPE_KEEP_RUNS=20 (0 keeps all)"
+            )
         }),
     }
 }
@@ -317,8 +319,14 @@ pub fn keep_runs_setting() -> Result<usize, String> {
 /// Whether `name` is one `fresh_run_dir` gives: `YYYYMMDD-HHMMSS.mmm[-n]`.
 pub fn is_run_dir_name(name: &str) -> bool {
     let b = name.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    let stamp = b.len() >= 19 && digits(0..8) && b[8] == b'-' && digits(9..15) && b[15] == b'.' && digits(16..19);
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let stamp = b.len() >= 19
+        && digits(0..8)
+        && b[8] == b'-'
+        && digits(9..15)
+        && b[15] == b'.'
+        && digits(16..19);
     stamp && (b.len() == 19 || (b[19] == b'-' && b.len() > 20 && digits(20..b.len())))
 }
 
@@ -463,7 +471,12 @@ mod tests {
         assert!(!is_run_dir_name("notes"));
         assert!(!is_run_dir_name("20261125-211710.12x"));
         let dir = tempfile::tempdir().unwrap();
-        for n in ["20260101-000000.000", "20260101-000000.000-2", "20260101-000000.000-10", "20260102-000000.000"] {
+        for n in [
+            "20260101-000000.000",
+            "20260101-000000.000-2",
+            "20260101-000000.000-10",
+            "20260102-000000.000",
+        ] {
             std::fs::create_dir(dir.path().join(n)).unwrap();
             std::fs::write(dir.path().join(n).join("summary.json"), b"{}").unwrap();
         }
@@ -475,7 +488,10 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["20260101-000000.000-10", "20260102-000000.000", "mine"]);
+        assert_eq!(
+            left,
+            ["20260101-000000.000-10", "20260102-000000.000", "mine"]
+        );
     }
 
     #[test]
@@ -483,7 +499,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_atomic(dir.path(), "summary.json", b"{\"ok\":true}").unwrap();
         write_atomic(dir.path(), "summary.json", b"{}").unwrap();
-        assert_eq!(std::fs::read(dir.path().join("summary.json")).unwrap(), b"{}");
+        assert_eq!(
+            std::fs::read(dir.path().join("summary.json")).unwrap(),
+            b"{}"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let missing = dir.path().join("no/such/dir");
         assert!(write_atomic(&missing, "summary.json", b"{}").is_err());

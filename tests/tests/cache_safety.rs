@@ -77,7 +77,10 @@ fn a_directory_with_the_users_files_is_not_used_as_a_cache() {
         if made {
             std::fs::create_dir(dir.path().join(fresh)).unwrap();
         }
-        let out = run_in(dir.path(), &["p.pipe", "--cache", fresh, "--format", "json"]);
+        let out = run_in(
+            dir.path(),
+            &["p.pipe", "--cache", fresh, "--format", "json"],
+        );
         assert_eq!(json_of(&out)["ok"], true);
         assert!(dir.path().join(fresh).join("PIPE-CACHE").is_file());
     }
@@ -144,11 +147,21 @@ fn gc_removes_only_its_own_entries_and_counts_them_exactly() {
         text.contains(&format!("freed {human} in 1 entries")),
         "expected {bytes} bytes in 1 entry:\n{text}"
     );
-    assert!(text.contains(&format!("removed {}", &calib_key[..12])), "{text}");
+    assert!(
+        text.contains(&format!("removed {}", &calib_key[..12])),
+        "{text}"
+    );
     assert!(photos.join("cat.jpg").is_file());
     let foreign = pipe()
         .current_dir(dir.path())
-        .args(["cache", "gc", "--older-than", "1s", "--cache", "p2/entries/photos"])
+        .args([
+            "cache",
+            "gc",
+            "--older-than",
+            "1s",
+            "--cache",
+            "p2/entries/photos",
+        ])
         .output()
         .unwrap();
     assert_eq!(foreign.status.code(), Some(2));
@@ -177,7 +190,11 @@ fn a_hand_edited_manifest_is_detected_and_the_true_value_reported() {
         .position(|w| w == needle.as_bytes())
         .expect("the metric is in the pack")
         + "\"area_mm2\":".len();
-    bytes[at] = if bytes[at] == b'9' { b'1' } else { bytes[at] + 1 };
+    bytes[at] = if bytes[at] == b'9' {
+        b'1'
+    } else {
+        bytes[at] + 1
+    };
     std::thread::sleep(std::time::Duration::from_millis(30));
     std::fs::write(&pack, &bytes).unwrap();
     let out = run_in(dir.path(), &["p.pipe", "--format", "json"]);
@@ -205,7 +222,11 @@ fn output_names_that_differ_only_in_punctuation_get_distinct_files() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with("plots") && name.ends_with(".svg") {
             let svg = std::fs::read_to_string(e.path()).unwrap();
-            titles.extend(["run A", "run_A", "run:A"].into_iter().filter(|t| svg.contains(t)));
+            titles.extend(
+                ["run A", "run_A", "run:A"]
+                    .into_iter()
+                    .filter(|t| svg.contains(t)),
+            );
         }
     }
     titles.sort();
@@ -267,7 +288,11 @@ fn runs_are_pruned_to_the_retention_setting() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let count = || std::fs::read_dir(dir.path().join("runs/p")).unwrap().count();
+    let count = || {
+        std::fs::read_dir(dir.path().join("runs/p"))
+            .unwrap()
+            .count()
+    };
     assert_eq!(count(), 2);
     std::fs::create_dir(dir.path().join("runs/p/my-notes")).unwrap();
     let gc = pipe()
@@ -277,7 +302,11 @@ fn runs_are_pruned_to_the_retention_setting() {
         .unwrap();
     assert!(gc.status.success(), "{}", stderr(&gc));
     assert!(String::from_utf8_lossy(&gc.stdout).contains("removed 1 run directories"));
-    assert_eq!(count(), 2, "the newest run and the user's directory are left");
+    assert_eq!(
+        count(),
+        2,
+        "the newest run and the user's directory are left"
+    );
     assert!(dir.path().join("runs/p/my-notes").is_dir());
     let bad = pipe()
         .current_dir(dir.path())
@@ -318,7 +347,10 @@ fn a_full_disk_never_leaves_a_truncated_summary() {
         assert!(!name.starts_with('.'), "a temp file was left: {name}");
         if name == "summary.json" {
             let bytes = std::fs::read(e.path()).unwrap();
-            assert!(serde_json::from_slice::<Value>(&bytes).is_ok(), "truncated summary");
+            assert!(
+                serde_json::from_slice::<Value>(&bytes).is_ok(),
+                "truncated summary"
+            );
         }
     }
 }
@@ -348,7 +380,10 @@ fn a_damaged_pack_is_reported_and_its_entries_recomputed() {
         stderr(&out)
     );
     assert_eq!(node(&second, "calib")["status"], "ran");
-    assert_eq!(node(&second, "calib")["metrics"], node(&first, "calib")["metrics"]);
+    assert_eq!(
+        node(&second, "calib")["metrics"],
+        node(&first, "calib")["metrics"]
+    );
     let third = run_in(dir.path(), &["p.pipe", "--format", "json"]);
     assert!(json_of(&third)["nodes"]
         .as_array()
