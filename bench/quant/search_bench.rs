@@ -36,7 +36,7 @@ fn single(out: StageOutput) -> Input {
 }
 
 fn main() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     let cases = [
         ("digits", "dataset.digits", vec![], 2, 32),
         (

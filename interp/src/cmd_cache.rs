@@ -6,6 +6,7 @@
 use crate::cache::{Cache, Manifest};
 use crate::cmd_explain::human_duration;
 use crate::frontend;
+use crate::input_hash::InputHasher;
 use crate::stage_set::StageSet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
@@ -128,7 +129,8 @@ fn gc(
     };
     let mut keep: HashSet<String> = HashSet::new();
     for f in files {
-        match frontend::load(f, stages, &[], std::io::stderr().is_terminal()) {
+        let inputs = InputHasher::new(&frontend::base_dir(f), dir);
+        match frontend::load(f, stages, &[], std::io::stderr().is_terminal(), &inputs) {
             Ok(loaded) => {
                 let roots = loaded.graph.roots(&[]).unwrap_or_default();
                 for id in loaded.graph.needed(&roots) {

@@ -3,8 +3,6 @@
 //! diagnostic. Exit code: 0 clean or warnings only, 1 errors, 2 a file could not be read.
 
 use crate::loader::{normalize, read_source, DiskLoader};
-use pipe_lang::diagnostic::Diagnostic;
-use pipe_lang::program::Program;
 use pipe_lang::render;
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -43,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let name = normalize(path);
         let program = pipe_lang::check(&name, &DiskLoader, pipe_stdlib::Stdlib::get());
+        let mut renderer = render::ProgramRenderer::new(&program);
         for d in &program.diagnostics {
             let key = (
                 d.file.clone(),
@@ -59,10 +58,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 warnings += 1;
             }
-            let source = source_of(&program, d);
             match args.format {
-                Format::Text => text.push_str(&render::render(d, source, color)),
-                Format::Json => json.push(render::json_of(d, source)),
+                Format::Text => text.push_str(&renderer.render(d, color)),
+                Format::Json => json.push(renderer.json(d)),
             }
         }
     }
@@ -95,15 +93,6 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
-}
-
-fn source_of<'p>(program: &'p Program, d: &Diagnostic) -> &'p str {
-    program
-        .modules
-        .iter()
-        .find(|m| m.name == d.file)
-        .map(|m| m.text.as_str())
-        .unwrap_or("")
 }
 
 fn plural(n: usize) -> &'static str {

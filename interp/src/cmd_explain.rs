@@ -6,6 +6,7 @@
 use crate::cache::{Cache, Lookup, Manifest};
 use crate::frontend;
 use crate::graph::{Graph, NodeId};
+use crate::input_hash::InputHasher;
 use crate::key;
 use crate::stage_set::StageSet;
 use pipe_lang::value::Value;
@@ -30,12 +31,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    crate::cmd_run::exit_on_ctrl_c();
     run_with(args, pipe_stdlib::Stdlib::get())
 }
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     let color = std::io::stderr().is_terminal();
-    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color) {
+    let cache_dir = crate::cmd_run::cache_dir(&args.file, args.cache.as_deref());
+    let inputs = InputHasher::new(&frontend::base_dir(&args.file), &cache_dir);
+    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color, &inputs) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -35,8 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let formatted = match pipe_lang::format(&name, &text) {
             Ok(formatted) => formatted,
             Err(diags) => {
+                let renderer = render::Renderer::new(&text);
                 for d in &diags {
-                    eprint!("{}", render::render(d, &text, color));
+                    eprint!("{}", renderer.render(d, color));
                 }
                 eprintln!("error: not formatting `{name}`: it has syntax errors");
                 failed = true;

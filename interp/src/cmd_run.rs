@@ -7,6 +7,7 @@
 use crate::cache::Cache;
 use crate::executor::{Executor, LocalExecutor};
 use crate::frontend;
+use crate::input_hash::InputHasher;
 use crate::progress::{Bars, ProgressFactory, Quiet};
 use crate::report;
 use crate::run::{self, RunError, RunRequest};
@@ -39,7 +40,8 @@ pub struct Args {
     /// Output format of the summary.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Nodes run at once (default: one per core).
+    /// Nodes run at once (default: one per core; at most 4 per core here, or
+    /// the nodes queued or running at once with `--executor slurm`).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Cache directory (default: `.pipe-cache/` beside the file).
@@ -59,8 +61,39 @@ pub enum ExecutorKind {
     Slurm,
 }
 
+/// Threads per core `-j` may ask of the local executor. Stages are CPU-bound,
+/// so more threads than cores only add memory and switches; a few per core
+/// still let stages that wait on files overlap.
+pub const MAX_JOBS_PER_CORE: usize = 4;
+
+/// The local executor's thread count for `-j requested` (0: one per core) on a
+/// machine with `cores` cores, and a warning when the request was lowered.
+pub fn local_jobs(requested: usize, cores: usize) -> (usize, Option<String>) {
+    let cap = cores.max(1).saturating_mul(MAX_JOBS_PER_CORE);
+    if requested <= cap {
+        return (requested, None);
+    }
+    let warning = format!(
+        "-j {requested} is more than {MAX_JOBS_PER_CORE} threads per core ({cores} cores here); \
+         running {cap} nodes at once"
+    );
+    (cap, Some(warning))
+}
+
+/// `-j` for a local executor on this machine, lowered by [`local_jobs`] with its
+/// warning printed; `pipe run` and `pipe watch` both take it from here.
+pub fn capped_local_jobs(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, warning) = local_jobs(requested, cores);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    jobs
+}
+
 /// The executor the flags ask for. With Slurm, `-j N` caps the nodes queued or
-/// running at once (default: no cap).
+/// running at once (default: no cap); it starts no thread per node there, so
+/// it is not lowered.
 fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>> {
     let jobs = args.jobs.unwrap_or(0);
     match args.executor {
@@ -69,7 +102,7 @@ fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>
             // process finds; a local run packs its small results.
             cache.pack_small_entries();
             Ok(Box::new(
-                LocalExecutor::new(jobs).map_err(anyhow::Error::msg)?,
+                LocalExecutor::new(capped_local_jobs(jobs)).map_err(anyhow::Error::msg)?,
             ))
         }
         ExecutorKind::Slurm => {
@@ -96,6 +129,13 @@ pub fn cache_dir(file: &Path, flag: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Exits 130 on Ctrl-C (and SIGTERM), for commands that write nothing: installed
+/// explicitly, since a process started in the background inherits SIGINT ignored,
+/// and hashing a large input can take long.
+pub fn exit_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| std::process::exit(130));
+}
+
 /// Sets `control.interrupted` on Ctrl-C (and SIGTERM); a second Ctrl-C exits at once.
 pub fn cancel_on_ctrl_c(control: Arc<RunControl>) {
     let _ = ctrlc::set_handler(move || {
@@ -112,17 +152,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     let color = std::io::stderr().is_terminal();
-    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color) {
+    let dir = cache_dir(&args.file, args.cache.as_deref());
+    // Installed before loading: hashing a large input is where Ctrl-C often lands.
+    let control = Arc::new(RunControl::default());
+    cancel_on_ctrl_c(Arc::clone(&control));
+    let inputs = InputHasher::new(&frontend::base_dir(&args.file), &dir)
+        .interrupted_by(&control.interrupted);
+    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color, &inputs) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    if control.interrupted.load(Ordering::SeqCst) {
+        eprintln!("interrupted");
+        return Ok(ExitCode::from(130));
+    }
     eprint!("{}", loaded.warnings);
-    let dir = cache_dir(&args.file, args.cache.as_deref());
     let cache = Arc::new(Cache::open(&dir)?);
     cache.lock_for_run()?;
+    if let Err(e) = inputs.save(&cache) {
+        eprintln!("warning: cannot store input digests in the cache: {e}");
+    }
     let executor = executor(&args, &cache)?;
-    let control = Arc::new(RunControl::default());
-    cancel_on_ctrl_c(Arc::clone(&control));
     let progress: Box<dyn ProgressFactory> = match args.format {
         Format::Json => Box::new(Quiet),
         Format::Table => Bars::for_stdout(),
@@ -184,4 +234,23 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     } else {
         1
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_capped_at_four_per_core_with_a_warning() {
+        assert_eq!(local_jobs(0, 2), (0, None));
+        assert_eq!(local_jobs(8, 2), (8, None));
+        let (jobs, warning) = local_jobs(100_000, 2);
+        assert_eq!(jobs, 8);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("-j 100000") && warning.contains("8 nodes"),
+            "{warning}"
+        );
+        assert_eq!(local_jobs(5, 0).0, 4, "no core count reads as one core");
+    }
 }

@@ -2,17 +2,25 @@
 //! input data file (notify, debounced ~100 ms), re-check and show diagnostics at
 //! once, then rerun only what changed (keys decide). Nodes still running whose
 //! keys are no longer wanted are cancelled; the next run starts when the old one
-//! has drained. Ignores the cache and `runs/`. Ctrl-C stops cleanly (exit 0).
+//! has drained. Ctrl-C stops cleanly (exit 0).
+//!
+//! Only events that can change content count (access and metadata events do not:
+//! reading the files is itself an event), events under the cache and `runs/` are
+//! its own writes, and a reload whose modules and keys equal the last one's is
+//! dropped: no run, no run directory, no repeated diagnostics. It never watches
+//! anything but the file, its imports and its `path` inputs.
 
 use crate::cache::Cache;
 use crate::executor::LocalExecutor;
 use crate::frontend::{self, Loaded};
+use crate::input_hash::InputHasher;
 use crate::key::Key;
 use crate::progress::Quiet;
 use crate::report;
 use crate::run::{self, RunError, RunRequest};
 use crate::schedule::{NodeReport, RunControl, Status};
 use crate::stage_set::StageSet;
+use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -64,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         file: args.file,
         names: args.names,
         sets: args.sets,
-        jobs: args.jobs.unwrap_or(0),
+        jobs: crate::cmd_run::capped_local_jobs(args.jobs.unwrap_or(0)),
     };
     let emit = |line: &str| println!("{line}");
     match watch(&opts, pipe_stdlib::Stdlib::get(), &stop, &emit) {
@@ -83,12 +91,17 @@ pub fn watch(
     stop: &AtomicBool,
     emit: &(dyn Fn(&str) + Sync),
 ) -> Result<(), String> {
+    crate::loader::read_source(&opts.file)
+        .map_err(|reason| format!("{}: {reason}", opts.file.display()))?;
     let cache = Arc::new(Cache::open(&opts.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
     let executor = LocalExecutor::new(opts.jobs)?;
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
+        let Ok(ev) = ev else {
+            return;
+        };
+        if changes_content(&ev) {
             let _ = tx.send(ev.paths);
         }
     })
@@ -99,15 +112,20 @@ pub fn watch(
         let mut current: Option<(Arc<RunControl>, std::thread::ScopedJoinHandle<()>)> = None;
         let mut generation = 0usize;
         let mut dirty = true;
+        let mut last: Option<blake3::Hash> = None;
         while !stop.load(Ordering::SeqCst) {
             if dirty {
                 dirty = false;
-                let loaded = reload(opts, stages, emit);
+                let (loaded, fingerprint) = reload(opts, stages, &cache, stop, emit, &last);
                 if let Some(l) = &loaded {
                     watched.update(&mut watcher, &frontend::watched_files(&l.program, &l.graph));
                 } else {
                     watched.update(&mut watcher, std::slice::from_ref(&opts.file));
                 }
+                if last == Some(fingerprint) {
+                    continue;
+                }
+                last = Some(fingerprint);
                 if let Some((control, handle)) = current.take() {
                     let keep = loaded
                         .as_ref()
@@ -151,30 +169,75 @@ pub fn watch(
     Ok(())
 }
 
+/// Whether an event can change what a file holds: reads, opens and attribute
+/// changes (atime, permissions) cannot.
+fn changes_content(ev: &notify::Event) -> bool {
+    !matches!(
+        ev.kind,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+    )
+}
+
 /// Waits until no event has come for `DEBOUNCE`.
 fn debounce(rx: &mpsc::Receiver<Vec<PathBuf>>) {
     while rx.recv_timeout(DEBOUNCE).is_ok() {}
 }
 
-/// Checks and lowers the file, printing its diagnostics at once.
+/// Checks and lowers the file, with the fingerprint of what it found: the text of
+/// every module and every node's key when it loads, the diagnostics when it does
+/// not. Diagnostics are printed at once unless the fingerprint equals `last`.
 fn reload(
     opts: &WatchOptions,
     stages: &dyn StageSet,
+    cache: &Cache,
+    stop: &AtomicBool,
     emit: &(dyn Fn(&str) + Sync),
-) -> Option<Loaded> {
-    match frontend::load(&opts.file, stages, &opts.sets, false) {
+    last: &Option<blake3::Hash>,
+) -> (Option<Loaded>, blake3::Hash) {
+    let base_dir = frontend::base_dir(&opts.file);
+    let inputs = InputHasher::new(&base_dir, &opts.cache_dir).interrupted_by(stop);
+    let loaded = frontend::load(&opts.file, stages, &opts.sets, false, &inputs);
+    if let Err(e) = inputs.save(cache) {
+        emit(&format!(
+            "warning: cannot store input digests in the cache: {e}"
+        ));
+    }
+    match loaded {
         Ok(l) => {
-            if !l.warnings.is_empty() {
+            let fingerprint = fingerprint_of(&l);
+            if last.as_ref() != Some(&fingerprint) && !l.warnings.is_empty() {
                 emit(l.warnings.trim_end());
             }
-            Some(l)
+            (Some(l), fingerprint)
         }
         Err(e) => {
-            emit(e.to_string().trim_end());
-            emit("fix the errors above; watching for changes");
-            None
+            let text = e.to_string();
+            let fingerprint = blake3::hash(text.as_bytes());
+            if last.as_ref() != Some(&fingerprint) {
+                emit(text.trim_end());
+                emit("fix the errors above; watching for changes");
+            }
+            (None, fingerprint)
         }
     }
+}
+
+fn fingerprint_of(loaded: &Loaded) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    for m in &loaded.program.modules {
+        h.update(m.name.as_bytes());
+        h.update(b"\0");
+        h.update(m.text.as_bytes());
+        h.update(b"\0");
+    }
+    for node in &loaded.graph.nodes {
+        match &node.key {
+            Ok(k) => h.update(k.hex().as_bytes()),
+            Err(e) => h.update(e.as_bytes()),
+        };
+        h.update(b"\n");
+    }
+    h.finalize()
 }
 
 fn wanted_keys(loaded: &Loaded, names: &[String]) -> HashSet<Key> {
@@ -229,6 +292,9 @@ fn one_run(
                 count(Status::Skipped),
                 if outcome.result.ok() { "" } else { " (not ok)" }
             ));
+            if let Some(e) = &outcome.run_dir_error {
+                emit(&format!("warning: {e}"));
+            }
         }
         Err(RunError::Usage(msg)) => emit(&format!("error: {msg}")),
         Err(RunError::Invalid(rendered)) => emit(rendered.trim_end()),
@@ -236,12 +302,10 @@ fn one_run(
 }
 
 /// The cache and run directories: changes there are the watcher's own writes.
+/// Canonical like the paths events carry, even before `runs/` exists.
 fn ignored_dirs(opts: &WatchOptions) -> Vec<PathBuf> {
-    let base = frontend::base_dir(&opts.file);
-    [opts.cache_dir.clone(), base.join("runs")]
-        .iter()
-        .map(|p| absolute(p))
-        .collect()
+    let base = absolute(&frontend::base_dir(&opts.file));
+    vec![absolute(&opts.cache_dir), base.join("runs")]
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -4,6 +4,7 @@
 //! This module never runs stages and never touches the cache.
 
 use crate::graph::Graph;
+use crate::input_hash::InputHasher;
 use crate::loader::{normalize, DiskLoader};
 use crate::stage_set::StageSet;
 use pipe_lang::diagnostic::Diagnostic;
@@ -60,19 +61,21 @@ pub fn load_or_report(
     stages: &dyn StageSet,
     sets: &[String],
     color: bool,
+    inputs: &InputHasher,
 ) -> Result<Loaded, std::process::ExitCode> {
-    load(path, stages, sets, color).map_err(|e| {
+    load(path, stages, sets, color, inputs).map_err(|e| {
         e.print();
         std::process::ExitCode::from(e.exit_code())
     })
 }
 
-/// Checks `path`, applies `sets` and lowers it.
+/// Checks `path`, applies `sets` and lowers it; `inputs` hashes its `path` inputs.
 pub fn load(
     path: &Path,
     stages: &dyn StageSet,
     sets: &[String],
     color: bool,
+    inputs: &InputHasher,
 ) -> Result<Loaded, FrontendError> {
     let program = check(path, stages)?;
     let mut warnings = String::new();
@@ -91,9 +94,12 @@ pub fn load(
     if !program.diagnostics.is_empty() {
         warnings = render_all(&program, &program.diagnostics, color);
     }
-    let overrides = crate::overrides::parse(&program, sets).map_err(FrontendError::Usage)?;
-    let graph = crate::lower::lower(&program, stages, &base_dir(path), &overrides)
+    let overrides = crate::overrides::apply(&program, sets, stages.as_catalog(), color)?;
+    let graph = crate::lower::lower(&program, stages, &base_dir(path), &overrides, inputs)
         .map_err(|diags| FrontendError::Invalid(render_all(&program, &diags, color)))?;
+    for w in inputs.take_warnings() {
+        warnings.push_str(&format!("warning: {w}\n"));
+    }
     Ok(Loaded {
         program,
         graph,
@@ -113,19 +119,10 @@ pub fn check(path: &Path, stages: &dyn StageSet) -> Result<Program, FrontendErro
     Ok(pipe_lang::check(&name, &DiskLoader, stages.as_catalog()))
 }
 
-/// Diagnostics as text, each against the text of the module it points into.
+/// Diagnostics as text, each against the text of the module it points into
+/// (each text indexed once, so this is linear in the number of diagnostics).
 pub fn render_all(program: &Program, diags: &[Diagnostic], color: bool) -> String {
-    let mut out = String::new();
-    for d in diags {
-        let text = program
-            .modules
-            .iter()
-            .find(|m| m.name == d.file)
-            .map(|m| m.text.as_str())
-            .unwrap_or("");
-        out.push_str(&pipe_lang::render::render(d, text, color));
-    }
-    out
+    pipe_lang::render::ProgramRenderer::new(program).render_all(diags, color)
 }
 
 /// Every file `watch` must watch: the modules of the program and the `path` inputs.

@@ -1,10 +1,12 @@
 //! Node keys: the blake3 hash of (stage name, stage version, canonical arguments,
 //! the keys of the inputs and which output of each is read). Canonical means only
 //! what the stage sees counts: binding names, spelling (`1_000`, `1e3`), comments,
-//! statement order and `path` strings do not; the content of a `path` input does.
-//! This module computes keys; it never reads or writes the cache.
+//! statement order and `path` strings do not; the content of a `path` input does
+//! (its digest comes from `input_hash`). This module computes keys; it never reads
+//! or writes the cache.
 
 use crate::graph::{Lowered, NodeId};
+use crate::input_hash::InputHasher;
 use pipe_lang::catalog::StageSig;
 use pipe_lang::types::Type;
 use pipe_lang::value::Value;
@@ -67,6 +69,7 @@ pub fn canonical_args(
     sig: &StageSig,
     args: &BTreeMap<String, Lowered>,
     base_dir: &Path,
+    inputs: &InputHasher,
     key_of_node: &dyn Fn(NodeId) -> Result<Key, String>,
 ) -> Result<BTreeMap<String, Json>, String> {
     let mut out = BTreeMap::new();
@@ -75,7 +78,7 @@ pub fn canonical_args(
             continue;
         };
         let canon = if param.path {
-            canonical_path_arg(value, base_dir, param.name)?
+            canonical_path_arg(value, base_dir, inputs, param.name)?
         } else {
             canonical(value, &param.ty, key_of_node)?
         };
@@ -84,13 +87,18 @@ pub fn canonical_args(
     Ok(out)
 }
 
-fn canonical_path_arg(value: &Lowered, base_dir: &Path, param: &str) -> Result<Json, String> {
+fn canonical_path_arg(
+    value: &Lowered,
+    base_dir: &Path,
+    inputs: &InputHasher,
+    param: &str,
+) -> Result<Json, String> {
     match value {
         // An empty path is "not given" (optional override files): nothing to read.
         Lowered::Plain(Value::Str(p)) if p.is_empty() => Ok(json!({ "content": null })),
         Lowered::Plain(Value::Str(p)) => {
             let path = resolve(base_dir, p);
-            Ok(json!({ "content": hash_path(&path)? }))
+            Ok(json!({ "content": inputs.hash_path(&path)? }))
         }
         _ => Err(format!("argument `{param}` must be a path string")),
     }
@@ -177,62 +185,6 @@ pub fn coerce(v: &Value, ty: &Type) -> Value {
     }
 }
 
-/// blake3 of a file's content, or of a directory's relative paths and contents
-/// (sorted, walked with an explicit stack).
-pub fn hash_path(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
-    if meta.is_file() {
-        let mut h = blake3::Hasher::new();
-        h.update(b"file\n");
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("input `{}`: {}", path.display(), io_reason(&e)))?;
-        h.update(&bytes);
-        return Ok(h.finalize().to_hex().to_string());
-    }
-    let mut files = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| format!("input `{}`: {}", dir.display(), io_reason(&e)))?;
-            let p = entry.path();
-            // A pipeline's own cache may sit inside an input directory.
-            if entry.file_name() == ".pipe-cache" {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut h = blake3::Hasher::new();
-    h.update(b"dir\n");
-    for f in files {
-        let rel = f.strip_prefix(path).unwrap_or(&f);
-        h.update(rel.to_string_lossy().as_bytes());
-        h.update(b"\0");
-        let bytes =
-            std::fs::read(&f).map_err(|e| format!("input `{}`: {}", f.display(), io_reason(&e)))?;
-        h.update(&(bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
-    }
-    Ok(h.finalize().to_hex().to_string())
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,19 +209,5 @@ mod tests {
             coerce(&Value::List(vec![Value::Int(2)]), &Type::list(Type::Float)),
             Value::List(vec![Value::Float(2.0)])
         );
-    }
-
-    #[test]
-    fn directory_hash_follows_content() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join("sub/a.txt"), b"one").unwrap();
-        let h1 = hash_path(dir.path()).unwrap();
-        std::fs::write(dir.path().join("sub/a.txt"), b"two").unwrap();
-        let h2 = hash_path(dir.path()).unwrap();
-        assert_ne!(h1, h2);
-        assert!(hash_path(&dir.path().join("missing"))
-            .unwrap_err()
-            .contains("no such file"));
     }
 }

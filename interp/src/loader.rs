@@ -1,9 +1,11 @@
 //! The disk `SourceLoader`: an import path is relative to the importing file's
 //! directory; module names are those paths normalized lexically (`a/./b/../c.pipe`
 //! is `a/c.pipe`), so one file has one name however it is reached and diagnostics
-//! show the paths the user wrote. Reading reports one-line reasons, never panics.
+//! show the paths the user wrote. Reading reports one-line reasons, never panics,
+//! never blocks on a special file and never reads more than a size cap.
 
 use pipe_lang::program::SourceLoader;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -20,19 +22,70 @@ impl SourceLoader for DiskLoader {
     }
 }
 
-/// The text of a source file, or a one-line reason it cannot be read.
+/// The largest source file read: far above any pipeline, far below what would
+/// hurt to hold in memory.
+pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
+
+/// The text of a source file, or a one-line reason it cannot be read. Only
+/// regular files are opened (a FIFO would block, `/dev/zero` never ends), and
+/// never more than `MAX_SOURCE_BYTES` of them.
 pub fn read_source(path: &Path) -> Result<String, String> {
     let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
     if meta.is_dir() {
         return Err("is a directory, not a .pipe file".into());
     }
-    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "is {}, not a regular file; a .pipe file must be one",
+            special_kind(&meta)
+        ));
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    // The file may have grown since it was measured.
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "is not UTF-8 (invalid byte at offset {}); save it as UTF-8",
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+fn too_large() -> String {
+    format!(
+        "is larger than {} MiB, the most a .pipe file may hold",
+        MAX_SOURCE_BYTES >> 20
+    )
+}
+
+/// What a file that is neither a regular file nor a directory is, for messages.
+#[cfg(unix)]
+pub fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+pub fn special_kind(_meta: &std::fs::Metadata) -> &'static str {
+    "a special file"
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -96,5 +149,11 @@ mod tests {
             reason.contains("not UTF-8") && reason.contains("offset 10"),
             "{reason}"
         );
+        let big = dir.path().join("big.pipe");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_SOURCE_BYTES + 1)
+            .unwrap();
+        assert!(read_source(&big).unwrap_err().contains("larger than 8 MiB"));
     }
 }

@@ -8,6 +8,7 @@
 //! `path` inputs (through `key`).
 
 use crate::graph::{Graph, Lowered, Node, NodeId, Point};
+use crate::input_hash::InputHasher;
 use crate::key::{self, Key};
 use crate::stage_set::StageSet;
 use pipe_lang::ast::{Expr, ExprKind, Ident, StmtKind};
@@ -31,11 +32,13 @@ pub fn lower(
     stages: &dyn StageSet,
     base_dir: &Path,
     overrides: &BTreeMap<String, Value>,
+    inputs: &InputHasher,
 ) -> Result<Graph, Vec<Diagnostic>> {
     let mut l = Lowerer {
         program,
         stages,
         base_dir,
+        inputs,
         graph: Graph {
             base_dir: base_dir.to_path_buf(),
             ..Graph::default()
@@ -113,6 +116,8 @@ struct Lowerer<'a> {
     program: &'a Program,
     stages: &'a dyn StageSet,
     base_dir: &'a Path,
+    /// Digests of `path` inputs, shared by every node that reads one.
+    inputs: &'a InputHasher<'a>,
     graph: Graph,
     by_key: HashMap<Key, NodeId>,
     /// Per module: top-level names -> values.
@@ -556,7 +561,9 @@ impl<'a> Lowerer<'a> {
     ) -> NodeId {
         let name = self.node_name(extra);
         let nodes = &self.graph.nodes;
-        let canonical = key::canonical_args(sig, &args, self.base_dir, &|id| nodes[id].key.clone());
+        let canonical = key::canonical_args(sig, &args, self.base_dir, self.inputs, &|id| {
+            nodes[id].key.clone()
+        });
         let key = canonical
             .as_ref()
             .map(|canon| key::key_of(&sig.full_name(), sig.version, canon))

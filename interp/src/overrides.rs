@@ -1,14 +1,83 @@
 //! `--set name=value`: parses each override as the value of `let x = <value>`,
-//! folds it to a constant and checks it against the root param's declared type.
-//! A `str` param takes unquoted text as it is (`--set data=/path/to/dir`).
-//! Only root `param`s can be overridden. This module never changes the program;
-//! lowering substitutes the values.
+//! folds it to a constant and checks it against the root param's declared type,
+//! then has the checker check the file again with the new values in place
+//! (`pipe_lang::check::check_with_overrides`), so a value set here meets the
+//! range, choice and argument checks a value written in the file meets, with
+//! the same codes. A `str` param takes unquoted text as it is (`--set
+//! data=/path/to/dir`). Only root `param`s can be overridden. This module never
+//! changes the program; lowering substitutes the values.
 
+use crate::frontend::FrontendError;
+use crate::loader::DiskLoader;
 use pipe_lang::ast::StmtKind;
-use pipe_lang::program::{BindingKind, Program};
+use pipe_lang::catalog::Catalog;
+use pipe_lang::diagnostic::Diagnostic;
+use pipe_lang::program::{BindingKind, Module, Program};
 use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use std::collections::BTreeMap;
+
+/// Parses every `name=value` (`parse`) and checks the file with those values
+/// (`checked`): a malformed `--set` is a usage error, a value the checker
+/// refuses is an error in the input, rendered like one in the file.
+pub fn apply(
+    program: &Program,
+    sets: &[String],
+    catalog: &dyn Catalog,
+    color: bool,
+) -> Result<BTreeMap<String, Value>, FrontendError> {
+    let overrides = parse(program, sets).map_err(FrontendError::Usage)?;
+    checked(program, sets, &overrides, catalog, color)?;
+    Ok(overrides)
+}
+
+/// The checker's errors for the file with `overrides` in place of the params'
+/// values, each with a label on the param saying which `--set` changed it.
+fn checked(
+    program: &Program,
+    sets: &[String],
+    overrides: &BTreeMap<String, Value>,
+    catalog: &dyn Catalog,
+    color: bool,
+) -> Result<(), FrontendError> {
+    if overrides.is_empty() {
+        return Ok(());
+    }
+    let root = program.root_module();
+    let again = pipe_lang::check::check_with_overrides(&root.name, &DiskLoader, catalog, overrides);
+    let errors: Vec<Diagnostic> = again
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| with_set_label(d.clone(), root, sets))
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(FrontendError::Invalid(crate::frontend::render_all(
+        &again, &errors, color,
+    )))
+}
+
+/// Labels the value of each param set on the command line in `d`'s file, so the
+/// message reads against the value actually checked.
+fn with_set_label(mut d: Diagnostic, root: &Module, sets: &[String]) -> Diagnostic {
+    if d.file != root.name {
+        return d;
+    }
+    for set in sets {
+        let Some((name, _)) = set.split_once('=') else {
+            continue;
+        };
+        let Some(stmt) = root.bindings.get(name.trim()).map(|b| b.stmt) else {
+            continue;
+        };
+        if let Some(StmtKind::Param { value, .. }) = root.ast.stmts.get(stmt).map(|s| &s.kind) {
+            d = d.with_label(value.span, format!("replaced by `--set {set}`"));
+        }
+    }
+    d
+}
 
 /// Parses every `name=value`; the first problem is returned as a one-line error.
 pub fn parse(program: &Program, sets: &[String]) -> Result<BTreeMap<String, Value>, String> {

@@ -7,6 +7,7 @@ use crate::cache::Cache;
 use crate::executor::Executor;
 use crate::frontend::{render_all, Loaded};
 use crate::graph::NodeId;
+use crate::input_hash::InputHasher;
 use crate::progress::ProgressFactory;
 use crate::report::{self, Exported};
 use crate::schedule::{NodeReport, RunControl, RunResult, Scheduler, Status};
@@ -215,8 +216,10 @@ pub fn run_file(
     stages: &dyn StageSet,
     control: &RunControl,
 ) -> Result<FileOutcome, String> {
-    let loaded =
-        crate::frontend::load(req.file, stages, req.sets, false).map_err(|e| e.to_string())?;
+    let base_dir = crate::frontend::base_dir(req.file);
+    let inputs = InputHasher::new(&base_dir, req.cache_dir).interrupted_by(&control.interrupted);
+    let loaded = crate::frontend::load(req.file, stages, req.sets, false, &inputs)
+        .map_err(|e| e.to_string())?;
     let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
     cache.pack_small_entries();
@@ -227,6 +230,9 @@ pub fn run_file(
             ws.push(w);
         }
     };
+    if let Err(e) = inputs.save(&cache) {
+        warn(format!("cannot store input digests in the cache: {e}"));
+    }
     let request = RunRequest {
         file: req.file,
         loaded: &loaded,

@@ -9,10 +9,18 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         if cand == wrong {
             continue;
         }
-        let score = if cand.to_lowercase() == lower {
+        // Most names are lower case already: no allocation for them.
+        let folded = match cand
+            .bytes()
+            .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+        {
+            true => std::borrow::Cow::Owned(cand.to_lowercase()),
+            false => std::borrow::Cow::Borrowed(cand),
+        };
+        let score = if *folded == *lower {
             1.0
         } else {
-            strsim::jaro_winkler(&lower, &cand.to_lowercase())
+            strsim::jaro_winkler(&lower, &folded)
         };
         if score >= 0.8 && best.is_none_or(|(_, s)| score > s) {
             best = Some((cand, score));

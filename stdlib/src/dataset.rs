@@ -142,7 +142,32 @@ impl ImageSet {
     }
 }
 
+/// The longest name `Dataset::derived_name` gives without shortening it.
+pub const MAX_NAME: usize = 96;
+/// Bytes of the origin a shortened name keeps.
+const ORIGIN_CHARS: usize = 32;
+
 impl Dataset {
+    /// The name of a dataset made from this one by a stage (`part`: `sample`,
+    /// `split.train`, ...): `<name>/<part>`, or, once that would be longer than
+    /// `MAX_NAME`, `<origin>/~<digest>/<part>` where `origin` is the name's first
+    /// segment (at most 32 bytes) and `digest` 12 hex digits of the whole path.
+    /// Stored in every cache entry, so a chain of 10,000 stages must not grow it
+    /// by a segment per stage; the digest keeps different chains apart.
+    pub fn derived_name(&self, part: &str) -> String {
+        let full = format!("{}/{part}", self.name);
+        if full.len() <= MAX_NAME {
+            return full;
+        }
+        let first = self.name.split('/').next().unwrap_or_default();
+        let mut cut = first.len().min(ORIGIN_CHARS);
+        while !first.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let digest = blake3::hash(full.as_bytes()).to_hex();
+        format!("{}/~{}/{part}", &first[..cut], &digest[..12])
+    }
+
     pub fn images(&self) -> Result<&ImageSet, StageError> {
         match &self.data {
             DatasetData::Images(set) => Ok(set),
@@ -207,5 +232,63 @@ impl Dataset {
             task: header.task,
             data: DatasetData::from_files(&header.kind, files)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> Dataset {
+        Dataset {
+            name: name.to_string(),
+            task: Task::Classify,
+            data: DatasetData::Images(ImageSet {
+                channels: 1,
+                height: 1,
+                width: 1,
+                class_names: vec!["a".into()],
+                x: vec![0.0],
+                y: vec![0],
+            }),
+        }
+    }
+
+    #[test]
+    fn short_names_are_the_path_of_stages() {
+        assert_eq!(named("digits").derived_name("sample"), "digits/sample");
+        assert_eq!(
+            named("digits/sample").derived_name("split.test"),
+            "digits/sample/split.test"
+        );
+    }
+
+    #[test]
+    fn a_10000_stage_chain_keeps_names_short_and_distinct() {
+        let mut d = named("digits");
+        let mut seen = std::collections::HashSet::new();
+        let mut longest = 0;
+        for _ in 0..10_000 {
+            d.name = d.derived_name("sample");
+            longest = longest.max(d.name.len());
+            assert!(seen.insert(d.name.clone()), "repeated name {}", d.name);
+        }
+        assert!(longest <= MAX_NAME, "{longest} bytes");
+        assert!(
+            d.name.starts_with("digits/~") && d.name.ends_with("/sample"),
+            "{}",
+            d.name
+        );
+        // Another chain of the same depth from another origin differs.
+        let other = named("digitz/sample").derived_name("sample");
+        assert_ne!(other, named("digits/sample").derived_name("sample"));
+    }
+
+    #[test]
+    fn a_long_multibyte_origin_is_cut_on_a_char_boundary() {
+        let origin = "é".repeat(80);
+        let name = named(&origin).derived_name("sample");
+        assert!(name.len() <= MAX_NAME, "{name}");
+        assert!(name.starts_with(&"é".repeat(16)), "{name}");
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: locating the `pipe` binary and
 //! running it on real files in temporary directories.
 
+pub mod adversarial;
 pub mod ast_eq;
 pub mod fixtures;
 pub mod generate;

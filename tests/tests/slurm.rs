@@ -258,6 +258,68 @@ fn a_sweep_of_1000_nodes_matches_a_local_run_in_few_sbatch_calls() {
     assert_eq!(s.submitted_keys().len(), 1001, "every node submitted once");
 }
 
+/// Issue 20: with no flags at all (default group, default poll), a cold
+/// 1,000-point `sim.accelerator` sweep is packed into a few array tasks by the
+/// stage's cost class: at most 20 `sbatch` calls and well under 5 minutes,
+/// where one task per node took about 20 minutes on this Slurm.
+#[test]
+fn a_1000_node_accelerator_sweep_needs_no_flags() {
+    if !slurm_available() {
+        return;
+    }
+    let source = "let net = sim.workload(name: \"mobilenet_v2\")\n\
+                  let hw = for rows in range(1, 1001) => sim.accelerator(model: net, rows: rows, cols: 16)\n";
+    let s = Setup::new(source);
+    let start = Instant::now();
+    let mut command = pipe();
+    command
+        .current_dir(s.dir.path())
+        .env("PATH", s.path_env())
+        .args([
+            "run",
+            "p.pipe",
+            "--format",
+            "json",
+            "--cache",
+            "slurm-cache",
+        ])
+        .args(["--executor", "slurm"]);
+    // The summary of 1,001 nodes outgrows a pipe's buffer: read it while the
+    // controller runs (`output`), on a thread so the wait can time out.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(command.output()));
+    let out = receiver
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the sweep did not finish within 5 minutes")
+        .unwrap();
+    let wall = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let submissions = s.submissions();
+    let tasks: usize = submissions.iter().map(|(_, t)| t.len()).sum();
+    eprintln!(
+        "1,001 nodes in {:.1} s: {} sbatch calls, {tasks} array tasks",
+        wall.as_secs_f64(),
+        submissions.len()
+    );
+    assert!(
+        (1..=20).contains(&submissions.len()),
+        "{} sbatch calls",
+        submissions.len()
+    );
+    assert!(tasks <= 20, "{tasks} array tasks for cheap nodes");
+    assert_eq!(s.submitted_keys().len(), 1001, "every node submitted once");
+    let remote = summary(&out);
+    let local = local_run(s.dir.path(), "local-cache");
+    assert_eq!(by_name(&local), by_name(&remote));
+    let times = s.dir.path().join("slurm-cache/slurm/stage-seconds.json");
+    let times = std::fs::read_to_string(&times).expect("the recorded stage times");
+    assert!(times.contains("sim.accelerator"), "{times}");
+}
+
 #[test]
 fn a_task_killed_mid_run_is_retried_and_the_result_is_correct() {
     if !slurm_available() {

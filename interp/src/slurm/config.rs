@@ -4,6 +4,7 @@
 //! poll. The `.pipe` language has no place for resources, so they come from
 //! here (see docs/slurm.md). This module only parses and validates flags.
 
+use super::group::Grouping;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -34,10 +35,12 @@ pub struct SlurmArgs {
     /// Times a task that ended without a result is resubmitted before its nodes fail.
     #[arg(long = "slurm-retries", value_name = "N", default_value_t = 2)]
     pub retries: u32,
-    /// Nodes one array task runs, one after another (pack tiny nodes).
-    #[arg(long = "slurm-group", value_name = "N", default_value_t = 1,
+    /// Nodes one array task runs, one after another. Default: packed so each
+    /// task runs about a minute, by the times recorded for each stage in this
+    /// cache or its cost class; nodes that may take long run alone.
+    #[arg(long = "slurm-group", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
-    pub group: u32,
+    pub group: Option<u32>,
     /// Seconds between two `squeue` calls (one call covers every job).
     #[arg(long = "slurm-poll", value_name = "SECONDS", default_value_t = 2.0)]
     pub poll: f64,
@@ -67,7 +70,7 @@ pub struct SlurmConfig {
     /// Extra options per stage name (`namespace.name`).
     pub per_stage: Vec<(String, String)>,
     pub retries: u32,
-    pub group: usize,
+    pub group: Grouping,
     pub poll: Duration,
     pub array_max: usize,
 }
@@ -109,7 +112,9 @@ impl SlurmConfig {
             common,
             per_stage,
             retries: args.retries,
-            group: args.group as usize,
+            group: args
+                .group
+                .map_or(Grouping::Auto, |n| Grouping::Fixed(n as usize)),
             poll: Duration::from_secs_f64(args.poll),
             array_max: args.array_max as usize,
         })
@@ -176,7 +181,9 @@ mod tests {
             "--gres=gpu:1"
         );
         assert_eq!(c.retries, 2);
-        assert_eq!(c.group, 1);
+        assert_eq!(c.group, Grouping::Auto);
+        let fixed = config(&["--slurm-group", "7"]).unwrap();
+        assert_eq!(fixed.group, Grouping::Fixed(7));
     }
 
     #[test]

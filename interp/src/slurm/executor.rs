@@ -1,7 +1,7 @@
 //! The Slurm executor: the controller side of `pipe run --executor slurm`.
 //! Nodes the scheduler submits are held until it flushes a batch, then sent as
 //! job arrays (one `sbatch --array` per group of nodes with the same `sbatch`
-//! options, `--slurm-group` nodes per array task). A poller thread calls
+//! options, nodes packed into array tasks as `group` decides). A poller thread calls
 //! `squeue` once per interval for every array, learns results from the cache
 //! (workers write them there), resubmits nodes whose task ended without a
 //! result (up to `--slurm-retries` times), and `scancel`s the tasks of
@@ -11,6 +11,7 @@
 
 use super::commands::{self, SlurmError};
 use super::config::SlurmConfig;
+use super::group::{self, StageTimes};
 use super::poll::{self, States};
 use super::state::{self, ArrayDir};
 use super::submit::{self, WorkerCommand};
@@ -93,6 +94,10 @@ struct Shared {
     adoptable: Mutex<HashMap<Key, Task>>,
     stop: AtomicBool,
     sbatch_calls: AtomicUsize,
+    /// Node seconds per stage, for packing nodes into tasks; saved when the
+    /// executor ends.
+    times: Mutex<StageTimes>,
+    times_file: PathBuf,
 }
 
 pub struct SlurmExecutor {
@@ -117,7 +122,10 @@ impl SlurmExecutor {
             reason: e.to_string(),
         })?;
         let adoptable = adopt(&arrays, &cache)?;
+        let times_file = cache.dir().join("slurm").join("stage-seconds.json");
         let shared = Arc::new(Shared {
+            times: Mutex::new(StageTimes::load(&times_file)),
+            times_file,
             config,
             worker,
             cache,
@@ -160,6 +168,10 @@ impl Drop for SlurmExecutor {
             if let Some(handle) = p.take() {
                 let _ = handle.join();
             }
+        }
+        // The times only guide the next run's packing: losing them is harmless.
+        if let Ok(times) = self.shared.times.lock() {
+            let _ = times.save(&self.shared.times_file);
         }
     }
 }
@@ -254,32 +266,52 @@ impl Shared {
             groups.entry(options).or_default().push(entry);
         }
         for (options, entries) in groups {
+            let sizes = self.task_sizes(&entries);
             let mut entries = entries;
-            let per_array = self.config.group * self.config.array_max;
-            while !entries.is_empty() {
-                let rest = entries.split_off(per_array.min(entries.len()));
-                self.submit_array(&options, entries);
+            for array in sizes.chunks(self.config.array_max.max(1)) {
+                let nodes: usize = array.iter().sum();
+                let rest = entries.split_off(nodes.min(entries.len()));
+                self.submit_array(&options, entries, array);
                 entries = rest;
             }
         }
     }
 
-    /// One `sbatch --array` for `entries`, `--slurm-group` of them per task.
-    fn submit_array(&self, options: &[String], entries: Vec<Entry>) {
-        let tasks: Vec<Vec<Key>> = entries
-            .chunks(self.config.group)
-            .map(|c| c.iter().map(|e| e.job.key).collect())
-            .collect();
+    /// Nodes per array task for `entries` (see `group`).
+    fn task_sizes(&self, entries: &[Entry]) -> Vec<usize> {
+        let estimates: Vec<Option<f64>> = match self.times.lock() {
+            Ok(times) => entries
+                .iter()
+                .map(|e| times.estimate(&e.job.stage))
+                .collect(),
+            Err(_) => entries
+                .iter()
+                .map(|e| group::class_seconds(&e.job.stage))
+                .collect(),
+        };
+        group::plan(&estimates, self.config.group)
+    }
+
+    /// One `sbatch --array` for `entries`, `sizes[i]` of them in task i.
+    fn submit_array(&self, options: &[String], entries: Vec<Entry>, sizes: &[usize]) {
+        let mut index_of = Vec::with_capacity(entries.len());
+        for (task, &n) in sizes.iter().enumerate() {
+            index_of.extend(std::iter::repeat_n(task as u32, n));
+        }
+        let mut tasks: Vec<Vec<Key>> = vec![Vec::new(); sizes.len()];
+        for (entry, &task) in entries.iter().zip(&index_of) {
+            tasks[task as usize].push(entry.job.key);
+        }
         self.sbatch_calls.fetch_add(1, Ordering::Relaxed);
         match submit::submit(&self.worker, &self.arrays, options, &tasks) {
             Ok(s) => {
                 let dir = Arc::new(s.dir);
                 let mut tracked = Vec::with_capacity(entries.len());
-                for (i, mut entry) in entries.into_iter().enumerate() {
+                for (mut entry, &index) in entries.into_iter().zip(&index_of) {
                     entry.attempts += 1;
                     entry.task = Some(Task {
                         job_id: s.job_id,
-                        index: (i / self.config.group) as u32,
+                        index,
                         dir: Arc::clone(&dir),
                     });
                     tracked.push(entry);
@@ -374,6 +406,9 @@ impl Shared {
         };
         let key = entry.job.key;
         if let Lookup::Hit(m) = self.cache.lookup(&key) {
+            if let Ok(mut times) = self.times.lock() {
+                times.record(&entry.job.stage, m.seconds);
+            }
             match self.cache.load(&key, &m) {
                 Ok(output) => entry.report(Ok(Arc::new(output)), m.seconds),
                 Err(reason) => entry.fail(format!(

@@ -1,13 +1,15 @@
 //! `pipe run --executor slurm`: the same nodes, keys and results as a local run,
 //! computed by Slurm job arrays over a shared cache directory. One file per
-//! concept: `config` (the `--slurm-*` flags), `commands` (running sbatch,
-//! squeue, scancel), `submit` (one job array), `poll` (one squeue per
-//! interval), `state` (job-state files for resume), `executor` (the controller),
-//! `worker` (what an array task runs). See docs/slurm.md.
+//! concept: `config` (the `--slurm-*` flags), `group` (nodes per array task),
+//! `commands` (running sbatch, squeue, scancel), `submit` (one job array),
+//! `poll` (one squeue per interval), `state` (job-state files for resume),
+//! `executor` (the controller), `worker` (what an array task runs). See
+//! docs/slurm.md.
 
 pub mod commands;
 pub mod config;
 pub mod executor;
+pub mod group;
 pub mod poll;
 pub mod state;
 pub mod submit;

@@ -56,7 +56,9 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     };
     let keys = state::read_task(&args.tasks, index)?;
     let dir = ArrayDir::of_tasks_file(&args.tasks);
-    let loaded = match crate::frontend::load(&args.file, stages, &args.sets, false) {
+    let base_dir = crate::frontend::base_dir(&args.file);
+    let inputs = crate::input_hash::InputHasher::new(&base_dir, &args.cache);
+    let loaded = match crate::frontend::load(&args.file, stages, &args.sets, false, &inputs) {
         Ok(l) => l,
         Err(e) => {
             let msg = format!("the worker could not load `{}`: {e}", args.file.display());

@@ -8,6 +8,7 @@ pub mod codes;
 mod expr;
 mod graph;
 mod module;
+mod overrides;
 mod unused;
 
 use crate::catalog::Catalog;
@@ -25,7 +26,29 @@ pub(crate) struct Exports {
 /// types, units, arguments and values, and returns all of it with every diagnostic
 /// (parse diagnostics included), sorted by module then position.
 pub fn check(root: &str, loader: &dyn SourceLoader, catalog: &dyn Catalog) -> Program {
+    check_loaded(graph::load(root, loader), catalog)
+}
+
+/// `check` with the root's params set to `overrides` (`--set`) instead of the
+/// values written in the file: an overridden value meets every check, with the
+/// same codes, as if it were written there; its diagnostics point at the use
+/// (or at the param's value in the file). Names that are not root params are
+/// ignored here.
+pub fn check_with_overrides(
+    root: &str,
+    loader: &dyn SourceLoader,
+    catalog: &dyn Catalog,
+    overrides: &BTreeMap<String, Value>,
+) -> Program {
     let mut loaded = graph::load(root, loader);
+    // The root is loaded first; nothing else sees its params.
+    if let Some(root) = loaded.first_mut() {
+        overrides::substitute(&mut root.ast, overrides);
+    }
+    check_loaded(loaded, catalog)
+}
+
+fn check_loaded(mut loaded: Vec<graph::Loaded>, catalog: &dyn Catalog) -> Program {
     let order = graph::order(&mut loaded);
     let mut exports: Vec<Option<Exports>> = (0..loaded.len()).map(|_| None).collect();
     let mut used: Vec<HashSet<String>> = vec![HashSet::new(); loaded.len()];

@@ -168,13 +168,11 @@ pub fn convert(file: &str, cx: Cx<'_>, errs: &[Rich<'_, Tok>], at_eof: bool) -> 
     out
 }
 
-/// An error at the end of a statement points at its last token.
+/// An error at the end of a statement points at its last token. The tokens are
+/// in source order, so a binary search finds it (a scan from the end of the file
+/// made every such error cost the whole file).
 fn at_statement_end(cx: Cx<'_>, span: Span) -> Span {
-    let last = cx
-        .toks
-        .iter()
-        .rev()
-        .find(|t| t.span.end <= span.start.max(1))
-        .map(|t| t.span);
-    last.unwrap_or(span)
+    let before = cx.toks.partition_point(|t| t.span.end <= span.start.max(1));
+    let last = before.checked_sub(1).and_then(|i| cx.toks.get(i));
+    last.map_or(span, |t| t.span)
 }

@@ -2,8 +2,9 @@
 //! chumsky are token indices into the statement; `Cx` turns them into byte spans
 //! and decodes literal values from the source. Recovery: a broken list element,
 //! argument or record field becomes an `Error` node and parsing goes on after the
-//! next `,`; a broken value becomes an `Error` expression. Recursion depth is
-//! bounded by the structure pre-pass, which keeps too-deep statements away.
+//! next `,` (skipping bracket groups iteratively, never re-parsing them); a broken
+//! value becomes an `Error` expression. Recursion depth is bounded by the
+//! structure pre-pass, which keeps too-deep statements away.
 
 use crate::ast::*;
 use crate::lexer::{self, Tok, Token};
@@ -20,9 +21,20 @@ pub struct Cx<'a> {
     pub src: &'a str,
     pub toks: &'a [Token],
     pub base: &'a Cell<usize>,
+    /// For each token of `toks`, the index of the closer that matches it when it
+    /// is an opener with one (see `structure::partners`).
+    pub partners: &'a [Option<usize>],
 }
 
 impl<'a> Cx<'a> {
+    /// The statement-relative index of the closer matching the opener at
+    /// statement-relative index `at`, if it has one.
+    fn partner(&self, at: usize) -> Option<usize> {
+        let base = self.base.get();
+        let close = (*self.partners.get(base + at)?)?;
+        Some(close - base)
+    }
+
     /// The byte span of the token-index span `s` of the current statement.
     pub fn bytes(&self, s: SimpleSpan) -> Span {
         let base = self.base.get();
@@ -106,41 +118,62 @@ where
 }
 
 /// Balanced tokens up to (not including) the next `,` or closing delimiter at
-/// this level: what a broken element is skipped as.
-fn junk<'a, E: Errors<'a>>() -> P<'a, (), E> {
-    let others = [
-        (Tok::LParen, Tok::RParen),
-        (Tok::LBracket, Tok::RBracket),
-        (Tok::LBrace, Tok::RBrace),
-    ];
-    choice((
-        nested_delimiters(Tok::LParen, Tok::RParen, others, |_| ()),
-        nested_delimiters(Tok::LBracket, Tok::RBracket, others, |_| ()),
-        nested_delimiters(Tok::LBrace, Tok::RBrace, others, |_| ()),
-        none_of([
-            Tok::Comma,
-            Tok::LParen,
-            Tok::RParen,
-            Tok::LBracket,
-            Tok::RBracket,
-            Tok::LBrace,
-            Tok::RBrace,
-        ])
-        .ignored(),
-    ))
-    .repeated()
-    .at_least(1)
+/// this level: what a broken element is skipped as. A bracket group is stepped
+/// over to its partner from `Cx::partner`, so the skip is one loop with no
+/// recursion and no backtracking; an opener without a partner (unclosed or
+/// mismatched) ends the skip there, so on broken nesting every level gives up
+/// at once instead of retrying the rest of the statement (issue 25: the
+/// recursive `nested_delimiters` tried each opener twice, 2^depth).
+fn junk<'a, E: Errors<'a>>(cx: Cx<'a>) -> P<'a, (), E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
+    custom(move |inp| {
+        let before = inp.cursor();
+        let mut skipped = 0usize;
+        loop {
+            let at = *inp.cursor().inner();
+            let step = match inp.peek() {
+                Some(Tok::LParen | Tok::LBracket | Tok::LBrace) => {
+                    cx.partner(at).map(|close| close + 1 - at)
+                }
+                Some(Tok::Comma | Tok::RParen | Tok::RBracket | Tok::RBrace) | None => None,
+                Some(_) => Some(1),
+            };
+            let Some(step) = step else { break };
+            for _ in 0..step {
+                inp.skip();
+            }
+            skipped += step;
+        }
+        if skipped > 0 {
+            return Ok(());
+        }
+        let found = inp.peek_maybe();
+        let span = inp.span_since(&before);
+        Err(LabelError::<'a, &'a [Tok], &'static str>::expected_found(
+            [],
+            found,
+            span,
+        ))
+    })
     .boxed()
 }
 
 /// `item` followed by a look at `,` or `close`; a failure skips junk to there.
 fn element<'a, O: 'a, E: Errors<'a>>(
+    cx: Cx<'a>,
     item: P<'a, O, E>,
     close: Tok,
     on_error: impl Fn(SimpleSpan) -> O + Clone + 'a,
-) -> P<'a, O, E> {
+) -> P<'a, O, E>
+where
+    E::Error: LabelError<'a, &'a [Tok], &'static str>,
+{
     item.then_ignore(one_of([Tok::Comma, close]).rewind())
-        .recover_with(via_parser(junk().map_with(move |_, e| on_error(e.span()))))
+        .recover_with(via_parser(
+            junk(cx).map_with(move |_, e| on_error(e.span())),
+        ))
         .boxed()
 }
 
@@ -176,7 +209,7 @@ where
                 span: cx.bytes(e.span()),
             })
             .boxed();
-        let arg = element(arg, Tok::RParen, move |s| Arg {
+        let arg = element(cx, arg, Tok::RParen, move |s| Arg {
             name: None,
             value: cx.error_expr(s),
             span: cx.bytes(s),
@@ -187,7 +220,7 @@ where
             .collect::<Vec<_>>()
             .delimited_by(just(Tok::LParen), just(Tok::RParen));
 
-        let item = element(expr.clone(), Tok::RBracket, move |s| cx.error_expr(s));
+        let item = element(cx, expr.clone(), Tok::RBracket, move |s| cx.error_expr(s));
         let list = item
             .separated_by(just(Tok::Comma))
             .allow_trailing()
@@ -204,7 +237,7 @@ where
                 span: cx.bytes(e.span()),
             })
             .boxed();
-        let field = element(field, Tok::RBrace, move |s| Field {
+        let field = element(cx, field, Tok::RBrace, move |s| Field {
             name: Ident {
                 name: String::new(),
                 span: cx.bytes(s),

@@ -48,20 +48,25 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         .map(|t| t.span.start)
         .collect();
 
+    let ranges = statement_ranges(&kinds);
+    let partners = structure::partners(&kinds, &ranges);
     let base = Cell::new(0);
     let cx = grammar::Cx {
         src: text,
         toks: &toks,
         base: &base,
+        partners: &partners,
     };
     let fast = grammar::stmt::<chumsky::extra::Err<chumsky::error::EmptyErr>>(cx);
     let rich = grammar::stmt::<grammar::Ex>(cx);
     let mut stmts = Vec::new();
-    for range in statement_ranges(&kinds) {
+    for range in ranges {
         let Some(span) = byte_span(&toks, &range) else {
             continue;
         };
-        let has_junk = junk.iter().any(|&j| span.contains(j));
+        // `junk` is in source order: a binary search keeps this linear overall.
+        let first_junk = junk.partition_point(|&j| j < span.start);
+        let has_junk = junk.get(first_junk).is_some_and(|&j| span.contains(j));
         if !kinds[range.start].starts_stmt() {
             if !has_junk {
                 diagnostics.push(errors::no_statement(file, text, toks[range.start]));
@@ -77,9 +82,12 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 let input = &kinds[range.clone()];
                 match fast.parse(input).into_output_errors() {
                     (Some(out), errs) if errs.is_empty() => out,
+                    // Its grammar errors would only restate the delimiter error, and
+                    // recovery does not depend on the error type: the same tree.
+                    (out, _) if shape == Structure::Unbalanced => out.unwrap_or(StmtKind::Error),
                     _ => {
                         let (out, errs) = rich.parse(input).into_output_errors();
-                        if shape == Structure::Ok && !has_junk {
+                        if !has_junk {
                             let at_eof = range.end == toks.len();
                             found.extend(errors::convert(file, cx, &errs, at_eof));
                         }

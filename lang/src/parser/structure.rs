@@ -6,6 +6,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{Tok, Token};
+use std::ops::Range;
 
 /// The deepest nesting of `(`, `[`, `{`, sweeps and `.`/call links the parser accepts.
 pub const MAX_DEPTH: usize = 128;
@@ -88,6 +89,32 @@ impl Levels {
             self.pop();
         }
     }
+}
+
+/// For each token, the index of the closer that matches it when it is an opener
+/// with one; openers are matched within each statement range only. A closer of
+/// the wrong kind pairs with nothing (the statement is reported by `check`), so
+/// an opener without a partner is one that is unclosed or mismatched.
+pub fn partners(kinds: &[Tok], statements: &[Range<usize>]) -> Vec<Option<usize>> {
+    let mut out = vec![None; kinds.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for range in statements {
+        open.clear();
+        for i in range.clone() {
+            match kinds[i] {
+                Tok::LParen | Tok::LBracket | Tok::LBrace => open.push(i),
+                Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                    let Some(&top) = open.last() else { continue };
+                    if closer_of(kinds[top]) == kinds[i] {
+                        open.pop();
+                        out[top] = Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Checks one statement's tokens, pushing at most one diagnostic.

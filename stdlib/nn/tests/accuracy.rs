@@ -1,6 +1,6 @@
 //! Real-data accuracy: the UCI optical digits and the 10k MNIST files from
-//! `../shared/data` (80/20 split, the last 20% for testing; both files are in
-//! a fixed random order). Skips with a message when the data is absent.
+//! `stdlib/data` (80/20 split, the last 20% for testing; both files are in
+//! a fixed random order).
 //! Slow in the test profile, so `#[ignore]`d: run them with
 //! `cargo test --release -p pipe-nn --test accuracy -- --ignored`.
 
@@ -19,17 +19,9 @@ struct Data {
     shape: [usize; 3],
 }
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (clone the repo with ../shared beside it)",
-            dir.display()
-        );
-        None
-    }
+/// The shipped data files (`stdlib/data`, see docs/data.md).
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data")
 }
 
 fn gunzip(path: PathBuf) -> Vec<u8> {
@@ -116,7 +108,7 @@ fn accuracy(data: &Data, family: Family, cfg: &TrainConfig) -> f32 {
 #[test]
 #[ignore = "release-mode real-data test"]
 fn cnn_on_digits_reaches_97_percent() {
-    let Some(dir) = data_dir() else { return };
+    let dir = data_dir();
     let family = Family::Cnn {
         channels: vec![16, 32],
         kernel: 3,
@@ -128,7 +120,7 @@ fn cnn_on_digits_reaches_97_percent() {
 #[test]
 #[ignore = "release-mode real-data test"]
 fn mobilenet_v2_on_digits_reaches_95_percent() {
-    let Some(dir) = data_dir() else { return };
+    let dir = data_dir();
     let family = Family::MobilenetV2 {
         width: 1.0,
         blocks: 7,
@@ -140,7 +132,7 @@ fn mobilenet_v2_on_digits_reaches_95_percent() {
 #[test]
 #[ignore = "release-mode real-data test"]
 fn vit_on_digits_reaches_93_percent() {
-    let Some(dir) = data_dir() else { return };
+    let dir = data_dir();
     let family = Family::Vit {
         patch: 2,
         dim: 64,
@@ -158,7 +150,7 @@ fn vit_on_digits_reaches_93_percent() {
 #[test]
 #[ignore = "release-mode real-data test"]
 fn cnn_on_mnist_reaches_97_percent() {
-    let Some(dir) = data_dir() else { return };
+    let dir = data_dir();
     let family = Family::Cnn {
         channels: vec![16, 32, 64],
         kernel: 3,

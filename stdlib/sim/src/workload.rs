@@ -301,15 +301,48 @@ fn topology_form(table: &CsvTable) -> Result<TopologyForm, SimError> {
     ))
 }
 
+/// The most multiply-accumulates (or operand elements) one layer of a topology
+/// file may have: 2^50, about 1.1e15, a thousand times the largest GEMM of a
+/// GPT-3-sized model. The simulators count cycles, accesses and bytes in `u64`
+/// as small multiples of these counts (two spad accesses per MAC, at most three
+/// operands, one fold per row or column); under this bound and `MAX_TOTAL_MACS`
+/// none of those products or sums can overflow.
+pub const MAX_LAYER_OPS: u64 = 1 << 50;
+/// The most multiply-accumulates of a whole topology file: 2^56, about 7.2e16.
+pub const MAX_TOTAL_MACS: u64 = 1 << 56;
+
 fn topology_from_table(table: &CsvTable, name: &str) -> Result<Arch, SimError> {
     let form = topology_form(table)?;
     let mut layers = Vec::with_capacity(table.rows.len());
+    let mut total_macs: u64 = 0;
     for row in &table.rows {
         let layer_name = table.text(row, 0)?.to_string();
         let op = match form {
             TopologyForm::Gemm => gemm_row(table, row)?,
             TopologyForm::Conv => conv_row(table, row, &layer_name)?,
         };
+        let macs = layer_size(&op).map_err(|what| {
+            table.row_error(
+                row,
+                format!(
+                    "the layer is too large to simulate: its {what} exceed {MAX_LAYER_OPS} \
+                     (2^50); check the dimensions"
+                ),
+            )
+        })?;
+        total_macs = total_macs
+            .checked_add(macs)
+            .filter(|&t| t <= MAX_TOTAL_MACS)
+            .ok_or_else(|| {
+                table.row_error(
+                    row,
+                    format!(
+                        "the file's layers up to this row have more than {MAX_TOTAL_MACS} \
+                         (2^56) multiply-accumulates in all, too many to simulate; check the \
+                         dimensions"
+                    ),
+                )
+            })?;
         layers.push(Layer {
             name: layer_name,
             op,
@@ -328,6 +361,61 @@ fn topology_from_table(table: &CsvTable, name: &str) -> Result<Arch, SimError> {
         input,
         layers,
     })
+}
+
+/// The multiply-accumulates of a layer, after checking that every count the
+/// simulators derive from its shape (MACs, weights, input and output elements)
+/// stays within `MAX_LAYER_OPS`; otherwise which count is too large.
+fn layer_size(op: &Op) -> Result<u64, &'static str> {
+    let (macs, inputs, weights, outputs) = match *op {
+        Op::Conv2d {
+            in_ch,
+            out_ch,
+            kernel,
+            groups,
+            in_hw,
+            out_hw,
+            ..
+        } => {
+            let per_group = in_ch / groups.max(1);
+            (
+                product(&[
+                    out_ch, out_hw[0], out_hw[1], per_group, kernel[0], kernel[1],
+                ]),
+                product(&[in_ch, in_hw[0], in_hw[1]]),
+                product(&[out_ch, per_group, kernel[0], kernel[1]]),
+                product(&[out_ch, out_hw[0], out_hw[1]]),
+            )
+        }
+        Op::Matmul { m, k, n, count } => (
+            product(&[m, k, n, count]),
+            product(&[m, k, count]),
+            product(&[k, n, count]),
+            product(&[m, n, count]),
+        ),
+        Op::Linear {
+            in_features,
+            out_features,
+            tokens,
+        } => (
+            product(&[in_features, out_features, tokens]),
+            product(&[tokens, in_features]),
+            product(&[in_features, out_features]),
+            product(&[tokens, out_features]),
+        ),
+        Op::Elementwise { elements } => (Some(0), product(&[elements]), Some(0), Some(0)),
+    };
+    let within = |n: Option<u64>, what| n.filter(|&n| n <= MAX_LAYER_OPS).ok_or(what);
+    within(inputs, "input elements")?;
+    within(weights, "weights")?;
+    within(outputs, "output elements")?;
+    within(macs, "multiply-accumulates")
+}
+
+/// The product of `dims`, or `None` when it does not fit in a `u64`.
+fn product(dims: &[usize]) -> Option<u64> {
+    dims.iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))
 }
 
 fn gemm_row(table: &CsvTable, row: &crate::csv::CsvRow) -> Result<Op, SimError> {
@@ -350,11 +438,28 @@ fn conv_row(table: &CsvTable, row: &crate::csv::CsvRow, name: &str) -> Result<Op
             format!("the {fh}×{fw} filter is larger than the {ih}×{iw} input"),
         ));
     }
-    let out = |i: usize, f: usize| (i - f + stride).div_ceil(stride);
+    let too_large = |what: &str| {
+        table.row_error(
+            row,
+            format!(
+                "the layer is too large to simulate: its {what} overflows; check the dimensions"
+            ),
+        )
+    };
+    // `fh <= ih` was checked, so only the addition of the stride can overflow.
+    let out = |i: usize, f: usize| {
+        (i - f)
+            .checked_add(stride)
+            .map(|n| n.div_ceil(stride))
+            .ok_or_else(|| too_large("output size"))
+    };
     let depthwise = name.contains("DP");
     // SCALE-Sim runs a `DP` layer as `Channels` single-channel layers of `Num Filter` filters.
     let (in_ch, out_ch, groups) = if depthwise {
-        (ch, ch * nf, ch)
+        let out_ch = ch
+            .checked_mul(nf)
+            .ok_or_else(|| too_large("output channels (Channels × Num Filter)"))?;
+        (ch, out_ch, ch)
     } else {
         (ch, nf, 1)
     };
@@ -366,7 +471,7 @@ fn conv_row(table: &CsvTable, row: &crate::csv::CsvRow, name: &str) -> Result<Op
         padding: 0,
         groups,
         in_hw: [ih, iw],
-        out_hw: [out(ih, fh), out(iw, fw)],
+        out_hw: [out(ih, fh)?, out(iw, fw)?],
     })
 }
 
@@ -449,4 +554,87 @@ pub fn slim(arch: &Arch, width: f64) -> Result<Arch, SimError> {
         };
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accelerator::{simulate, Design};
+    use crate::dataflow::Dataflow;
+    use crate::ppa::{MemoryModel, PpaTable};
+
+    const GEMM: &str = "Layer, M, N, K,\n";
+    const CONV: &str = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
+
+    fn error(text: &str) -> String {
+        topology_from_text("big.csv", text).unwrap_err().to_string()
+    }
+
+    /// A one-PE array: the most folds, so the most cycles and accesses per MAC.
+    fn simulate_everywhere(arch: &Arch) {
+        let ppa = PpaTable::default_table().unwrap();
+        let mem = MemoryModel::default_model().unwrap();
+        for dataflow in [Dataflow::Os, Dataflow::Ws, Dataflow::Is] {
+            let design = Design {
+                pe: "int16".into(),
+                bits: 16,
+                rows: 1,
+                cols: 1,
+                spad_bytes: 64.0,
+                // Large enough that the DRAM model streams every operand once.
+                glb_bytes: 1e18,
+                freq_hz: 1e9,
+                dataflow,
+                bandwidth: 16e9,
+            };
+            let r = simulate(arch, &design, &ppa, &mem).unwrap();
+            assert_eq!(r.totals.macs, arch.macs());
+        }
+    }
+
+    #[test]
+    fn dimensions_near_1e12_are_an_error_naming_the_row() {
+        let err = error(&format!(
+            "{GEMM}ok, 4, 4, 4,\nhuge, 1000000000000, 1000000000000, 1000000000000,\n"
+        ));
+        assert!(
+            err.contains("big.csv") && err.contains("line 3") && err.contains("too large"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{CONV}c, 1000000, 1000000, 3, 3, 1000000, 1000000, 1,\n"
+        ));
+        assert!(err.contains("line 2") && err.contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn the_largest_layer_allowed_simulates_without_overflow() {
+        // 2^16 · 2^17 · 2^17 = 2^50 MACs: exactly the limit.
+        let arch =
+            topology_from_text("max.csv", &format!("{GEMM}max, 65536, 131072, 131072,\n")).unwrap();
+        assert_eq!(arch.macs(), MAX_LAYER_OPS);
+        simulate_everywhere(&arch);
+        let err = error(&format!("{GEMM}over, 65536, 131072, 131073,\n"));
+        assert!(err.contains("multiply-accumulates"), "{err}");
+    }
+
+    #[test]
+    fn the_largest_file_allowed_simulates_and_one_more_row_is_an_error() {
+        let row = "max, 65536, 131072, 131072,\n";
+        let full = format!("{GEMM}{}", row.repeat(64));
+        let arch = topology_from_text("max.csv", &full).unwrap();
+        assert_eq!(arch.macs(), MAX_TOTAL_MACS);
+        simulate_everywhere(&arch);
+        let err = error(&format!("{full}{row}"));
+        assert!(err.contains("line 66") && err.contains("in all"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_stride_or_depthwise_channel_count_is_an_error() {
+        let err = error(&format!("{CONV}c, 8, 8, 3, 3, 4, 4, {},\n", usize::MAX));
+        assert!(err.contains("output size"), "{err}");
+        let big = 1usize << 33;
+        let err = error(&format!("{CONV}c_DP, 8, 8, 3, 3, {big}, {big}, 1,\n"));
+        assert!(err.contains("output channels"), "{err}");
+    }
 }

@@ -184,7 +184,7 @@ pub(crate) fn split(
         )));
     }
     let part = |name: &str, idx: &[usize]| Dataset {
-        name: format!("{}/split.{name}", data.name),
+        name: data.derived_name(&format!("split.{name}")),
         task: data.task,
         data: DatasetData::AvSegments(set.select(idx)),
     };

@@ -11,6 +11,7 @@ pub mod coco_json;
 pub mod coco_vid;
 pub mod digits;
 pub mod idx;
+pub mod image_folder;
 pub mod moving_shapes;
 pub mod regions;
 pub mod shapes;

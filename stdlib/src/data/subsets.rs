@@ -126,7 +126,7 @@ fn require_nonempty(
 /// The samples at `indices`, named after the input and the part.
 fn subset(data: &Dataset, part: &str, indices: &[usize]) -> Result<Dataset, StageError> {
     Ok(Dataset {
-        name: format!("{}/{part}", data.name),
+        name: data.derived_name(part),
         task: data.task,
         data: DatasetData::Images(data.images()?.select(indices)),
     })

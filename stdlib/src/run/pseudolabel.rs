@@ -460,7 +460,7 @@ fn run(
         curves: BTreeMap::new(),
     };
     let out = Dataset {
-        name: format!("{}/pseudolabel.{method}", data.name),
+        name: data.derived_name(&format!("pseudolabel.{method}")),
         task: data.task,
         data: DatasetData::Videos(with_labels(set, &frames, labels)),
     };

@@ -11,6 +11,7 @@ pub fn defs() -> Vec<StageDef> {
         digits(),
         mnist(),
         cifar10(),
+        image_folder(),
         shapes(),
         moving_shapes(),
         coco_vid(),
@@ -88,6 +89,43 @@ fn cifar10() -> StageDef {
             classify(),
         ),
         Some(crate::data::cifar::run),
+    )
+}
+
+fn image_folder() -> StageDef {
+    def(
+        sig(
+            "dataset",
+            "image_folder",
+            "Images in class-per-folder layout (torchvision's `ImageFolder`): `dir/CLASS/*.png` \
+             or `.jpg`/`.jpeg`. Classes are the sub-folders in sorted order, files sorted \
+             within a class; every image is brought to `size`×`size`, pixels scaled to \
+             [0, 1]. An unreadable file, an empty class or (with `resize: \"none\"`) a file of \
+             another size is an error naming the file.",
+            vec![
+                path(
+                    "dir",
+                    "The folder holding one sub-folder of images per class.",
+                ),
+                int("size", 32, 4, 1024, "Side of the square images, in pixels."),
+                choice(
+                    "channels",
+                    "rgb",
+                    &["rgb", "gray"],
+                    "`rgb`: 3 channels; `gray`: 1 channel (ITU-R 601 luma).",
+                ),
+                choice(
+                    "resize",
+                    "crop",
+                    &["crop", "stretch", "none"],
+                    "`crop`: shorter side to `size` (bilinear), then the central square \
+                     (torchvision's `Resize` + `CenterCrop`); `stretch`: both sides to \
+                     `size`; `none`: every image must already be `size`×`size`.",
+                ),
+            ],
+            classify(),
+        ),
+        Some(crate::data::image_folder::run),
     )
 }
 

@@ -205,15 +205,17 @@ fn evolq() -> StageDef {
 }
 
 fn cptv() -> StageDef {
-    def(
-        sig(
-            "quant",
-            "cptv",
-            "CPT-V: the Evol-Q search with the contrastive loss on block outputs (features) \
-             instead of the final outputs.",
-            search(4),
-            searched(),
-        ),
-        Some(crate::run::quant::cptv),
-    )
+    let mut s = sig(
+        "quant",
+        "cptv",
+        "CPT-V: block-wise evolutionary search of a global contrastive loss: whichever block \
+         is searched, the fitness is the infoNCE of the whole quantized model's final outputs \
+         against the full-precision ones (other batch images as negatives). The same search and \
+         fitness as quant.evolq (one code base), so equal arguments give the same model.",
+        search(4),
+        searched(),
+    );
+    // Version 1 scored a block by its own output features; its cached results differ.
+    s.version = 2;
+    def(s, Some(crate::run::quant::cptv))
 }

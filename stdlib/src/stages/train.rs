@@ -127,8 +127,9 @@ fn supmae() -> StageDef {
             "supmae",
             "SupMAE pre-training: per-sample random masking, the encoder sees the visible \
              patches only, a light decoder reconstructs the masked patches (MSE on masked \
-             patches), plus `cls_weight` · CE(logits / `temperature`) from a classifier on \
-             the mean of the visible patch tokens. Curves: reconstruction loss, \
+             patches), plus `cls_weight` · CE(logits / `temperature`) from the ViT's own \
+             classifier on its CLS token (the readout fine-tuning uses, kept after \
+             pre-training). Curves: reconstruction loss, \
              classification loss and accuracy; metrics include the training FLOPs spent.",
             with(params, optimisation(20, 1e-3, 64, 0.05)),
             trained(),

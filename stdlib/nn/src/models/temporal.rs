@@ -451,6 +451,22 @@ fn branch(window: usize, s: &Settings, b: &mut Builder) -> Sequential {
     seq
 }
 
+/// Unique names of the branches: `win{w}`, and `win{w}_{k}` for the k-th
+/// repeat of a window length (a parameter-matched single-window model repeats
+/// one length; saved weights need one name per tensor).
+fn branch_names(windows: &[usize]) -> Vec<String> {
+    windows
+        .iter()
+        .enumerate()
+        .map(
+            |(i, w)| match windows[..i].iter().filter(|&v| v == w).count() {
+                0 => format!("win{w}"),
+                k => format!("win{w}_{k}"),
+            },
+        )
+        .collect()
+}
+
 /// The window scales side by side on the same tokens `[N, T, D]`, fused by a
 /// linear layer over their concatenation.
 pub struct MultiWindow {
@@ -508,15 +524,16 @@ impl Layer for MultiWindow {
     }
 
     fn visit(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param)) {
-        for (w, br) in self.windows.iter().zip(&mut self.branches) {
-            br.visit(&join(prefix, &format!("win{w}")), f);
+        let names = branch_names(&self.windows);
+        for (name, br) in names.iter().zip(&mut self.branches) {
+            br.visit(&join(prefix, name), f);
         }
         self.fuse.visit(&join(prefix, "fuse"), f);
     }
 
     fn describe(&self, name: &str, input: &[usize], out: &mut Vec<arch::Layer>) -> Vec<usize> {
-        for (w, br) in self.windows.iter().zip(&self.branches) {
-            br.describe(&join(name, &format!("win{w}")), input, out);
+        for (branch, br) in branch_names(&self.windows).iter().zip(&self.branches) {
+            br.describe(&join(name, branch), input, out);
         }
         let mut cat = input.to_vec();
         if let Some(last) = cat.last_mut() {
@@ -841,6 +858,22 @@ mod tests {
         let mut back = Network::load(&other, &bytes).unwrap();
         assert_eq!(back.forward(input(), Mode::Eval).data, want.data);
         assert!(towers(&mut back).is_some());
+    }
+
+    /// A parameter-matched single-window model repeats one window length; its
+    /// branches need distinct names to save and reload (before: safetensors
+    /// panicked on the duplicate names). Same parameter count as two lengths.
+    #[test]
+    fn repeated_windows_save_reload_and_match_the_parameters() {
+        let mut net = Network::build(&spec(vec![2, 2], false)).unwrap();
+        let mut mixed = Network::build(&spec(vec![2, 4], false)).unwrap();
+        assert_eq!(net.trainable_params(), mixed.trainable_params());
+        let want = net.forward(input(), Mode::Eval);
+        let bytes = net.save_weights().unwrap();
+        let mut other = spec(vec![2, 2], false);
+        other.seed = 99;
+        let mut back = Network::load(&other, &bytes).unwrap();
+        assert_eq!(back.forward(input(), Mode::Eval).data, want.data);
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! copies of the current scales, `cycles` tournaments of `samples` drawn with
 //! replacement, child = |parent + U(-r, r)|, the worst dropped.
 //!
-//! Fitness compares the quantized network with full-precision outputs computed
-//! once: Evol-Q on the final outputs (logits), CPT-V on the searched block's
-//! output features. A fitness evaluation reruns only the blocks from the
-//! searched one on (the earlier blocks' quantized outputs are cached per
-//! block); calibration batches are scored in parallel, each worker on its own
-//! replica of the network, and summed in batch order, so the result does not
-//! depend on the thread count. All randomness comes from one seeded ChaCha8.
+//! The fitness is global for both stages: whichever block is searched, it
+//! compares the whole quantized network's final outputs (logits) with the
+//! full-precision ones computed once (CPT-V's "block-wise search of a global
+//! contrastive objective"; Evol-Q is the same code base). It must never score a
+//! block by its own output alone. A fitness evaluation reruns only the blocks
+//! from the searched one on (the earlier blocks' quantized outputs are cached
+//! per block); calibration batches are scored in parallel, each worker on its
+//! own replica of the network, and summed in batch order, so the result does
+//! not depend on the thread count. All randomness comes from one seeded ChaCha8.
 
 use super::calibrate::{calibrate, Method};
 use super::fitness::Loss;
@@ -33,21 +35,12 @@ const RADIUS: f32 = 1e-3;
 /// Mutation radius at 8 bits (the code's).
 const RADIUS_8BIT: f32 = 1e-4;
 
-/// What the fitness compares with the full-precision network.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Target {
-    /// Final outputs (Evol-Q).
-    Output,
-    /// The searched block's output features (CPT-V).
-    Features,
-}
-
 pub fn evolq(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    search(input, ctx, Target::Output, "quant.evolq")
+    search(input, ctx, "quant.evolq")
 }
 
 pub fn cptv(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    search(input, ctx, Target::Features, "quant.cptv")
+    search(input, ctx, "quant.cptv")
 }
 
 /// The steady-state evolution's constants.
@@ -99,12 +92,7 @@ fn search_blocks(net: &mut Network, stage: &str) -> Result<Vec<SearchBlock>, Sta
         .collect())
 }
 
-fn search(
-    input: &StageInput,
-    ctx: &StageContext,
-    target: Target,
-    stage: &str,
-) -> Result<StageOutput, StageError> {
+fn search(input: &StageInput, ctx: &StageContext, stage: &str) -> Result<StageOutput, StageError> {
     let start = Instant::now();
     let opts = Options::read(input)?;
     let evo = evolution(input, opts.bits)?;
@@ -120,12 +108,12 @@ fn search(
     }
     let batches = batches(calib, input.usize("batch_size")?);
     let fp = accuracy(&mut net, calib);
-    let targets = fp_targets(&mut net, &batches, target, &blocks);
+    let targets = fp_outputs(&mut net, &batches);
     let mut state = calibrate(&mut net, calib, Method::named(input.str("init")?)?, &opts)?;
     let acc_start = accuracy(&mut net, calib);
     let val_start = val.map(|v| accuracy(&mut net, v));
     let model = input.model("model")?;
-    let mut scorer = Scorer::new(model, &batches, targets, loss, target, &state)?;
+    let mut scorer = Scorer::new(model, &batches, targets, loss, &state)?;
     let loss_start = scorer.total(&state, &blocks)?;
     ctx.progress.set_total(
         (passes * blocks.len() * (evo.cycles + 1)) as u64,
@@ -327,35 +315,13 @@ fn run_blocks(net: &mut Network, range: Range<usize>, mut x: Tensor) -> Tensor {
     x
 }
 
-/// Full-precision outputs, computed once: per batch the logits, or per
-/// searched block and batch its output features.
-struct Targets(BTreeMap<usize, Vec<Vec<f32>>>);
-
-fn fp_targets(
-    net: &mut Network,
-    batches: &[Batch],
-    target: Target,
-    blocks: &[SearchBlock],
-) -> Targets {
-    let last = net.blocks.len();
-    let keep: Vec<usize> = match target {
-        Target::Output => vec![last],
-        Target::Features => blocks.iter().map(|b| b.index).collect(),
-    };
-    let mut out: BTreeMap<usize, Vec<Vec<f32>>> = keep.iter().map(|&k| (k, Vec::new())).collect();
-    for batch in batches {
-        let mut x = batch.x.clone();
-        for i in 0..last {
-            x = run_blocks(net, i..i + 1, x);
-            if let Some(list) = out.get_mut(&i) {
-                list.push(x.data.clone());
-            }
-        }
-        if let Some(list) = out.get_mut(&last) {
-            list.push(x.data);
-        }
-    }
-    Targets(out)
+/// The full-precision logits of every batch, computed once.
+fn fp_outputs(net: &mut Network, batches: &[Batch]) -> Vec<Vec<f32>> {
+    let depth = net.blocks.len();
+    batches
+        .iter()
+        .map(|batch| run_blocks(net, 0..depth, batch.x.clone()).data)
+        .collect()
 }
 
 /// A worker's network replica, the batches it scores and their cached inputs
@@ -370,9 +336,9 @@ struct Replica {
 struct Scorer<'a> {
     replicas: Vec<Replica>,
     batches: &'a [Batch],
-    targets: Targets,
+    /// Full-precision logits per batch.
+    targets: Vec<Vec<f32>>,
     loss: Loss,
-    target: Target,
     evaluations: usize,
 }
 
@@ -380,9 +346,8 @@ impl<'a> Scorer<'a> {
     fn new(
         model: &crate::model::Model,
         batches: &'a [Batch],
-        targets: Targets,
+        targets: Vec<Vec<f32>>,
         loss: Loss,
-        target: Target,
         state: &QuantState,
     ) -> Result<Scorer<'a>, StageError> {
         let workers = rayon::current_num_threads().clamp(1, batches.len().max(1));
@@ -401,7 +366,6 @@ impl<'a> Scorer<'a> {
             batches,
             targets,
             loss,
-            target,
             evaluations: 0,
         })
     }
@@ -424,7 +388,8 @@ impl<'a> Scorer<'a> {
         Ok(())
     }
 
-    /// The mean loss over all batches with `scales` on `block` (after `prepare`).
+    /// The mean loss over all batches of the final outputs with `scales` on
+    /// `block` (after `prepare`): the blocks from `block` on are rerun.
     fn score(
         &mut self,
         block: &SearchBlock,
@@ -432,27 +397,17 @@ impl<'a> Scorer<'a> {
         state: &QuantState,
     ) -> Result<f64, StageError> {
         let hooks = with_scales(state, block, scales);
-        let range = match self.target {
-            Target::Output => block.index..self.replicas.first().map_or(0, |r| r.net.blocks.len()),
-            Target::Features => block.index..block.index + 1,
-        };
-        let key = match self.target {
-            Target::Output => range.end,
-            Target::Features => block.index,
-        };
         let (batches, targets, loss) = (self.batches, &self.targets, self.loss);
-        let wanted = targets.0.get(&key).ok_or_else(|| {
-            StageError::Internal(format!("no full-precision target for block {key}"))
-        })?;
         let parts = self
             .replicas
             .par_iter_mut()
             .map(|r| {
                 apply(&mut r.net, &hooks)?;
+                let range = block.index..r.net.blocks.len();
                 let mut out = Vec::with_capacity(r.owned.len());
                 for (&b, x) in r.owned.iter().zip(&r.prefix) {
                     let y = run_blocks(&mut r.net, range.clone(), x.clone());
-                    out.push((b, loss.eval(&y.data, &wanted[b], batches[b].y.len())));
+                    out.push((b, loss.eval(&y.data, &targets[b], batches[b].y.len())));
                 }
                 Ok(out)
             })
@@ -463,19 +418,14 @@ impl<'a> Scorer<'a> {
         Ok(per_batch.iter().map(|(_, l)| l).sum::<f64>() / per_batch.len().max(1) as f64)
     }
 
-    /// The loss of `state` as a whole: the output loss (Evol-Q), or the sum of
-    /// every searched block's feature loss (CPT-V).
+    /// The loss of `state` as a whole (scored from the last searched block on,
+    /// its input computed under `state`).
     fn total(&mut self, state: &QuantState, blocks: &[SearchBlock]) -> Result<f64, StageError> {
-        let chosen: Vec<&SearchBlock> = match self.target {
-            Target::Output => blocks.last().into_iter().collect(),
-            Target::Features => blocks.iter().collect(),
+        let Some(block) = blocks.last() else {
+            return Ok(f64::NAN);
         };
-        let mut sum = 0.0;
-        for block in chosen {
-            self.prepare(state, block.index)?;
-            sum += self.score(block, &block_scales(state, block), state)?;
-        }
-        Ok(sum)
+        self.prepare(state, block.index)?;
+        self.score(block, &block_scales(state, block), state)
     }
 }
 
@@ -520,5 +470,82 @@ mod tests {
     fn same_seed_same_search() {
         assert_eq!(run(7), run(7));
         assert_ne!(run(7).0, run(8).0);
+    }
+
+    /// Calibration batches and their full-precision logits.
+    type Scored = (Vec<Batch>, Vec<Vec<f32>>);
+
+    /// A two-block ViT on 8×8 images, one batch of `n` synthetic images, its
+    /// full-precision logits and its min-max state at 4 bits.
+    fn two_block_vit(n: usize) -> (crate::model::Model, Vec<SearchBlock>, Scored, QuantState) {
+        let spec = pipe_nn::ModelSpec {
+            family: pipe_nn::Family::Vit {
+                patch: 4,
+                dim: 16,
+                depth: 2,
+                heads: 2,
+                mlp_ratio: 2.0,
+            },
+            input: [1, 8, 8],
+            classes: 10,
+            dropout: 0.0,
+            seed: 1,
+        };
+        let mut net = Network::build(&spec).expect("a valid ViT");
+        let model = crate::model::Model::from_network(&mut net).expect("saves");
+        let x: Vec<f32> = (0..n * 64).map(|i| (i * 37 % 101) as f32 / 101.0).collect();
+        let y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+        let images = crate::dataset::ImageSet {
+            channels: 1,
+            height: 8,
+            width: 8,
+            class_names: (0..10).map(|c| c.to_string()).collect(),
+            x: x.clone(),
+            y: y.clone(),
+        };
+        let opts = super::super::Options {
+            bits: 4,
+            act_bits: 8,
+            per_channel: true,
+            signed: true,
+            bias_correction: false,
+        };
+        let batches = vec![Batch {
+            x: Tensor::from_vec(&[n, 1, 8, 8], x),
+            y,
+        }];
+        let targets = fp_outputs(&mut net, &batches);
+        let blocks = search_blocks(&mut net, "test").expect("attention blocks");
+        let state = calibrate(&mut net, &images, Method::MinMax, &opts).expect("calibrates");
+        (model, blocks, (batches, targets), state)
+    }
+
+    /// CPT-V's fitness is global: the score of the first block's scales moves
+    /// when only the second block's scales change. A block-local fitness (the
+    /// searched block's own output, as CPT-V was first built here) scores the
+    /// first block identically under both states (it never runs the second).
+    #[test]
+    fn the_fitness_of_a_block_depends_on_the_blocks_after_it() {
+        let (model, blocks, (batches, targets), state) = two_block_vit(20);
+        assert_eq!(blocks.len(), 2);
+        let loss = Loss::InfoNce { temperature: 3.0 };
+        let mut scorer =
+            Scorer::new(&model, &batches, targets, loss, &state).expect("replicas build");
+        let (first, second) = (&blocks[0], &blocks[1]);
+        let mine = block_scales(&state, first);
+        scorer.prepare(&state, first.index).expect("prepares");
+        let before = scorer.score(first, &mine, &state).expect("scores");
+        let mut changed = state.clone();
+        let doubled: Vec<f32> = block_scales(&state, second)
+            .iter()
+            .map(|s| s * 2.0)
+            .collect();
+        set_block_scales(&mut changed, second, &doubled);
+        scorer.prepare(&changed, first.index).expect("prepares");
+        let after = scorer.score(first, &mine, &changed).expect("scores");
+        assert!(
+            (after - before).abs() > 1e-6 * before.abs(),
+            "{before} vs {after}"
+        );
     }
 }
