@@ -5,6 +5,8 @@
 #   N=200 REPS=9 bash bench/noop_rerun/run.sh
 # Needs python3 (a venv with dvc and snakemake is made under the work dir, or
 # give VENV=/path/to/venv that has them). PIPE=/path/to/pipe skips the build.
+# Large sweeps and deep chains, pipe alone: bench/noop_rerun/scale.py (see its
+# docstring and docs/performance.md, "No-op reruns at scale").
 set -euo pipefail
 N=${N:-50}
 REPS=${REPS:-15}

@@ -2,7 +2,13 @@
 //! holding `manifest.json` (what was run, with the blake3 of every file) and the
 //! artifact files. Entries are immutable: written whole under `tmp/`, then renamed
 //! into place, so a crash never leaves a half-written entry that is read back.
-//! Every read checks every file's hash; a bad entry is discarded and reported.
+//! A lookup trusts an entry whose files still have the stat stamp (size, mtime,
+//! ctime, inode) they had when the entry was written or last verified, and
+//! re-hashes every file when a stamp changed; loading an entry for use always
+//! checks every hash. The manifest is sealed with its own hash. A bad entry is
+//! discarded and reported. The cache only ever touches names it writes, inside
+//! a directory holding its marker file, and never follows a symbolic link
+//! (see `cache_disk`).
 //!
 //! Concurrency: `pipe run` holds a shared lock on `lock` for its whole run; writers
 //! of the same key race on the final rename and the loser drops its copy (both
@@ -10,15 +16,18 @@
 //! the lock exclusively, so nothing is deleted under a running reader.
 //! This module never runs stages and never decides what runs.
 
+use crate::cache_disk::{self as disk, NotACache};
+use crate::cache_pack::{self as pack, Record};
 use crate::key::Key;
 use pipe_stdlib::artifact::{Artifact, Files};
 use pipe_stdlib::stage::{Outputs, StageOutput};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Output files of a single-artifact stage live under this directory of an entry.
@@ -30,6 +39,8 @@ pub enum CacheError {
     Io { path: PathBuf, source: io::Error },
     #[error("cache: {0}")]
     Encode(String),
+    #[error(transparent)]
+    NotACache(#[from] NotACache),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
@@ -72,6 +83,54 @@ pub struct Manifest {
     pub seconds: f64,
 }
 
+/// A manifest read without its arguments: what a lookup, `ls` and `gc` need.
+/// Skipping the arguments (serde_json skips a value without recursing or
+/// allocating) keeps a no-op rerun of a large sweep from building a tree of
+/// JSON values per node only to drop it.
+#[derive(Deserialize)]
+struct ManifestNoArgs {
+    key: String,
+    stage: String,
+    version: u32,
+    inputs: Vec<String>,
+    outputs: OutputKinds,
+    metrics: BTreeMap<String, f64>,
+    files: Vec<FileEntry>,
+    created: u64,
+    seconds: f64,
+}
+
+impl From<ManifestNoArgs> for Manifest {
+    fn from(m: ManifestNoArgs) -> Manifest {
+        Manifest {
+            key: m.key,
+            stage: m.stage,
+            version: m.version,
+            args: BTreeMap::new(),
+            inputs: m.inputs,
+            outputs: m.outputs,
+            metrics: m.metrics,
+            files: m.files,
+            created: m.created,
+            seconds: m.seconds,
+        }
+    }
+}
+
+/// Whether to read a manifest's canonical arguments (only `explain` shows them).
+#[derive(Clone, Copy, PartialEq)]
+enum Args {
+    Read,
+    Skip,
+}
+
+fn parse_manifest(body: &[u8], args: Args) -> Result<Manifest, String> {
+    match args {
+        Args::Read => disk::parse_deep::<Manifest>(body),
+        Args::Skip => disk::parse_deep::<ManifestNoArgs>(body).map(Manifest::from),
+    }
+}
+
 impl Manifest {
     pub fn size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -109,18 +168,52 @@ pub struct NameRecord {
 pub struct Cache {
     dir: PathBuf,
     lock: File,
+    /// Whether small results go into packs (a run in this process; not a Slurm
+    /// worker, whose results the submitting process looks for as directories).
+    pack_small: AtomicBool,
+    /// The packed records on disk, read at the first lookup.
+    packed: OnceLock<Packed>,
+    /// Records stored by this process and not yet written as a pack.
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Packed {
+    index: HashMap<Key, Record>,
+    /// Packed records found damaged (reported once, at their lookup).
+    bad: Mutex<HashMap<Key, String>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    bodies: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Cache {
-    /// Opens (creating when needed) the cache at `dir`.
+    /// Opens (creating when needed) the cache at `dir`. Refuses a directory that
+    /// holds other files and no marker, and links in place of its directories.
     pub fn open(dir: &Path) -> Result<Cache, CacheError> {
-        for sub in ["entries", "tmp", "names"] {
-            let p = dir.join(sub);
-            fs::create_dir_all(&p).map_err(io_err(&p))?;
+        disk::claim(dir)?;
+        Cache::open_claimed(dir)
+    }
+
+    /// Opens the cache at `dir` only when it is one already (`ls`, `gc`).
+    pub fn open_existing(dir: &Path) -> Result<Cache, CacheError> {
+        disk::existing(dir)?;
+        Cache::open_claimed(dir)
+    }
+
+    fn open_claimed(dir: &Path) -> Result<Cache, CacheError> {
+        for sub in ["entries", "tmp", "names", "packs"] {
+            disk::real_subdir(dir, sub)?;
         }
         let lock_path = dir.join("lock");
+        if fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) {
+            return Err(NotACache::Link { path: lock_path }.into());
+        }
         let lock = File::options()
             .create(true)
             .truncate(false)
@@ -130,6 +223,9 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_path_buf(),
             lock,
+            pack_small: AtomicBool::new(false),
+            packed: OnceLock::new(),
+            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -155,12 +251,19 @@ impl Cache {
         Ok(())
     }
 
+    /// Removes the copies killed runs left in `tmp/`: only names pipe gives them,
+    /// and only when `tmp/` is still a real directory.
     fn clean_tmp(&self) {
-        let Ok(entries) = fs::read_dir(self.dir.join("tmp")) else {
+        let Ok(tmp) = disk::real_subdir(&self.dir, "tmp") else {
+            return;
+        };
+        let Ok(entries) = fs::read_dir(tmp) else {
             return;
         };
         for e in entries.flatten() {
-            remove_any(&e.path());
+            if disk::is_tmp_name(&e.file_name().to_string_lossy()) {
+                disk::remove_tree(&e.path());
+            }
         }
     }
 
@@ -178,43 +281,68 @@ impl Cache {
     /// Whether `key` has an entry, without reading it (a cheap existence check;
     /// `lookup` verifies).
     pub fn has_entry(&self, key: &Key) -> bool {
-        self.entry_dir(key).join("manifest.json").is_file()
+        self.entry_dir(key).join("manifest.json").is_file() || self.packed().index.contains_key(key)
     }
 
-    /// Looks `key` up and checks every file of the entry against its hash.
+    /// Looks `key` up. An entry whose files all kept the stamp taken when it
+    /// was written or last verified is trusted; otherwise every file is re-hashed
+    /// (and, when they all match, stamped again).
     pub fn lookup(&self, key: &Key) -> Lookup {
+        if let Some(found) = self.lookup_packed(key) {
+            return found;
+        }
         let dir = self.entry_dir(key);
-        let manifest_path = dir.join("manifest.json");
-        let bytes = match fs::read(&manifest_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => return Lookup::Miss,
-            Err(e) => return self.corrupt(key, format!("manifest.json: {e}")),
-        };
-        let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        if fs::symlink_metadata(&dir).is_err() {
+            return Lookup::Miss;
+        }
+        let manifest = match read_manifest(&dir, Args::Skip) {
             Ok(m) => m,
-            Err(e) => return self.corrupt(key, format!("manifest.json does not parse: {e}")),
+            Err(reason) => return self.corrupt(key, reason),
         };
         if manifest.key != key.hex() {
             return self.corrupt(key, "manifest.json names another key".into());
         }
+        if stamp_matches(&dir, &manifest) {
+            return Lookup::Hit(manifest);
+        }
         match read_verified(&dir, &manifest) {
-            Ok(_) => Lookup::Hit(manifest),
+            Ok(_) => {
+                self.restamp(&dir, &manifest);
+                Lookup::Hit(manifest)
+            }
             Err(reason) => self.corrupt(key, reason),
+        }
+    }
+
+    /// Records the stamps of a just-verified entry (atomically; a failure only
+    /// means the next lookup verifies again).
+    fn restamp(&self, dir: &Path, manifest: &Manifest) {
+        let Some(text) = stamp_text(dir, manifest) else {
+            return;
+        };
+        let tmp = self.fresh_tmp("stamp");
+        if fs::write(&tmp, text).is_err() || fs::rename(&tmp, dir.join(STAMP)).is_err() {
+            disk::remove_tree(&tmp);
         }
     }
 
     /// Loads the artifacts of a hit, checking the hashes again (the entry may have
     /// been damaged since the lookup).
     pub fn load(&self, key: &Key, manifest: &Manifest) -> Result<StageOutput, String> {
-        let files = match read_verified(&self.entry_dir(key), manifest) {
+        let read = match self.packed().index.get(key) {
+            Some(record) => verified_packed(record, manifest),
+            None => read_verified(&self.entry_dir(key), manifest),
+        };
+        let files = match read {
             Ok(f) => f,
             Err(reason) => {
                 self.discard(key);
                 return Err(reason);
             }
         };
-        let outputs =
-            decode_outputs(&manifest.outputs, files).inspect_err(|_| self.discard(key))?;
+        let outputs = decode_outputs(&manifest.outputs, files).inspect_err(|_| {
+            self.discard(key);
+        })?;
         Ok(StageOutput {
             outputs,
             metrics: manifest.metrics.clone(),
@@ -226,29 +354,147 @@ impl Cache {
         Lookup::Corrupt(reason)
     }
 
-    /// Moves an entry out of `entries/` atomically, then deletes it.
-    pub fn discard(&self, key: &Key) {
+    /// Moves an entry out of `entries/` atomically, then deletes it; returns the
+    /// bytes freed, or `None` when there was no entry to move.
+    pub fn discard(&self, key: &Key) -> Option<u64> {
         let dir = self.entry_dir(key);
         let aside = self.fresh_tmp(&format!("discard-{}", key.short()));
-        if fs::rename(&dir, &aside).is_ok() {
-            remove_any(&aside);
+        fs::rename(&dir, &aside).ok()?;
+        Some(disk::remove_tree(&aside))
+    }
+
+    /// Packs small results from now on (see `cache_pack`); `flush` writes them.
+    pub fn pack_small_entries(&self) {
+        self.pack_small.store(true, Ordering::SeqCst);
+    }
+
+    fn packed(&self) -> &Packed {
+        self.packed.get_or_init(|| {
+            let check = |r: &Record| check_record(r);
+            let tmp = || self.fresh_tmp("pack");
+            let (index, problems) = pack::load_all(&self.dir.join("packs"), &tmp, &check);
+            let bad = problems
+                .into_iter()
+                .filter_map(|(k, why)| Some((k?, why)))
+                .filter(|(k, _)| !index.contains_key(k))
+                .collect();
+            Packed {
+                index,
+                bad: Mutex::new(bad),
+            }
+        })
+    }
+
+    fn lookup_packed(&self, key: &Key) -> Option<Lookup> {
+        let packed = self.packed();
+        if let Some(why) = packed.bad.lock().ok().and_then(|mut b| b.remove(key)) {
+            return Some(Lookup::Corrupt(why));
+        }
+        let record = packed.index.get(key)?;
+        Some(match packed_manifest(record, Args::Skip) {
+            Ok(m) if m.key == key.hex() => Lookup::Hit(m),
+            Ok(_) => Lookup::Corrupt("packed manifest names another key".into()),
+            Err(why) => Lookup::Corrupt(why),
+        })
+    }
+
+    /// Writes the results packed so far as one pack file.
+    pub fn flush(&self) -> Result<(), CacheError> {
+        let bodies = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p).bodies,
+            Err(_) => return Ok(()),
+        };
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let dir = self.dir.join("packs");
+        pack::write(&dir, &self.fresh_tmp("pack"), &bodies).map_err(io_err(&dir))?;
+        Ok(())
+    }
+
+    fn store_packed(
+        &self,
+        info: &EntryInfo,
+        output: &StageOutput,
+    ) -> Result<Option<Manifest>, CacheError> {
+        let (kinds, groups) = encode_outputs(&output.outputs)?;
+        let total: u64 = groups
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|(_, b)| b.len() as u64))
+            .sum();
+        if total > pack::SMALL_BYTES {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        let mut blobs: Vec<&[u8]> = Vec::new();
+        for (group, artifact_files) in &groups {
+            for (name, bytes) in artifact_files {
+                files.push(FileEntry {
+                    path: format!("{group}/{name}"),
+                    size: bytes.len() as u64,
+                    blake3: blake3::hash(bytes).to_hex().to_string(),
+                });
+                blobs.push(bytes);
+            }
+        }
+        let manifest = self.manifest_for(info, output, kinds, files);
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let body =
+            pack::encode(&info.key, &disk::seal(&bytes), &blobs).map_err(CacheError::Encode)?;
+        let full = match self.pending.lock() {
+            Ok(mut p) => {
+                p.bytes += body.len();
+                p.bodies.push(body);
+                p.bytes >= pack::FLUSH_BYTES
+            }
+            Err(_) => return Ok(None),
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(Some(manifest))
+    }
+
+    fn manifest_for(
+        &self,
+        info: &EntryInfo,
+        output: &StageOutput,
+        outputs: OutputKinds,
+        files: Vec<FileEntry>,
+    ) -> Manifest {
+        Manifest {
+            key: info.key.hex(),
+            stage: info.stage.clone(),
+            version: info.version,
+            args: info.args.clone(),
+            inputs: info.inputs.iter().map(Key::hex).collect(),
+            outputs,
+            metrics: output.metrics.clone(),
+            files,
+            created: now_secs(),
+            seconds: info.seconds,
         }
     }
 
     /// Stores a stage's result under `info.key`. When another writer got there
     /// first, keeps theirs and drops this copy.
     pub fn store(&self, info: &EntryInfo, output: &StageOutput) -> Result<Manifest, CacheError> {
+        if self.pack_small.load(Ordering::SeqCst) {
+            if let Some(m) = self.store_packed(info, output)? {
+                return Ok(m);
+            }
+        }
         let tmp = self.fresh_tmp(&info.key.short());
         let result = self.write_entry(&tmp, info, output);
         if result.is_err() {
-            remove_any(&tmp);
+            disk::remove_tree(&tmp);
         }
         let manifest = result?;
         let dest = self.entry_dir(&info.key);
         if fs::rename(&tmp, &dest).is_err() {
             // Lost the race (or a damaged entry is in the way: the next lookup
             // discards it). Either way ours is not needed.
-            remove_any(&tmp);
+            disk::remove_tree(&tmp);
         }
         Ok(manifest)
     }
@@ -276,99 +522,157 @@ impl Cache {
                 });
             }
         }
-        let manifest = Manifest {
-            key: info.key.hex(),
-            stage: info.stage.clone(),
-            version: info.version,
-            args: info.args.clone(),
-            inputs: info.inputs.iter().map(Key::hex).collect(),
-            outputs: kinds,
-            metrics: output.metrics.clone(),
-            files,
-            created: now_secs(),
-            seconds: info.seconds,
-        };
-        let bytes =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
+        let manifest = self.manifest_for(info, output, kinds, files);
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
         let path = tmp.join("manifest.json");
-        fs::write(&path, bytes).map_err(io_err(&path))?;
+        fs::write(&path, disk::seal(&bytes)).map_err(io_err(&path))?;
+        // Files we just wrote from bytes we hashed: stamped as verified. Renaming
+        // the directory keeps their inodes and times.
+        if let Some(text) = stamp_text(tmp, &manifest) {
+            let path = tmp.join(STAMP);
+            fs::write(&path, text).map_err(io_err(&path))?;
+        }
         Ok(manifest)
     }
 
-    /// Every entry with a readable manifest (hashes not checked), oldest first.
-    pub fn entries(&self) -> Vec<Manifest> {
-        let mut out = Vec::new();
-        let Ok(dirs) = fs::read_dir(self.dir.join("entries")) else {
-            return out;
-        };
-        for d in dirs.flatten() {
-            let Ok(bytes) = fs::read(d.path().join("manifest.json")) else {
-                continue;
-            };
-            if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
-                out.push(m);
-            }
-        }
-        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.cmp(&b.key)));
-        out
-    }
-
-    /// Directories under `entries/` that are not a readable entry (left by old
-    /// versions or damaged); gc removes them.
-    pub fn unreadable_entries(&self) -> Vec<PathBuf> {
+    /// The names under `entries/` that pipe writes (a key in hex); anything
+    /// else there is not ours and is never read or removed.
+    fn entry_keys(&self) -> Vec<Key> {
         let Ok(dirs) = fs::read_dir(self.dir.join("entries")) else {
             return Vec::new();
         };
         dirs.flatten()
-            .map(|d| d.path())
-            .filter(|p| {
-                fs::read(p.join("manifest.json"))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
-                    .is_none()
+            .filter_map(|d| {
+                let name = d.file_name();
+                let name = name.to_str()?;
+                Key::parse(name).filter(|k| k.hex() == name)
             })
             .collect()
     }
 
-    /// Deletes one entry by its hex key (gc).
-    pub fn remove(&self, key_hex: &str) -> bool {
-        match Key::parse(key_hex) {
-            Some(k) => {
-                self.discard(&k);
-                true
-            }
-            None => false,
-        }
+    /// Every entry with a readable manifest (files not checked), oldest first.
+    pub fn entries(&self) -> Vec<Manifest> {
+        let dirs = self.entry_keys();
+        let in_dirs: HashSet<&Key> = dirs.iter().collect();
+        let mut out: Vec<Manifest> = dirs
+            .iter()
+            .filter_map(|k| read_manifest(&self.entry_dir(k), Args::Skip).ok())
+            .collect();
+        out.extend(
+            self.packed()
+                .index
+                .iter()
+                .filter(|(k, _)| !in_dirs.contains(k))
+                .filter_map(|(_, r)| packed_manifest(r, Args::Skip).ok()),
+        );
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.cmp(&b.key)));
+        out
     }
 
-    /// Remembers which key each node name had in this run (written only on change).
-    pub fn record_names(&self, names: &[(String, Key, String)]) {
-        for (name, key, stage) in names {
-            let path = self.name_path(name);
-            if let Some(old) = read_name(&path) {
-                if old.key == key.hex() {
-                    continue;
+    /// Entries (by key) whose manifest does not read (damaged, or written by an
+    /// older pipe); gc removes them.
+    pub fn unreadable_entries(&self) -> Vec<Key> {
+        self.entry_keys()
+            .into_iter()
+            .filter(|k| read_manifest(&self.entry_dir(k), Args::Skip).is_err())
+            .collect()
+    }
+
+    /// Deletes entries by their hex keys (gc, under the exclusive lock): a
+    /// directory entry is removed, a pack holding a doomed record is rewritten
+    /// without it. Returns each removed key with the bytes it freed.
+    pub fn remove(&self, keys_hex: &[String]) -> Vec<(String, u64)> {
+        let doomed: HashSet<Key> = keys_hex.iter().filter_map(|k| Key::parse(k)).collect();
+        let mut out = Vec::new();
+        for k in &doomed {
+            if let Some(bytes) = self.discard(k) {
+                out.push((k.hex(), bytes));
+            }
+        }
+        let mut by_pack: BTreeMap<PathBuf, Vec<Record>> = BTreeMap::new();
+        for r in self.packed().index.values() {
+            by_pack
+                .entry(r.pack.path.clone())
+                .or_default()
+                .push(r.clone());
+        }
+        for (path, records) in by_pack {
+            if !records
+                .iter()
+                .any(|r| r.key().is_some_and(|k| doomed.contains(&k)))
+            {
+                continue;
+            }
+            let (gone, kept): (Vec<Record>, Vec<Record>) = records
+                .into_iter()
+                .partition(|r| r.key().is_some_and(|k| doomed.contains(&k)));
+            let bodies: Vec<Vec<u8>> = kept.iter().map(|r| r.body_bytes().to_vec()).collect();
+            if !bodies.is_empty()
+                && pack::write(&self.dir.join("packs"), &self.fresh_tmp("pack"), &bodies).is_err()
+            {
+                continue;
+            }
+            pack::remove(&path);
+            for r in gone {
+                if let Some(k) = r.key() {
+                    out.push((k.hex(), r.body_bytes().len() as u64 + 4));
                 }
             }
-            let record = NameRecord {
-                name: name.clone(),
-                key: key.hex(),
-                stage: stage.clone(),
-                time: now_secs(),
-            };
-            let Ok(bytes) = serde_json::to_vec(&record) else {
-                continue;
-            };
-            let tmp = self.fresh_tmp("name");
-            if fs::write(&tmp, bytes).is_ok() && fs::rename(&tmp, &path).is_err() {
-                remove_any(&tmp);
+        }
+        out
+    }
+
+    /// Remembers which key each node name had in this run. Names live in
+    /// `NAME_SHARDS` files (`names/shard-XX.json`, by the name's hash), so a run
+    /// of 100,000 nodes reads a few files, and rewrites (atomically) only the
+    /// shards where a name's key changed.
+    pub fn record_names(&self, names: &[(String, Key, String)]) {
+        let mut by_shard: BTreeMap<usize, Vec<&(String, Key, String)>> = BTreeMap::new();
+        for n in names {
+            by_shard.entry(shard_of(&n.0)).or_default().push(n);
+        }
+        let now = now_secs();
+        for (shard, items) in by_shard {
+            let path = self.shard_path(shard);
+            let mut records = read_shard(&path);
+            let mut changed = false;
+            for (name, key, stage) in items {
+                let hex = key.hex();
+                if records.get(name).is_some_and(|r| r.key == hex) {
+                    continue;
+                }
+                changed = true;
+                let record = NameRecord {
+                    name: name.clone(),
+                    key: hex,
+                    stage: stage.clone(),
+                    time: now,
+                };
+                records.insert(name.clone(), record);
+            }
+            if changed {
+                self.write_shard(&path, &records);
             }
         }
     }
 
-    /// The key a node name had at its last run.
+    fn write_shard(&self, path: &Path, records: &BTreeMap<String, NameRecord>) {
+        let list: Vec<&NameRecord> = records.values().collect();
+        let Ok(bytes) = serde_json::to_vec(&list) else {
+            return;
+        };
+        let tmp = self.fresh_tmp("names");
+        if fs::write(&tmp, bytes).is_err() || fs::rename(&tmp, path).is_err() {
+            disk::remove_tree(&tmp);
+        }
+    }
+
+    /// The key a node name had at its last run (a record written by an older
+    /// pipe, one file per name, still counts).
     pub fn last_key(&self, name: &str) -> Option<NameRecord> {
-        read_name(&self.name_path(name))
+        read_shard(&self.shard_path(shard_of(name)))
+            .remove(name)
+            .or_else(|| read_name(&self.legacy_name_path(name)))
     }
 
     /// All name records (for `cache ls`).
@@ -376,13 +680,26 @@ impl Cache {
         let Ok(files) = fs::read_dir(self.dir.join("names")) else {
             return Vec::new();
         };
-        files
-            .flatten()
-            .filter_map(|f| read_name(&f.path()))
-            .collect()
+        let mut out: BTreeMap<String, NameRecord> = BTreeMap::new();
+        for f in files.flatten() {
+            let file = f.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with(SHARD_PREFIX) {
+                out.extend(read_shard(&f.path()));
+            } else if let Some(r) = read_name(&f.path()) {
+                out.entry(r.name.clone()).or_insert(r);
+            }
+        }
+        out.into_values().collect()
     }
 
-    fn name_path(&self, name: &str) -> PathBuf {
+    fn shard_path(&self, shard: usize) -> PathBuf {
+        self.dir
+            .join("names")
+            .join(format!("{SHARD_PREFIX}{shard:02x}.json"))
+    }
+
+    fn legacy_name_path(&self, name: &str) -> PathBuf {
         self.dir
             .join("names")
             .join(format!("{}.json", escape_name(name)))
@@ -390,13 +707,32 @@ impl Cache {
 
     /// The manifest of an entry without checking its files (for `explain`).
     pub fn manifest(&self, key_hex: &str) -> Option<Manifest> {
-        let bytes = fs::read(self.dir.join("entries").join(key_hex).join("manifest.json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let key = Key::parse(key_hex)?;
+        match self.packed().index.get(&key) {
+            Some(r) => packed_manifest(r, Args::Read).ok(),
+            None => read_manifest(&self.entry_dir(&key), Args::Read).ok(),
+        }
     }
 }
 
 fn read_name(path: &Path) -> Option<NameRecord> {
-    serde_json::from_slice(&fs::read(path).ok()?).ok()
+    serde_json::from_slice(&read_regular(path).ok()?).ok()
+}
+
+const NAME_SHARDS: usize = 64;
+const SHARD_PREFIX: &str = "shard-";
+
+fn shard_of(name: &str) -> usize {
+    usize::from(blake3::hash(name.as_bytes()).as_bytes()[0]) % NAME_SHARDS
+}
+
+/// A names shard; an unreadable one counts as empty (it is only an index).
+fn read_shard(path: &Path) -> BTreeMap<String, NameRecord> {
+    let list: Vec<NameRecord> = read_regular(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    list.into_iter().map(|r| (r.name.clone(), r)).collect()
 }
 
 /// File-name-safe form of a node name: `[`, `]`, `/`, ... become `%XX`.
@@ -412,12 +748,92 @@ fn escape_name(name: &str) -> String {
     out
 }
 
-fn remove_any(path: &Path) {
-    if path.is_dir() {
-        let _ = fs::remove_dir_all(path);
-    } else {
-        let _ = fs::remove_file(path);
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
+}
+
+fn packed_manifest(record: &Record, args: Args) -> Result<Manifest, String> {
+    let body = disk::unseal(record.manifest()?)?;
+    parse_manifest(body, args).map_err(|e| format!("packed manifest does not parse: {e}"))
+}
+
+/// A packed record checked in full: its seal, then every file's size and hash.
+fn check_record(record: &Record) -> Result<(), String> {
+    verified_packed(record, &packed_manifest(record, Args::Skip)?).map(|_| ())
+}
+
+fn verified_packed(
+    record: &Record,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let sizes: Vec<u64> = manifest.files.iter().map(|f| f.size).collect();
+    let mut out = BTreeMap::new();
+    for (f, bytes) in manifest.files.iter().zip(record.files(&sizes)?) {
+        if blake3::hash(&bytes).to_hex().as_str() != f.blake3 {
+            return Err(format!("`{}` does not match its hash", f.path));
+        }
+        out.insert(f.path.clone(), bytes);
+    }
+    Ok(out)
+}
+
+/// The stamps of an entry's files: written beside them, trusted by `lookup`.
+const STAMP: &str = "stamp";
+
+/// Reads a regular file, never through a link.
+fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other(
+            "not a regular file (pipe never follows links in its cache)",
+        ));
+    }
+    fs::read(path)
+}
+
+/// Reads, unseals and parses an entry's manifest.
+fn read_manifest(dir: &Path, args: Args) -> Result<Manifest, String> {
+    let bytes =
+        read_regular(&dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
+    let body = disk::unseal(&bytes)?;
+    parse_manifest(body, args).map_err(|e| format!("manifest.json does not parse: {e}"))
+}
+
+/// The files a stamp covers: the manifest, then every file it lists.
+fn stamped_files(manifest: &Manifest) -> Vec<&str> {
+    std::iter::once("manifest.json")
+        .chain(manifest.files.iter().map(|f| f.path.as_str()))
+        .collect()
+}
+
+fn stamp_text(dir: &Path, manifest: &Manifest) -> Option<String> {
+    if manifest.files.iter().any(|f| !safe_rel_path(&f.path)) {
+        return None;
+    }
+    disk::stamps_of(dir, &stamped_files(manifest)).map(|s| disk::encode_stamps(&s))
+}
+
+/// Whether every file of the entry still has the stamp recorded for it.
+fn stamp_matches(dir: &Path, manifest: &Manifest) -> bool {
+    let Ok(text) = read_regular(&dir.join(STAMP)) else {
+        return false;
+    };
+    let Some(recorded) = std::str::from_utf8(&text)
+        .ok()
+        .and_then(disk::decode_stamps)
+    else {
+        return false;
+    };
+    if manifest.files.iter().any(|f| !safe_rel_path(&f.path)) {
+        return false;
+    }
+    disk::stamps_of(dir, &stamped_files(manifest)).is_some_and(|now| now == recorded)
+}
+
+fn safe_rel_path(path: &str) -> bool {
+    !path.contains("..") && !path.starts_with('/')
 }
 
 pub fn now_secs() -> u64 {
@@ -431,13 +847,13 @@ pub fn now_secs() -> u64 {
 fn read_verified(dir: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut out = BTreeMap::new();
     for f in &manifest.files {
-        if f.path.contains("..") || f.path.starts_with('/') {
+        if !safe_rel_path(&f.path) {
             return Err(format!(
                 "manifest names a file outside the entry: `{}`",
                 f.path
             ));
         }
-        let bytes = fs::read(dir.join(&f.path)).map_err(|e| format!("`{}`: {e}", f.path))?;
+        let bytes = read_regular(&dir.join(&f.path)).map_err(|e| format!("`{}`: {e}", f.path))?;
         if bytes.len() as u64 != f.size {
             return Err(format!(
                 "`{}` is {} bytes, expected {}",
@@ -569,6 +985,210 @@ mod tests {
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         fs::write(&file, &bytes[..3]).unwrap();
         assert!(matches!(cache.lookup(&key), Lookup::Corrupt(r) if r.contains("bytes")));
+    }
+
+    fn entry_path(dir: &Path, key: &Key, rel: &str) -> PathBuf {
+        dir.join("entries").join(key.hex()).join(rel)
+    }
+
+    /// Filesystem times are coarse (a few ms); a change right after a write
+    /// could keep the stamp, so the tests change files a tick later, as users do.
+    fn after_a_tick() {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+
+    #[test]
+    fn a_same_size_rewrite_or_a_deleted_file_is_caught_despite_the_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        cache.store(&info(key, &args), &output(1.0)).unwrap();
+        assert!(entry_path(dir.path(), &key, STAMP).is_file());
+        assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
+        let file = entry_path(dir.path(), &key, "out/metrics.json");
+        let mut bytes = fs::read(&file).unwrap();
+        after_a_tick();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };
+        fs::write(&file, &bytes).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Corrupt(r) if r.contains("hash")));
+        cache.store(&info(key, &args), &output(1.0)).unwrap();
+        after_a_tick();
+        fs::remove_file(&file).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Corrupt(_)));
+    }
+
+    #[test]
+    fn an_unchanged_entry_is_trusted_and_a_touched_one_verified_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        cache.store(&info(key, &args), &output(1.0)).unwrap();
+        let stamp = entry_path(dir.path(), &key, STAMP);
+        let before = fs::read(&stamp).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
+        assert_eq!(
+            fs::read(&stamp).unwrap(),
+            before,
+            "a trusted hit restamps nothing"
+        );
+        after_a_tick();
+        let file = entry_path(dir.path(), &key, "out/metrics.json");
+        let same = fs::read(&file).unwrap();
+        fs::write(&file, &same).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
+        assert_ne!(
+            fs::read(&stamp).unwrap(),
+            before,
+            "verified again, then restamped"
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_manifest_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        cache.store(&info(key, &args), &output(3.0)).unwrap();
+        let path = entry_path(dir.path(), &key, "manifest.json");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"v\":3.0"), "{text}");
+        after_a_tick();
+        fs::write(&path, text.replace("\"v\":3.0", "\"v\":4.0")).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Corrupt(r) if r.contains("manifest.json")));
+        assert!(matches!(cache.lookup(&key), Lookup::Miss));
+    }
+
+    #[test]
+    fn arguments_nested_as_deep_as_the_checker_allows_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut deep = serde_json::json!(1);
+        for _ in 0..128 {
+            deep = serde_json::json!({ "list": [deep] });
+        }
+        let args = BTreeMap::from([("x".to_string(), deep)]);
+        let key = crate::key::key_of("test.add", 1, &args);
+        cache.store(&info(key, &args), &output(1.0)).unwrap();
+        assert!(
+            matches!(cache.lookup(&key), Lookup::Hit(_)),
+            "a deep argument must not make the entry unreadable"
+        );
+        assert_eq!(cache.manifest(&key.hex()).unwrap().args, args);
+    }
+
+    #[test]
+    fn foreign_files_are_never_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("proj");
+        fs::create_dir_all(proj.join("tmp/notes")).unwrap();
+        fs::write(proj.join("tmp/notes/todo.txt"), b"buy milk").unwrap();
+        let err = Cache::open(&proj)
+            .err()
+            .expect("a foreign directory is refused");
+        assert!(err.to_string().contains("not a pipe cache"), "{err}");
+        assert!(Cache::open(&dir.path().join("new")).is_ok());
+        let cache_dir = dir.path().join("new");
+        let cache = Cache::open(&cache_dir).unwrap();
+        fs::write(cache_dir.join("tmp/mine.txt"), b"keep").unwrap();
+        let planted = cache_dir.join("entries/photos");
+        fs::create_dir_all(&planted).unwrap();
+        fs::write(planted.join("cat.jpg"), b"jpeg").unwrap();
+        cache.lock_exclusive().unwrap();
+        assert!(cache.unreadable_entries().is_empty());
+        assert!(cache.entries().is_empty());
+        assert!(cache_dir.join("tmp/mine.txt").is_file());
+        assert!(planted.join("cat.jpg").is_file());
+    }
+
+    #[test]
+    fn links_inside_the_cache_are_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::create_dir_all(&target).unwrap();
+        fs::write(target.join("precious"), b"x").unwrap();
+        let cache_dir = dir.path().join("c");
+        let cache = Cache::open(&cache_dir).unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        cache.store(&info(key, &args), &output(1.0)).unwrap();
+        let file = entry_path(&cache_dir, &key, "out/metrics.json");
+        let copy = target.join("metrics.json");
+        fs::copy(&file, &copy).unwrap();
+        fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&copy, &file).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Corrupt(_)));
+        assert!(copy.is_file(), "the link's target survives the discard");
+        drop(cache);
+        fs::remove_dir_all(cache_dir.join("tmp")).unwrap();
+        std::os::unix::fs::symlink(&target, cache_dir.join("tmp")).unwrap();
+        let err = Cache::open(&cache_dir)
+            .err()
+            .expect("a linked tmp/ is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(target.join("precious").is_file());
+    }
+
+    #[test]
+    fn removing_an_entry_counts_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        let m = cache.store(&info(key, &args), &output(1.0)).unwrap();
+        let entry = dir.path().join("entries").join(key.hex());
+        let on_disk: u64 = ["manifest.json", STAMP, "out/metrics.json"]
+            .iter()
+            .map(|f| fs::metadata(entry.join(f)).unwrap().len())
+            .sum();
+        assert!(on_disk > m.size());
+        assert_eq!(cache.remove(&[key.hex()]), [(key.hex(), on_disk)]);
+        assert!(cache.remove(&[key.hex()]).is_empty());
+    }
+
+    #[test]
+    fn small_entries_are_packed_found_loaded_and_removed_by_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Key> = (0..3)
+            .map(|i| {
+                let args = BTreeMap::from([("i".to_string(), serde_json::json!(i))]);
+                crate::key::key_of("test.add", 1, &args)
+            })
+            .collect();
+        {
+            let cache = Cache::open(dir.path()).unwrap();
+            cache.pack_small_entries();
+            for (i, k) in keys.iter().enumerate() {
+                cache
+                    .store(&info(*k, &BTreeMap::new()), &output(i as f64))
+                    .unwrap();
+            }
+            cache.flush().unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path().join("entries")).unwrap().count(), 0);
+        let cache = Cache::open(dir.path()).unwrap();
+        let Lookup::Hit(m) = cache.lookup(&keys[1]) else {
+            panic!("a packed entry is found")
+        };
+        assert_eq!(m.metrics["v"], 1.0);
+        let Outputs::Single(Artifact::Metrics(loaded)) = cache.load(&keys[1], &m).unwrap().outputs
+        else {
+            panic!("wrong output")
+        };
+        assert_eq!(loaded.values["v"], 1.0);
+        assert_eq!(cache.entries().len(), 3);
+        cache.lock_exclusive().unwrap();
+        let removed = cache.remove(&[keys[0].hex()]);
+        assert_eq!(removed.len(), 1);
+        assert!(removed[0].1 > 0);
+        drop(cache);
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(matches!(cache.lookup(&keys[0]), Lookup::Miss));
+        assert!(matches!(cache.lookup(&keys[2]), Lookup::Hit(_)));
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::cmd_explain::human_duration;
 use crate::frontend;
 use crate::input_hash::InputHasher;
 use crate::stage_set::StageSet;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,12 +70,19 @@ fn dir_for(file: Option<&Path>, flag: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Opens an existing cache, or says why not (exit 2).
+fn open_existing(dir: &Path) -> Result<Cache, ExitCode> {
+    Cache::open_existing(dir).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
 fn ls(dir: &Path) -> anyhow::Result<ExitCode> {
-    if !dir.join("entries").is_dir() {
-        eprintln!("error: no cache at `{}`", dir.display());
-        return Ok(ExitCode::from(2));
-    }
-    let cache = Cache::open(dir)?;
+    let cache = match open_existing(dir) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for n in cache.names() {
         by_key.entry(n.key).or_default().push(n.name);
@@ -142,11 +149,10 @@ fn gc(
             }
         }
     }
-    if !dir.join("entries").is_dir() {
-        eprintln!("error: no cache at `{}`", dir.display());
-        return Ok(ExitCode::from(2));
-    }
-    let cache = Cache::open(dir)?;
+    let cache = match open_existing(dir) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     cache.lock_exclusive()?;
     let now = crate::cache::now_secs();
     let doomed: Vec<Manifest> = cache
@@ -155,23 +161,37 @@ fn gc(
         .filter(|m| files.is_empty() || !keep.contains(&m.key))
         .filter(|m| max_age.is_none_or(|a| now.saturating_sub(m.created) > a))
         .collect();
-    let mut freed = 0;
-    for m in &doomed {
-        if cache.remove(&m.key) {
-            freed += m.size();
-            println!(
-                "removed {}  {}  {}",
-                &m.key[..12],
-                m.stage,
-                human_size(m.size())
-            );
-        }
+    // Counted from what was actually deleted: an entry another gc removed first
+    // is not counted, and bytes are those of the files removed.
+    let (mut freed, mut removed) = (0, 0);
+    let stages: HashMap<&str, &str> = doomed
+        .iter()
+        .map(|m| (m.key.as_str(), m.stage.as_str()))
+        .collect();
+    let keys: Vec<String> = doomed.iter().map(|m| m.key.clone()).collect();
+    for (key, bytes) in cache.remove(&keys) {
+        freed += bytes;
+        removed += 1;
+        println!(
+            "removed {}  {}  {}",
+            &key[..12],
+            stages.get(key.as_str()).copied().unwrap_or(""),
+            human_size(bytes)
+        );
     }
     for bad in cache.unreadable_entries() {
-        let _ = std::fs::remove_dir_all(&bad);
-        println!("removed unreadable entry {}", bad.display());
+        let Some(bytes) = cache.discard(&bad) else {
+            continue;
+        };
+        freed += bytes;
+        removed += 1;
+        println!(
+            "removed unreadable entry {}  {}",
+            bad.short(),
+            human_size(bytes)
+        );
     }
-    println!("freed {} in {} entries", human_size(freed), doomed.len());
+    println!("freed {} in {removed} entries", human_size(freed));
     Ok(ExitCode::SUCCESS)
 }
 

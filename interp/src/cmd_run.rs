@@ -97,9 +97,14 @@ pub fn capped_local_jobs(requested: usize) -> usize {
 fn executor(args: &Args, cache: &Arc<Cache>) -> anyhow::Result<Box<dyn Executor>> {
     let jobs = args.jobs.unwrap_or(0);
     match args.executor {
-        ExecutorKind::Local => Ok(Box::new(
-            LocalExecutor::new(capped_local_jobs(jobs)).map_err(anyhow::Error::msg)?,
-        )),
+        ExecutorKind::Local => {
+            // Slurm workers write entries as directories, which the submitting
+            // process finds; a local run packs its small results.
+            cache.pack_small_entries();
+            Ok(Box::new(
+                LocalExecutor::new(capped_local_jobs(jobs)).map_err(anyhow::Error::msg)?,
+            ))
+        }
         ExecutorKind::Slurm => {
             let config = SlurmConfig::from_args(&args.slurm)?;
             let absolute = |p: &Path| std::path::absolute(p);

@@ -3,6 +3,8 @@
 //! per concept of the interpreter.
 
 pub mod cache;
+pub mod cache_disk;
+pub mod cache_pack;
 pub mod cmd_cache;
 pub mod cmd_check;
 pub mod cmd_doc;
@@ -10,6 +12,7 @@ pub mod cmd_explain;
 pub mod cmd_fmt;
 pub mod cmd_graph;
 pub mod cmd_run;
+pub mod cmd_runs;
 pub mod cmd_watch;
 pub mod digest_cache;
 pub mod executor;

@@ -45,6 +45,8 @@ enum Command {
     Watch(pipe_interp::cmd_watch::Args),
     /// Inspect (`ls`) or prune (`gc`) the cache.
     Cache(pipe_interp::cmd_cache::Args),
+    /// Prune old run directories (`runs/<file>/<time>/`).
+    Runs(pipe_interp::cmd_runs::Args),
     /// Run one Slurm array task's nodes (started by `pipe run --executor slurm`).
     #[command(hide = true)]
     Worker(pipe_interp::slurm::worker::Args),
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => pipe_interp::cmd_graph::run(args),
         Command::Watch(args) => pipe_interp::cmd_watch::run(args),
         Command::Cache(args) => pipe_interp::cmd_cache::run(args),
+        Command::Runs(args) => pipe_interp::cmd_runs::run(args),
         Command::Worker(args) => pipe_interp::slurm::worker::run(args),
     };
     match result {

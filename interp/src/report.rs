@@ -1,7 +1,11 @@
 //! What a run tells people and tools: the terminal summary table, the JSON of
 //! `--format json`, and the run directory `runs/<file stem>/<timestamp>/` with
 //! `summary.json`, `report.md`, and every table (CSV + Markdown) and plot (SVG)
-//! the needed nodes produced. This module formats and writes; it decides nothing.
+//! the nodes that ran and the reports the file asks for. Every file is written
+//! whole or not at all (temp file + rename in the same directory), and no two
+//! outputs share a file name. Old run directories beyond the retention setting
+//! are removed (only names pipe gives them). This module formats and writes; it
+//! decides nothing about what runs.
 
 use crate::schedule::{NodeReport, Status};
 use pipe_stdlib::metrics::{Cell, Table};
@@ -119,9 +123,62 @@ pub fn table(reports: &[NodeReport]) -> String {
 
 /// A table or plot a node produced, to copy into the run directory.
 pub struct Exported {
-    /// File-name-safe stem, e.g. `front` or `res.table`.
+    /// File-name-safe stem, unique in the run (see `unique_stems`).
     pub stem: String,
     pub artifact: pipe_stdlib::Artifact,
+}
+
+/// Stems that the run directory's own files use.
+const RESERVED_STEMS: [&str; 2] = ["summary", "report"];
+
+/// File stems for `names` (node names, or `name.field`), one each, all distinct:
+/// a name that `file_stem` maps to itself keeps it; a name it changes (`run A`
+/// and `run:A` both map to `run_A`) or a reserved one gets `~` and 8 hex digits
+/// of its hash when another name of the run maps to the same stem. `~` is never
+/// produced by `file_stem`, so a suffixed stem cannot meet a plain one.
+pub fn unique_stems(names: &[String]) -> Vec<String> {
+    let plain: Vec<String> = names.iter().map(|n| file_stem(n)).collect();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for p in &plain {
+        *count.entry(p.as_str()).or_default() += 1;
+    }
+    let mut taken = std::collections::HashSet::new();
+    names
+        .iter()
+        .zip(&plain)
+        .enumerate()
+        .map(|(i, (name, stem))| {
+            let clash = count[stem.as_str()] > 1 || RESERVED_STEMS.contains(&stem.as_str());
+            let keeps = !clash || (name == stem && !RESERVED_STEMS.contains(&stem.as_str()));
+            if keeps && taken.insert(stem.clone()) {
+                return stem.clone();
+            }
+            let mut salt = 0u32;
+            loop {
+                let h = blake3::hash(format!("{name}\0{i}\0{salt}").as_bytes()).to_hex();
+                let candidate = format!("{stem}~{}", &h[..8]);
+                if taken.insert(candidate.clone()) {
+                    return candidate;
+                }
+                salt += 1;
+            }
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `dir/name` whole or not at all: a temp file in the same
+/// directory, renamed over the target. A full disk leaves no truncated file.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // No fsync: a crash may lose the file, but never leaves a short one in place
+    // (and a run writes thousands of these).
+    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, dir.join(name)));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 /// Writes `runs/<stem>/<timestamp>/` beside the file; returns its path.
@@ -133,34 +190,34 @@ pub fn write_run_dir(
     ok: bool,
     exported: &[Exported],
 ) -> std::io::Result<PathBuf> {
-    let dir = fresh_run_dir(&base_dir.join("runs").join(file_stem))?;
+    let keep = keep_runs_setting().map_err(std::io::Error::other)?;
+    let parent = base_dir.join("runs").join(file_stem);
+    let dir = fresh_run_dir(&parent)?;
     let mut summary = summary_json(reports, ok);
     if let Some(obj) = summary.as_object_mut() {
         obj.insert("file".into(), json!(file));
         obj.insert("finished".into(), json!(unix_secs()));
     }
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_vec_pretty(&summary)?,
-    )?;
+    write_atomic(&dir, "summary.json", &serde_json::to_vec_pretty(&summary)?)?;
     let mut md = format!("# Run of `{file}`\n\n");
     md.push_str(&markdown_summary(reports));
     for e in exported {
         match &e.artifact {
             pipe_stdlib::Artifact::Table(t) => {
-                std::fs::write(dir.join(format!("{}.csv", e.stem)), csv(t))?;
+                write_atomic(&dir, &format!("{}.csv", e.stem), csv(t).as_bytes())?;
                 let table_md = markdown_table(t);
-                std::fs::write(dir.join(format!("{}.md", e.stem)), &table_md)?;
+                write_atomic(&dir, &format!("{}.md", e.stem), table_md.as_bytes())?;
                 let _ = write!(md, "\n## {}\n\n{table_md}", e.stem);
             }
             pipe_stdlib::Artifact::Plot(p) => {
-                std::fs::write(dir.join(format!("{}.svg", e.stem)), &p.svg)?;
+                write_atomic(&dir, &format!("{}.svg", e.stem), p.svg.as_bytes())?;
                 let _ = write!(md, "\n## {}\n\n![{}]({}.svg)\n", e.stem, p.title, e.stem);
             }
             _ => {}
         }
     }
-    std::fs::write(dir.join("report.md"), md)?;
+    write_atomic(&dir, "report.md", md.as_bytes())?;
+    prune_runs(&parent, keep);
     Ok(dir)
 }
 
@@ -241,6 +298,66 @@ pub fn markdown_table(t: &Table) -> String {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
+}
+
+/// Run directories kept per file when `PIPE_KEEP_RUNS` is not set.
+pub const DEFAULT_KEEP_RUNS: usize = 20;
+
+/// How many run directories to keep per file: `PIPE_KEEP_RUNS` (0: all), or
+/// the default; an unreadable value is an error.
+pub fn keep_runs_setting() -> Result<usize, String> {
+    match std::env::var("PIPE_KEEP_RUNS") {
+        Err(_) => Ok(DEFAULT_KEEP_RUNS),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            format!(
+                "PIPE_KEEP_RUNS=`{v}` is not a count; write e.g. PIPE_KEEP_RUNS=20 (0 keeps all)"
+            )
+        }),
+    }
+}
+
+/// Whether `name` is one `fresh_run_dir` gives: `YYYYMMDD-HHMMSS.mmm[-n]`.
+pub fn is_run_dir_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let stamp = b.len() >= 19
+        && digits(0..8)
+        && b[8] == b'-'
+        && digits(9..15)
+        && b[15] == b'.'
+        && digits(16..19);
+    stamp && (b.len() == 19 || (b[19] == b'-' && b.len() > 20 && digits(20..b.len())))
+}
+
+/// Removes all but the newest `keep` run directories under `parent` (`runs/<stem>`);
+/// `keep == 0` keeps all. Only names pipe gives run directories are touched,
+/// and links are removed, never followed. Returns (directories, bytes) removed.
+pub fn prune_runs(parent: &Path, keep: usize) -> (usize, u64) {
+    if keep == 0 {
+        return (0, 0);
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return (0, 0);
+    };
+    let mut runs: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_run_dir_name(n))
+        .collect();
+    runs.sort_by(|a, b| run_order(a).cmp(&run_order(b)));
+    let excess = runs.len().saturating_sub(keep);
+    let mut freed = 0;
+    for name in &runs[..excess] {
+        freed += crate::cache_disk::remove_tree(&parent.join(name));
+    }
+    (excess, freed)
+}
+
+/// Sort key of a run directory name: its time stamp, then its same-millisecond suffix.
+fn run_order(name: &str) -> (&str, u64) {
+    let n = name.get(20..).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (&name[..19], n)
 }
 
 /// `runs/x/20261125-211710.123`, made unique with a suffix when two runs share a millisecond.
@@ -326,6 +443,69 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_517), (2026, 3, 5));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn stems_are_unique_and_plain_when_they_can_be() {
+        let names: Vec<String> = ["run A", "run_A", "run:A", "t", "report", "hw[pe=int8]"]
+            .map(String::from)
+            .to_vec();
+        let stems = unique_stems(&names);
+        assert_eq!(stems[1], "run_A");
+        assert_eq!(stems[3], "t");
+        assert_eq!(stems[5], "hw_pe=int8_");
+        assert!(stems[0].starts_with("run_A~") && stems[2].starts_with("run_A~"));
+        assert!(stems[4].starts_with("report~"));
+        let distinct: std::collections::HashSet<_> = stems.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        assert_eq!(unique_stems(&["a".into(), "a".into()]).len(), 2);
+        let twice = unique_stems(&["a".into(), "a".into()]);
+        assert_ne!(twice[0], twice[1]);
+    }
+
+    #[test]
+    fn run_dir_names_and_pruning() {
+        assert!(is_run_dir_name("20261125-211710.123"));
+        assert!(is_run_dir_name("20261125-211710.123-7"));
+        assert!(!is_run_dir_name("20261125-211710.123-"));
+        assert!(!is_run_dir_name("notes"));
+        assert!(!is_run_dir_name("20261125-211710.12x"));
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            "20260101-000000.000",
+            "20260101-000000.000-2",
+            "20260101-000000.000-10",
+            "20260102-000000.000",
+        ] {
+            std::fs::create_dir(dir.path().join(n)).unwrap();
+            std::fs::write(dir.path().join(n).join("summary.json"), b"{}").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("mine")).unwrap();
+        assert_eq!(prune_runs(dir.path(), 2), (2, 4));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["20260101-000000.000-10", "20260102-000000.000", "mine"]
+        );
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(dir.path(), "summary.json", b"{\"ok\":true}").unwrap();
+        write_atomic(dir.path(), "summary.json", b"{}").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("summary.json")).unwrap(),
+            b"{}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let missing = dir.path().join("no/such/dir");
+        assert!(write_atomic(&missing, "summary.json", b"{}").is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ use pipe_stdlib::stage::Outputs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The namespace of the stages that make the tables and plots a file asks for.
+const REPORTS: &str = "report";
+
 /// Diagnostic code: a needed stage has no implementation yet.
 const E_NOT_IMPLEMENTED: &str = "E0901";
 
@@ -95,6 +98,9 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         warn: req.warn,
     };
     let result = scheduler.run(&needed);
+    if let Err(e) = req.cache.flush() {
+        (req.warn)(format!("could not write the packed cache entries: {e}"));
+    }
     remember_names(req, &result.reports);
     let exported = exports(req, &result);
     let stem = req
@@ -141,10 +147,17 @@ fn remember_names(req: &RunRequest, reports: &[NodeReport]) {
     req.cache.record_names(&names);
 }
 
-/// The tables and plots of the needed nodes, from this run or the cache.
+/// The tables and plots to write: those of the nodes that ran in this run, and
+/// of every `report.*` node (what the file asks to see), cached or not. A cached
+/// node's detail table is already in the cache; copying it every run made a
+/// no-op rerun of a large sweep write a file per point.
 fn exports(req: &RunRequest, result: &RunResult) -> Vec<Exported> {
-    let mut out = Vec::new();
+    let mut named = Vec::new();
     for r in &result.reports {
+        let is_report = req.loaded.graph.nodes[r.id].namespace == REPORTS;
+        if r.status != Status::Ran && !is_report {
+            continue;
+        }
         let wanted = match &r.outputs {
             Some(crate::cache::OutputKinds::Single(k)) => k == "table" || k == "plot",
             Some(crate::cache::OutputKinds::Record(f)) => {
@@ -164,23 +177,21 @@ fn exports(req: &RunRequest, result: &RunResult) -> Vec<Exported> {
             _ => None,
         };
         let Some(output) = output else { continue };
-        let stem = report::file_stem(&r.name);
         match &output.outputs {
-            Outputs::Single(a) => out.push(Exported {
-                stem,
-                artifact: a.clone(),
-            }),
+            Outputs::Single(a) => named.push((r.name.clone(), a.clone())),
             Outputs::Record(fields) => {
                 for (field, a) in fields {
-                    out.push(Exported {
-                        stem: format!("{stem}.{field}"),
-                        artifact: a.clone(),
-                    });
+                    named.push((format!("{}.{field}", r.name), a.clone()));
                 }
             }
         }
     }
-    out
+    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    report::unique_stems(&names)
+        .into_iter()
+        .zip(named)
+        .map(|(stem, (_, artifact))| Exported { stem, artifact })
+        .collect()
 }
 
 /// A whole run of one file without printing (library users, tests, `watch`).
@@ -211,6 +222,7 @@ pub fn run_file(
         .map_err(|e| e.to_string())?;
     let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
+    cache.pack_small_entries();
     let executor = crate::executor::LocalExecutor::new(req.jobs)?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let warn = |w: String| {

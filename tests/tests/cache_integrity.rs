@@ -117,7 +117,8 @@ fn truncated_missing_and_garbled_files_are_reported_and_recomputed() {
     let (dir, _) = setup(SMALL);
     let (first, _) = run_json(dir.path());
     let digits = key_of(&first, "digits");
-    let calib = key_of(&first, "calib");
+    // `parts` is big enough to be an entry directory (`calib` is packed).
+    let parts = key_of(&first, "parts");
     let truncated = entry_file(dir.path(), &digits, "x.f32");
     let len = std::fs::metadata(&truncated).unwrap().len();
     std::fs::OpenOptions::new()
@@ -129,7 +130,7 @@ fn truncated_missing_and_garbled_files_are_reported_and_recomputed() {
     std::fs::write(
         dir.path()
             .join(".pipe-cache/entries")
-            .join(&calib)
+            .join(&parts)
             .join("manifest.json"),
         b"{not json",
     )
@@ -140,12 +141,12 @@ fn truncated_missing_and_garbled_files_are_reported_and_recomputed() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("cache entry {}", &calib[..12])),
+        stderr.contains(&format!("cache entry {}", &parts[..12])),
         "{stderr}"
     );
     let s = statuses(&second);
     assert!(s.contains(&("digits".into(), "ran".into())), "{s:?}");
-    assert!(s.contains(&("calib".into(), "ran".into())), "{s:?}");
+    assert!(s.contains(&("parts".into(), "ran".into())), "{s:?}");
     std::fs::remove_file(entry_file(dir.path(), &digits, "dataset.json")).unwrap();
     let (third, stderr) = run_json(dir.path());
     assert!(stderr.contains("digits"), "{stderr}");
