@@ -1,5 +1,5 @@
 //! Overhead per node of `pipe run --executor slurm` against a local run, on a
-//! real Slurm (`../shared/ops/start-slurm.sh`): a sweep of tiny `sim.nvm_cache`
+//! real Slurm (`ops/start-slurm.sh`): a sweep of tiny `sim.nvm_cache`
 //! nodes run locally, then through Slurm at several `--slurm-group` sizes, and
 //! a short sweep at one node per task. Prints a Markdown table.
 //!

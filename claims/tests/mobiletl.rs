@@ -1,4 +1,4 @@
-//! Claim of MobileTL (PAPERS.md section 3): an inverted residual block trained
+//! Claim of MobileTL (docs/papers.md section 3): an inverted residual block trained
 //! the MobileTL way (shift-only inner norms, 1-bit activation masks) keeps 46.3%
 //! less memory for backward than the vanilla block (Fig. 1, MobileNetV2,
 //! expansion 6), where vanilla is what PyTorch's autograd saves.
@@ -14,6 +14,11 @@
 //! Setting: `mobilenet_v2` width 1, 5 blocks, expansion 6, 16×16×3 inputs, batch
 //! 8, the top three blocks trained. The bytes depend on shapes only, so the
 //! held-out seeds (which draw the input values) give one value each.
+
+// Claims are measured in release (`cargo test --release -p pipe-claims`, as CI runs
+// them); the dev profile of `cargo test --workspace` would train the same models
+// several times slower and measure nothing new, so there the file compiles to no test.
+#![cfg(not(debug_assertions))]
 
 use pipe_claims::{Spread, HELD_OUT_SEEDS};
 use pipe_nn::activation::HardSwishMask;

@@ -13,6 +13,11 @@
 //! through the stage catalog; the random-search baseline is built here from
 //! `pipe_nn::quant` because no stage offers it.
 
+// Claims are measured in release (`cargo test --release -p pipe-claims`, as CI runs
+// them); the dev profile of `cargo test --workspace` would train the same models
+// several times slower and measure nothing new, so there the file compiles to no test.
+#![cfg(not(debug_assertions))]
+
 use pipe_claims::{Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;

@@ -420,7 +420,7 @@ impl Cache {
         let (kinds, groups) = encode_outputs(&output.outputs)?;
         let total: u64 = groups
             .iter()
-            .flat_map(|(_, files)| files.iter().map(|(_, b)| b.len() as u64))
+            .flat_map(|(_, files)| files.values().map(|b| b.len() as u64))
             .sum();
         if total > pack::SMALL_BYTES {
             return Ok(None);

@@ -144,6 +144,10 @@ fn pack_hash(name: &str) -> Option<&str> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
+/// What [`load_all`] finds: every good record by key, and each problem as the
+/// damaged record's key (when it could be read) and what is wrong.
+pub type LoadedPacks = (HashMap<Key, Record>, Vec<(Option<Key>, String)>);
+
 /// Every record of the packs under `dir`, by key. A pack whose stamp is
 /// unchanged is trusted; another is hashed, and when the hash fails each of its
 /// records is checked by `check`: bad ones are left out and reported, and the
@@ -153,7 +157,7 @@ pub fn load_all(
     dir: &Path,
     tmp: &dyn Fn() -> PathBuf,
     check: &dyn Fn(&Record) -> Result<(), String>,
-) -> (HashMap<Key, Record>, Vec<(Option<Key>, String)>) {
+) -> LoadedPacks {
     let mut index = HashMap::new();
     let mut problems = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {

@@ -7,6 +7,7 @@
 //! are removed (only names pipe gives them). This module formats and writes; it
 //! decides nothing about what runs.
 
+use crate::report_html::{self, Page, PageNode};
 use crate::schedule::{NodeReport, Status};
 use pipe_stdlib::metrics::{Cell, Table};
 use serde_json::{json, Value as Json};
@@ -187,6 +188,7 @@ pub fn write_run_dir(
     file_stem: &str,
     file: &str,
     reports: &[NodeReport],
+    context: &[NodeContext],
     ok: bool,
     exported: &[Exported],
 ) -> std::io::Result<PathBuf> {
@@ -217,8 +219,62 @@ pub fn write_run_dir(
         }
     }
     write_atomic(&dir, "report.md", md.as_bytes())?;
+    let html = html_page(file, reports, context, exported);
+    write_atomic(&dir, "report.html", html.as_bytes())?;
     prune_runs(&parent, keep);
     Ok(dir)
+}
+
+/// What the HTML page shows of a node beyond its report: the nodes it reads (as
+/// indices into the reports) and why it ran.
+#[derive(Debug, Clone, Default)]
+pub struct NodeContext {
+    pub inputs: Vec<usize>,
+    pub why: String,
+}
+
+fn html_page(
+    file: &str,
+    reports: &[NodeReport],
+    context: &[NodeContext],
+    exported: &[Exported],
+) -> String {
+    let nodes = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let ctx = context.get(i).cloned().unwrap_or_default();
+            PageNode {
+                name: r.name.clone(),
+                stage: r.stage.clone(),
+                status: r.status.as_str(),
+                seconds: r.seconds,
+                key: r.key.map(|k| k.short()).unwrap_or_default(),
+                why: r.error.clone().unwrap_or(ctx.why),
+                metrics: r.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                inputs: ctx.inputs,
+            }
+        })
+        .collect();
+    let mut tables = Vec::new();
+    let mut plots = Vec::new();
+    for e in exported {
+        match &e.artifact {
+            pipe_stdlib::Artifact::Table(t) => tables.push((e.stem.as_str(), t.as_ref())),
+            pipe_stdlib::Artifact::Plot(p) => {
+                plots.push((e.stem.as_str(), p.title.as_str(), p.svg.as_str()))
+            }
+            _ => {}
+        }
+    }
+    let finished = timestamp();
+    report_html::render(&Page {
+        file,
+        finished: &finished,
+        nodes,
+        tables,
+        plots,
+    })
 }
 
 fn markdown_summary(reports: &[NodeReport]) -> String {

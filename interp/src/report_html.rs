@@ -64,7 +64,7 @@ pub fn render(page: &Page) -> String {
     out.push_str(&graph_svg(&page.nodes));
     out.push_str(&node_table(&page.nodes));
     for (stem, table) in &page.tables {
-        let _ = write!(out, "<h2 id=\"{0}\">{0}</h2>\n", escape(stem));
+        let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(stem));
         out.push_str(&html_table(table));
     }
     for (stem, title, svg) in &page.plots {

@@ -14,6 +14,7 @@ use crate::schedule::{NodeReport, RunControl, RunResult, Scheduler, Status};
 use crate::stage_set::StageSet;
 use pipe_lang::diagnostic::Diagnostic;
 use pipe_stdlib::stage::Outputs;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -97,6 +98,7 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         observer: req.observer,
         warn: req.warn,
     };
+    let why = rerun_reasons(req, &needed);
     let result = scheduler.run(&needed);
     if let Err(e) = req.cache.flush() {
         (req.warn)(format!("could not write the packed cache entries: {e}"));
@@ -113,6 +115,7 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         &stem,
         &req.file.display().to_string(),
         &result.reports,
+        &node_context(graph, &result.reports, &why),
         result.ok(),
         &exported,
     );
@@ -128,6 +131,52 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         run_dir,
         run_dir_error,
     })
+}
+
+/// Why each node that is not cached will run, as `pipe explain` says it, read
+/// before the run changes the cache. Left out above [`REASONS_UP_TO`] nodes: the
+/// HTML page does not draw such graphs, and a reason per sweep point costs a cache
+/// lookup each.
+fn rerun_reasons(req: &RunRequest, needed: &[NodeId]) -> HashMap<NodeId, String> {
+    if needed.len() > REASONS_UP_TO {
+        return HashMap::new();
+    }
+    let graph = &req.loaded.graph;
+    needed
+        .iter()
+        .filter_map(|&id| {
+            let text = crate::cmd_explain::explain(graph, req.cache, id);
+            let reasons: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("  - "))
+                .collect();
+            (!reasons.is_empty()).then(|| (id, reasons.join("; ")))
+        })
+        .collect()
+}
+
+/// Nodes whose rerun reasons the run directory's HTML page shows.
+const REASONS_UP_TO: usize = 2 * crate::report_html::MAX_DRAWN_NODES;
+
+/// Each report's inputs (as indices among the reports) and rerun reason.
+fn node_context(
+    graph: &crate::graph::Graph,
+    reports: &[NodeReport],
+    why: &HashMap<NodeId, String>,
+) -> Vec<report::NodeContext> {
+    let index: HashMap<NodeId, usize> =
+        reports.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    reports
+        .iter()
+        .map(|r| report::NodeContext {
+            inputs: graph.nodes[r.id]
+                .inputs
+                .iter()
+                .filter_map(|id| index.get(id).copied())
+                .collect(),
+            why: why.get(&r.id).cloned().unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Points each node name (and alias) at the key it had in this run.

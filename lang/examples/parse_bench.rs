@@ -1,5 +1,5 @@
 //! Parse and format throughput on a generated 10,000-line file shaped like the
-//! LANGUAGE.md example. Run: `cargo run --release -p pipe-lang --example parse_bench`.
+//! docs/language.md example. Run: `cargo run --release -p pipe-lang --example parse_bench`.
 //! A benchmark, not a test: it prints timings and asserts nothing about them.
 
 use std::time::Instant;

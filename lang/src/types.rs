@@ -1,4 +1,4 @@
-//! The types of the language (LANGUAGE.md "Types"): scalars, one type per unit
+//! The types of the language (docs/language.md "Types"): scalars, one type per unit
 //! dimension, lists, records, artifacts produced by stages, and sweeps.
 
 use crate::units::Dim;

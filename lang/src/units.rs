@@ -1,4 +1,4 @@
-//! The closed unit table of LANGUAGE.md: suffix -> (dimension, factor to the base
+//! The closed unit table of docs/language.md: suffix -> (dimension, factor to the base
 //! unit). Quantities are stored in base units (bytes, seconds, hertz, watts, joules,
 //! metres, square metres, degrees Celsius, volts).
 

@@ -343,7 +343,7 @@ fn refine(a: &Plane, b: &Plane, flow: &mut Flow, window: &[f32], regularization:
 /// The box moved by the mean flow over its central half (half its width and
 /// height, around its centre), clipped to the flow field. The centre is used
 /// because a box's border is mostly background, which does not move with the
-/// object; this is the project's choice, PAPERS.md says only "mean flow inside
+/// object; this is the project's choice, docs/papers.md says only "mean flow inside
 /// each box". A box entirely outside the field is returned unchanged.
 pub fn warp_box(rect: &Rect, flow: &Flow) -> Rect {
     let (Some((x0, x1)), Some((y0, y1))) = (

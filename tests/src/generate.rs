@@ -1,5 +1,5 @@
 //! A seeded generator of `.pipe` programs that follow the grammar of
-//! LANGUAGE.md, and mutations that break them (token and character edits).
+//! docs/language.md, and mutations that break them (token and character edits).
 //! Used by the pest-vs-chumsky differential test, the property tests and the
 //! parser benchmark. Deterministic for a seed; no dependency on `rand`.
 

@@ -1,5 +1,5 @@
 //! A small, fixed stage catalog for checker tests: a handful of stages shaped like
-//! STDLIB.md's (names, outputs, ranges, choices, task constraints), so checker
+//! docs/catalog.md's (names, outputs, ranges, choices, task constraints), so checker
 //! fixtures do not change when the real catalog grows.
 
 use pipe_lang::catalog::{Catalog, ParamSig, StageSig};

@@ -1,5 +1,5 @@
 //! `pipe run --executor slurm` against a real single-node Slurm
-//! (`../shared/ops/start-slurm.sh`): a 1,000-node sweep through few `sbatch`
+//! (`ops/start-slurm.sh`): a 1,000-node sweep through few `sbatch`
 //! calls with the keys and metrics of a local run, a killed task retried, Ctrl-C
 //! leaving no job queued or running, and a rerun after the controller was killed
 //! submitting nothing again. Skipped (with a note) when `sinfo` is missing,
@@ -22,9 +22,9 @@ fn slurm_available() -> bool {
         assert_ne!(
             std::env::var("PIPE_REQUIRE_SLURM").as_deref(),
             Ok("1"),
-            "PIPE_REQUIRE_SLURM=1 but `sinfo` is not on PATH: run ../shared/ops/start-slurm.sh"
+            "PIPE_REQUIRE_SLURM=1 but `sinfo` is not on PATH: run ops/start-slurm.sh"
         );
-        eprintln!("note: Slurm (`sinfo`) is not installed; skipping (see ../shared/ops/slurm-single-node.md)");
+        eprintln!("note: Slurm (`sinfo`) is not installed; skipping (see ops/README.md)");
     }
     present
 }

@@ -103,7 +103,7 @@ pub fn namespace_markdown(catalog: &dyn Catalog, ns: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// The value builtins of LANGUAGE.md "Names and scope".
+/// The value builtins of docs/language.md "Names and scope".
 pub fn builtin_markdown(name: &str) -> Option<&'static str> {
     Some(match name {
         "range" => "```pipe\nrange(start: int, end: int, step: int = 1) -> list[int]\n```\nIntegers from `start` up to `end` (exclusive), like Python. Folded before anything runs.",

@@ -1,6 +1,6 @@
 //! A forgiving tokenizer for editor queries on text that is being typed: it never
 //! fails, never loses a byte, and knows just enough of the lexical grammar
-//! (LANGUAGE.md "Lexical structure") to tell where the cursor is: in a comment,
+//! (docs/language.md "Lexical structure") to tell where the cursor is: in a comment,
 //! in a string, after a number, after a dot, inside which call. It does not replace
 //! the front end's lexer and reports no errors.
 

@@ -77,7 +77,7 @@ impl Act {
 /// The 1-bit stand-in for Hard-Swish's derivative h'(x) (0 below −3, (2x+3)/6
 /// on [−3, 3], 1 above 3) in a packed-mask backward. MobileTL says only that it
 /// approximates the derivative "as a signed function"; which step it uses is not
-/// published (PAPERS.md section 3), so both candidates are offered.
+/// published (docs/papers.md section 3), so both candidates are offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HardSwishMask {

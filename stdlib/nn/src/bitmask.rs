@@ -1,6 +1,6 @@
 //! `BitMask`: one bit per element, packed 64 to a word. MobileTL keeps such a
 //! mask instead of an activation's input so the backward pass can gate the
-//! output gradient (PAPERS.md section 3). It owns packing and gating only; which
+//! output gradient (docs/papers.md section 3). It owns packing and gating only; which
 //! bit an activation keeps is `activation.rs`'s business.
 
 use rayon::prelude::*;

@@ -1,4 +1,4 @@
-//! MobileTL (PAPERS.md section 3) on one inverted residual block of
+//! MobileTL (docs/papers.md section 3) on one inverted residual block of
 //! `mobilenet_v2` / `mobilenet_v3`: the two inner BatchNorms (after the
 //! expansion and after the depthwise convolution) train only their shift with
 //! frozen scale and statistics, so they keep no activation; the last BatchNorm

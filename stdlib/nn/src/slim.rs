@@ -1,5 +1,5 @@
 //! Slimmable networks: one set of weights over several width multipliers
-//! (Joslim-style, PAPERS.md section 9). Owns the width API on a `Network`
+//! (Joslim-style, docs/papers.md section 9). Owns the width API on a `Network`
 //! built from `Family::Slimmable` (choose a width, its descriptor, start from a
 //! base network's weights), the per-width profile saved in the spec, and the
 //! validation of slimmable specs. The layers are in `slim::layers`, the channel

@@ -2,7 +2,7 @@
 //! described by NVSim-style rows (latency, energy, leakage, area per capacity),
 //! the L2 traffic of a workload, and energy / delay / EDP with iso-capacity and
 //! iso-area comparisons against SRAM. The energy model is the project's design
-//! choice (PAPERS.md section 8): `E = Nr·Er + Nw·Ew + P_leak·T + N_miss·E_dram`,
+//! choice (docs/papers.md section 8): `E = Nr·Er + Nw·Ew + P_leak·T + N_miss·E_dram`,
 //! `T = T_compute + (Nr·tr + Nw·tw + N_miss·t_dram) / banks`, `EDP = E·T`.
 //! Misses follow the power-law (√2) rule: a layer whose working set is `W`
 //! misses a fraction `min(1, sqrt(W / C))` of its reads in a cache of size `C`.

@@ -5,7 +5,7 @@
 //! (`static_large`, `static_small`, `dynamic_shift`: the app-side policy of
 //! `governor.rs`, which sees only temperature, frequency and the trip point,
 //! never the constants below). All constants are the
-//! project's own (the paper published none; PAPERS.md section 9):
+//! project's own (the paper published none; docs/papers.md section 9):
 //! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·(P_full − P_idle)·(f/f_max)³`
 //! with `u = min(1, latency·fps)` the busy fraction (dynamic power ∝ f·V², V ∝ f);
 //! `latency = measured·f_max/f`, or `FLOPs / (f · flops_per_cycle)` unmeasured.

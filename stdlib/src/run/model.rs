@@ -12,18 +12,20 @@ use pipe_nn::{Family, ModelSpec, Network};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub fn mlp(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn mlp(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     build(
         input,
+        ctx,
         Family::Mlp {
             hidden: sizes(input, "hidden")?,
         },
     )
 }
 
-pub fn cnn(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn cnn(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     build(
         input,
+        ctx,
         Family::Cnn {
             channels: sizes(input, "channels")?,
             kernel: input.usize("kernel")?,
@@ -32,9 +34,10 @@ pub fn cnn(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageErr
     )
 }
 
-pub fn vit(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn vit(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     build(
         input,
+        ctx,
         Family::Vit {
             patch: input.usize("patch")?,
             dim: input.usize("dim")?,
@@ -45,9 +48,10 @@ pub fn vit(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageErr
     )
 }
 
-pub fn mobilenet_v2(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn mobilenet_v2(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     build(
         input,
+        ctx,
         Family::MobilenetV2 {
             width: input.f64("width")? as f32,
             blocks: input.usize("blocks")?,
@@ -56,9 +60,10 @@ pub fn mobilenet_v2(input: &StageInput, _: &StageContext) -> Result<StageOutput,
     )
 }
 
-pub fn mobilenet_v3(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn mobilenet_v3(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     build(
         input,
+        ctx,
         Family::MobilenetV3 {
             width: input.f64("width")? as f32,
             blocks: input.usize("blocks")?,
@@ -98,7 +103,11 @@ fn sample_shape(data: &Dataset) -> Result<([usize; 3], usize), StageError> {
     Ok(([d.channels, d.height, d.width], d.classes()))
 }
 
-fn build(input: &StageInput, family: Family) -> Result<StageOutput, StageError> {
+fn build(
+    input: &StageInput,
+    ctx: &StageContext,
+    family: Family,
+) -> Result<StageOutput, StageError> {
     let (shape, classes) = sample_shape(input.dataset("input")?)?;
     let spec = ModelSpec {
         family,
@@ -108,7 +117,29 @@ fn build(input: &StageInput, family: Family) -> Result<StageOutput, StageError> 
         seed: input.u64("seed")?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
+    load_pytorch_weights(input, ctx, &mut net)?;
     model_output(&mut net, &[])
+}
+
+/// Overwrites the fresh weights with the `weights:` file's, when one is named.
+fn load_pytorch_weights(
+    input: &StageInput,
+    ctx: &StageContext,
+    net: &mut Network,
+) -> Result<(), StageError> {
+    let path = input.str("weights")?;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let file = ctx.resolve(path);
+    let bytes = std::fs::read(&file).map_err(|e| {
+        StageError::Invalid(format!(
+            "cannot read `weights` file {}: {e}",
+            file.display()
+        ))
+    })?;
+    pipe_nn::torch_names::load_torch(net, &bytes)
+        .map_err(|e| StageError::Invalid(format!("{}: {e}", file.display())))
 }
 
 /// A freshly built network as a stage's `Model` output, with its size metrics

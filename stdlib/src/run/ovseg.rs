@@ -1,4 +1,4 @@
-//! OVSeg on a `model.dual_encoder` (PAPERS.md section 6): region preprocessing
+//! OVSeg on a `model.dual_encoder` (docs/papers.md section 6): region preprocessing
 //! as ov-seg's CLIP adapter (crop the mask's bounding box, fill pixels outside
 //! the mask with the mean pixel, bicubic resize; the mask nearest), text
 //! features averaged over prompt templates, region classification at

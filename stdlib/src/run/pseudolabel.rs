@@ -4,7 +4,7 @@
 //! pure (predictions and flows in, labels out) so `train.semi_supervised`
 //! refreshes pseudo-labels online through the same code.
 //!
-//! SSVOD (PAPERS.md section 4; the paper's exact definitions were not
+//! SSVOD (docs/papers.md section 4; the paper's exact definitions were not
 //! published, so everything below is the project's design):
 //! - candidates for frame t: the teacher's detections scoring at least
 //!   `min_score` on t and on every frame within `window` frames of t in the

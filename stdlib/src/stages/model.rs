@@ -31,6 +31,15 @@ fn dropout() -> ParamSig {
     )
 }
 
+/// PyTorch weights to start from instead of the seed's (docs/weights.md).
+fn weights() -> ParamSig {
+    override_path(
+        "weights",
+        "A safetensors file of PyTorch weights under PyTorch's names for this architecture \
+         (docs/weights.md); empty: initialise from `seed`.",
+    )
+}
+
 fn mlp() -> StageDef {
     def(
         sig(
@@ -48,6 +57,7 @@ fn mlp() -> StageDef {
                 .default_note("project default, not from a paper"),
                 dropout(),
                 seed(),
+                weights(),
             ],
             Type::Model,
         ),
@@ -87,6 +97,7 @@ fn cnn() -> StageDef {
                 ),
                 dropout(),
                 seed(),
+                weights(),
             ],
             Type::Model,
         ),
@@ -112,6 +123,7 @@ fn vit() -> StageDef {
                     .default_note("project default, not from a paper: ViT-B uses 4.0; 2.0 keeps small models fast"),
                 dropout(),
                 seed(),
+                weights(),
             ],
             Type::Model,
         ),
@@ -135,6 +147,7 @@ fn mobilenet_v2() -> StageDef {
                 int("expansion", 6, 1, 16, "Expansion ratio of each inverted residual block."),
                 dropout(),
                 seed(),
+                weights(),
             ],
             Type::Model,
         ),
@@ -158,6 +171,7 @@ fn mobilenet_v3() -> StageDef {
                 flag("se", true, "Squeeze-and-excite in the blocks that use Hard-Swish."),
                 dropout(),
                 seed(),
+                weights(),
             ],
             Type::Model,
         ),

@@ -133,8 +133,8 @@ fn pow2() -> StageDef {
     )
 }
 
-/// The evolutionary search parameters Evol-Q and CPT-V share (PAPERS.md section 1.2).
-/// Positional order follows STDLIB.md: `(model, calib, bits, population, samples,
+/// The evolutionary search parameters Evol-Q and CPT-V share (docs/papers.md section 1.2).
+/// Positional order follows docs/catalog.md: `(model, calib, bits, population, samples,
 /// cycles, passes, loss, temperature, seed)`, then the quantizer options.
 fn search(bits: i64) -> Vec<ParamSig> {
     let mut options = base(bits);

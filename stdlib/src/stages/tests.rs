@@ -1,4 +1,4 @@
-//! Catalog-wide checks: every stage of STDLIB.md is present, and every signature
+//! Catalog-wide checks: every stage of docs/catalog.md is present, and every signature
 //! is internally consistent (defaults type-check and lie in range and choices).
 
 use super::all;
@@ -8,7 +8,7 @@ use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use std::collections::BTreeSet;
 
-/// The stages STDLIB.md names (plus `eval.detect_files` and `sim.topology`, the
+/// The stages docs/catalog.md names (plus `eval.detect_files` and `sim.topology`, the
 /// file forms of `eval.detect` and `sim.workload`, and `dataset.image_folder`). Listed here so the crate
 /// does not depend on the design documents at build time.
 const EXPECTED: &[&str] = &[
@@ -329,7 +329,7 @@ fn documented_outputs_and_ranges() {
     assert_eq!(images, Some(true));
 }
 
-/// Positional argument order as STDLIB.md writes each call; extra parameters
+/// Positional argument order as docs/catalog.md writes each call; extra parameters
 /// come after these (model stages put `input` first).
 const POSITIONAL: &[(&str, &[&str])] = &[
     ("dataset.mnist", &["images", "labels"]),

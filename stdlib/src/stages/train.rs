@@ -66,7 +66,7 @@ fn supervised() -> StageDef {
     )
 }
 
-/// The masked-autoencoder parameters SupMAE and MAE share (PAPERS.md section 10).
+/// The masked-autoencoder parameters SupMAE and MAE share (docs/papers.md section 10).
 fn masking() -> Vec<ParamSig> {
     vec![
         model("model", "A `model.vit` encoder to pre-train."),

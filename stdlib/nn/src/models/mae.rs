@@ -1,5 +1,5 @@
 //! Masked-autoencoder pre-training of a `vit` network: MAE and SupMAE
-//! (PAPERS.md section 10). Per step and per sample a random `mask_ratio` of
+//! (docs/papers.md section 10). Per step and per sample a random `mask_ratio` of
 //! the patches is hidden; the encoder (the network's own embedding, blocks and
 //! final norm) sees the CLS token and the visible patches only; a light
 //! decoder (linear embedding, mask tokens, learned positions, transformer

@@ -5,7 +5,7 @@
 //! `[segments, classes + 1]`: log-probabilities of the `classes` outputs (events
 //! then background, AVE's 29) followed by the raw event/background logit.
 //!
-//! The paper's code is not public (PAPERS.md section 5); this is the project's
+//! The paper's code is not public (docs/papers.md section 5); this is the project's
 //! own design of what its abstract describes:
 //! - `encoders`: an audio and a visual tower (LayerNorm, Linear, GELU, Linear), the towers
 //!   `train.contrastive` aligns; their outputs and elementwise product (the

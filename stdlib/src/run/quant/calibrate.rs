@@ -1,7 +1,7 @@
 //! `quant.minmax`, `quant.percentile`, `quant.omse` and `quant.pow2`: one float
 //! pass over the calibration set records every `Linear`/`Conv2d` input, then
 //! each layer gets its weight grid (per output channel or per tensor) and its
-//! activation range (per tensor) from the method's observer (PAPERS.md §1.3):
+//! activation range (per tensor) from the method's observer (docs/papers.md §1.3):
 //! min-max; a percentile of the values; OMSE's shrink search (range `i` is
 //! `(1 - 0.01·i)·[min, max]`, keep the least mean squared error; weights on the
 //! weights themselves, activations on the last calibration batch). Never

@@ -1,6 +1,6 @@
 //! `quant.evolq` and `quant.cptv`: the Evol-Q block-wise steady-state
 //! evolutionary search over the per-channel weight scales of the attention
-//! projections (`qkv`, `proj`), exactly as PAPERS.md §1.2 reads the code:
+//! projections (`qkv`, `proj`), exactly as docs/papers.md §1.2 reads the code:
 //! blocks last first, `passes` over all blocks, per block a population of
 //! copies of the current scales, `cycles` tournaments of `samples` drawn with
 //! replacement, child = |parent + U(-r, r)|, the worst dropped.
