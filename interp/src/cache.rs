@@ -284,6 +284,17 @@ impl Cache {
         self.entry_dir(key).join("manifest.json").is_file() || self.packed().index.contains_key(key)
     }
 
+    /// Whether `key` has anything a lookup would read: an entry, or a packed one
+    /// found damaged that no lookup has reported and discarded yet.
+    pub fn has_entry_or_damage(&self, key: &Key) -> bool {
+        self.has_entry(key)
+            || self
+                .packed()
+                .bad
+                .lock()
+                .is_ok_and(|bad| bad.contains_key(key))
+    }
+
     /// Looks `key` up. An entry whose files all kept the stamp taken when it
     /// was written or last verified is trusted; otherwise every file is re-hashed
     /// (and, when they all match, stamped again).

@@ -133,8 +133,10 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
     })
 }
 
-/// Why each node that is not cached will run, as `pipe explain` says it, read
-/// before the run changes the cache. Left out above [`REASONS_UP_TO`] nodes: the
+/// Why each node without a cache entry will run, as `pipe explain` says it, read
+/// before the run changes the cache. Nodes with an entry are not explained here:
+/// a lookup verifies (and may discard) the entry, which is the scheduler's to do
+/// and to report. Left out above [`REASONS_UP_TO`] nodes: the
 /// HTML page does not draw such graphs, and a reason per sweep point costs a cache
 /// lookup each.
 fn rerun_reasons(req: &RunRequest, needed: &[NodeId]) -> HashMap<NodeId, String> {
@@ -144,6 +146,12 @@ fn rerun_reasons(req: &RunRequest, needed: &[NodeId]) -> HashMap<NodeId, String>
     let graph = &req.loaded.graph;
     needed
         .iter()
+        .filter(|&&id| {
+            graph.nodes[id]
+                .key
+                .as_ref()
+                .is_ok_and(|key| !req.cache.has_entry_or_damage(key))
+        })
         .filter_map(|&id| {
             let text = crate::cmd_explain::explain(graph, req.cache, id);
             let reasons: Vec<&str> = text

@@ -266,7 +266,7 @@ fn cached_detail_tables_are_not_copied_but_reports_are() {
     };
     assert_eq!(
         files(&runs[1]),
-        ["report.md", "summary.json", "t.csv", "t.md"],
+        ["report.html", "report.md", "summary.json", "t.csv", "t.md"],
         "a no-op rerun writes the summary and the reports the file asks for"
     );
     let first = files(&runs[0]);
