@@ -7,8 +7,37 @@
 //! method's doc), so a claim that holds here was not fitted to them. This module must
 //! never hold a method's logic or a result.
 
+use pipe_stdlib::stage::{Input, StageOutput};
+use pipe_stdlib::Stdlib;
+
 /// The seeds every claim is measured and asserted on. Never tune on these.
 pub const HELD_OUT_SEEDS: [u64; 3] = [9101, 9102, 9103];
+
+/// The seeds a claims file measures: `held_out`, or for development the
+/// comma-separated list in `PIPE_CLAIMS_DEV_SEEDS` (e.g. `0,1,2`, seeds a method
+/// was tuned on), so a claim can be rerun where it was built without touching the
+/// held-out seeds.
+pub fn seeds(held_out: &[u64]) -> Vec<u64> {
+    match std::env::var("PIPE_CLAIMS_DEV_SEEDS") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .expect("PIPE_CLAIMS_DEV_SEEDS: comma-separated integers")
+            })
+            .collect(),
+        Err(_) => held_out.to_vec(),
+    }
+}
+
+/// Runs one stage of the catalog as `pipe run` would; a stage error fails the
+/// claim with the stage's name.
+pub fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
+    Stdlib::get()
+        .call(full, args, &std::env::temp_dir())
+        .unwrap_or_else(|e| panic!("{full}: {e}"))
+}
 
 /// Mean and spread (max - min) of one measurement over seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -19,11 +19,10 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
-use pipe_stdlib::Stdlib;
 use std::sync::OnceLock;
 
 /// Videos per seed and the fraction held out for scoring (the pipeline's).
@@ -89,27 +88,8 @@ struct Results {
     params: Vec<f64>,
 }
 
-/// `HELD_OUT_SEEDS`, or for development the list in `PIPE_CLAIMS_DEV_SEEDS`
-/// (e.g. `0,1,2`, the seeds the generator was tuned on).
 fn seeds() -> Vec<u64> {
-    match std::env::var("PIPE_CLAIMS_DEV_SEEDS") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .expect("PIPE_CLAIMS_DEV_SEEDS: comma-separated integers")
-            })
-            .collect(),
-        Err(_) => HELD_OUT_SEEDS.to_vec(),
-    }
-}
-
-fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
-    match Stdlib::get().call(full, args, &std::env::temp_dir()) {
-        Ok(out) => out,
-        Err(e) => panic!("{full}: {e}"),
-    }
+    pipe_claims::seeds(&HELD_OUT_SEEDS)
 }
 
 fn int(v: i64) -> Input {

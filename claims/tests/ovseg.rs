@@ -12,17 +12,16 @@
 //! mIoU by `eval.segment` on the test part. Seeds: the three held-out seeds of
 //! the suite and two more never used in development (9104, 9105), as the issue
 //! asks for at least five. Development used seeds 0 to 4;
-//! `CLAIMS_DEV_SEEDS=0,1,2,3,4` runs these tests on them.
+//! `PIPE_CLAIMS_DEV_SEEDS=0,1,2,3,4` runs these tests on them.
 
 // Claims are measured in release (`cargo test --release -p pipe-claims`, as CI runs
 // them); the dev profile of `cargo test --workspace` would train the same models
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
-use pipe_stdlib::Stdlib;
 use std::sync::OnceLock;
 
 const METHODS: [&str; 4] = [
@@ -36,24 +35,17 @@ const FULL: usize = 1;
 const MPT: usize = 2;
 const FULL_MPT: usize = 3;
 
-fn seeds() -> Vec<u64> {
-    match std::env::var("CLAIMS_DEV_SEEDS") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .expect("CLAIMS_DEV_SEEDS: comma-separated integers")
-            })
-            .collect(),
-        Err(_) => HELD_OUT_SEEDS.iter().copied().chain([9104, 9105]).collect(),
-    }
-}
+/// The held-out seeds plus two more: five seeds, as the claim asks.
+const OVSEG_SEEDS: [u64; 5] = [
+    HELD_OUT_SEEDS[0],
+    HELD_OUT_SEEDS[1],
+    HELD_OUT_SEEDS[2],
+    9104,
+    9105,
+];
 
-fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
-    Stdlib::get()
-        .call(full, args, &std::env::temp_dir())
-        .unwrap_or_else(|e| panic!("{full}: {e}"))
+fn seeds() -> Vec<u64> {
+    pipe_claims::seeds(&OVSEG_SEEDS)
 }
 
 fn num(v: i64) -> Input {

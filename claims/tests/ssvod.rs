@@ -10,21 +10,20 @@
 //! frames of six test videos drawn with seed + 1000. The threshold baseline's score
 //! cut is tuned at every refresh on the labelled frames of six more videos (seed +
 //! 2000) that training never sees. Development used seeds 0, 1, 2 with test seed
-//! 1000; `CLAIMS_DEV_SEEDS=0,1` runs these tests on development seeds.
+//! 1000; `PIPE_CLAIMS_DEV_SEEDS=0,1` runs these tests on development seeds.
 
 // Claims are measured in release (`cargo test --release -p pipe-claims`, as CI runs
 // them); the dev profile of `cargo test --workspace` would train the same models
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::dataset::VideoSet;
 use pipe_stdlib::run::coco::{coco_ap, CocoTruth};
 use pipe_stdlib::run::detector::predict;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
-use pipe_stdlib::Stdlib;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -37,23 +36,7 @@ const CONFIGS: [(&str, &str); 4] = [
 ];
 
 fn seeds() -> Vec<u64> {
-    match std::env::var("CLAIMS_DEV_SEEDS") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .expect("CLAIMS_DEV_SEEDS: comma-separated integers")
-            })
-            .collect(),
-        Err(_) => HELD_OUT_SEEDS.to_vec(),
-    }
-}
-
-fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
-    Stdlib::get()
-        .call(full, args, &std::env::temp_dir())
-        .unwrap_or_else(|e| panic!("{full}: {e}"))
+    pipe_claims::seeds(&HELD_OUT_SEEDS)
 }
 
 fn int(v: i64) -> Input {

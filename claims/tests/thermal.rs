@@ -11,19 +11,18 @@
 //! developed on (docs/slimmable.md lists the development settings). The policy
 //! (`pipe_sim::governor`) sees only temperature, frequency and the trip point.
 //!
-//! `CLAIMS_DEV_SEEDS=1,2` runs the same tests on development seeds instead.
+//! `PIPE_CLAIMS_DEV_SEEDS=1,2` runs the same tests on development seeds instead.
 
 // Claims are measured in release (`cargo test --release -p pipe-claims`, as CI runs
 // them); the dev profile of `cargo test --workspace` would train the same models
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_sim::thermal::{fps_for_load, levels, simulate, Clock, DeviceModel, Policy, Shift, Soc};
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
-use pipe_stdlib::Stdlib;
 use rand::{Rng, SeedableRng};
 use std::sync::OnceLock;
 
@@ -36,23 +35,7 @@ const SETTINGS: usize = 4;
 const HOLDS: f64 = 1.1;
 
 fn seeds() -> Vec<u64> {
-    match std::env::var("CLAIMS_DEV_SEEDS") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .expect("CLAIMS_DEV_SEEDS: comma-separated integers")
-            })
-            .collect(),
-        Err(_) => HELD_OUT_SEEDS.to_vec(),
-    }
-}
-
-fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
-    Stdlib::get()
-        .call(full, args, &std::env::temp_dir())
-        .unwrap_or_else(|e| panic!("{full}: {e}"))
+    pipe_claims::seeds(&HELD_OUT_SEEDS)
 }
 
 fn art(out: &StageOutput, name: Option<&str>) -> Input {
