@@ -267,7 +267,7 @@ fn html_page(
             _ => {}
         }
     }
-    let finished = timestamp();
+    let finished = format!("{} UTC", timestamp());
     report_html::render(&Page {
         file,
         finished: &finished,
