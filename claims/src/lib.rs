@@ -7,7 +7,8 @@
 //! method's doc), so a claim that holds here was not fitted to them. This module must
 //! never hold a method's logic or a result.
 
-use pipe_stdlib::stage::{Input, StageOutput};
+use pipe_lang::value::Value;
+use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use pipe_stdlib::Stdlib;
 
 /// The seeds every claim is measured and asserted on. Never tune on these.
@@ -37,6 +38,32 @@ pub fn call(full: &str, args: Vec<(&str, Input)>) -> StageOutput {
     Stdlib::get()
         .call(full, args, &std::env::temp_dir())
         .unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// An integer argument of a stage call.
+pub fn int(v: i64) -> Input {
+    Input::Value(Value::Int(v))
+}
+
+/// A float argument of a stage call.
+pub fn float(v: f64) -> Input {
+    Input::Value(Value::Float(v))
+}
+
+/// The one artifact a stage produced, as the argument of the next call.
+pub fn single(out: &StageOutput) -> Input {
+    match &out.outputs {
+        Outputs::Single(a) => Input::Artifact(a.clone()),
+        Outputs::Record(_) => panic!("expected one artifact"),
+    }
+}
+
+/// One named output of a stage that produced a record, as an argument.
+pub fn field(out: &StageOutput, name: &str) -> Input {
+    match &out.outputs {
+        Outputs::Record(r) => Input::Artifact(r[name].clone()),
+        Outputs::Single(_) => panic!("expected a record"),
+    }
 }
 
 /// Mean and spread (max - min) of one measurement over seeds.

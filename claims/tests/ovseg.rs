@@ -19,7 +19,7 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, float, int, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use std::sync::OnceLock;
@@ -48,14 +48,6 @@ fn seeds() -> Vec<u64> {
     pipe_claims::seeds(&OVSEG_SEEDS)
 }
 
-fn num(v: i64) -> Input {
-    Input::Value(Value::Int(v))
-}
-
-fn float(v: f64) -> Input {
-    Input::Value(Value::Float(v))
-}
-
 fn out(o: &StageOutput, name: Option<&str>) -> Input {
     Input::Artifact(match (&o.outputs, name) {
         (Outputs::Single(a), None) => a.clone(),
@@ -71,8 +63,8 @@ fn study(seed: u64) -> [Miou; 4] {
         let o = call(
             "dataset.regions",
             vec![
-                ("n", num(n)),
-                ("seed", num(seed)),
+                ("n", int(n)),
+                ("seed", int(seed)),
                 ("part", Input::Value(Value::Str(part.into()))),
             ],
         );
@@ -83,9 +75,9 @@ fn study(seed: u64) -> [Miou; 4] {
         "model.dual_encoder",
         vec![
             ("input", train.clone()),
-            ("dim", num(32)),
-            ("depth", num(3)),
-            ("seed", num(seed)),
+            ("dim", int(32)),
+            ("depth", int(3)),
+            ("seed", int(seed)),
         ],
     );
     let pre = call(
@@ -94,9 +86,9 @@ fn study(seed: u64) -> [Miou; 4] {
             ("a", out(&fresh, None)),
             ("b", out(&fresh, None)),
             ("data", train.clone()),
-            ("epochs", num(12)),
-            ("batch_size", num(32)),
-            ("seed", num(seed)),
+            ("epochs", int(12)),
+            ("batch_size", int(32)),
+            ("seed", int(seed)),
         ],
     );
     let base = out(&pre, Some("a"));
@@ -105,10 +97,10 @@ fn study(seed: u64) -> [Miou; 4] {
         vec![
             ("model", base.clone()),
             ("data", train.clone()),
-            ("epochs", num(5)),
+            ("epochs", int(5)),
             ("lr", float(1e-4)),
-            ("batch_size", num(32)),
-            ("seed", num(seed)),
+            ("batch_size", int(32)),
+            ("seed", int(seed)),
         ],
     );
     let full = out(&full, Some("model"));
@@ -118,7 +110,7 @@ fn study(seed: u64) -> [Miou; 4] {
             vec![
                 ("model", model),
                 ("data", train.clone()),
-                ("seed", num(seed)),
+                ("seed", int(seed)),
             ],
         );
         out(&o, Some("model"))

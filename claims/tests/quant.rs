@@ -18,8 +18,7 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{Spread, HELD_OUT_SEEDS};
-use pipe_lang::value::Value;
+use pipe_claims::{float, int, Spread, HELD_OUT_SEEDS};
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::dataset::ImageSet;
 use pipe_stdlib::model::Model;
@@ -41,14 +40,6 @@ fn call(stage: &str, args: Vec<(&str, Input)>) -> StageOutput {
     Stdlib::get()
         .call(stage, args, &std::env::temp_dir())
         .unwrap_or_else(|e| panic!("{stage}: {e}"))
-}
-
-fn int(v: i64) -> Input {
-    Input::Value(Value::Int(v))
-}
-
-fn float(v: f64) -> Input {
-    Input::Value(Value::Float(v))
 }
 
 fn art(a: &Artifact) -> Input {

@@ -17,7 +17,7 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, int, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::dataset::VideoSet;
@@ -37,10 +37,6 @@ const CONFIGS: [(&str, &str); 4] = [
 
 fn seeds() -> Vec<u64> {
     pipe_claims::seeds(&HELD_OUT_SEEDS)
-}
-
-fn int(v: i64) -> Input {
-    Input::Value(Value::Int(v))
 }
 
 fn artifact(out: &StageOutput, name: Option<&str>) -> Artifact {

@@ -25,8 +25,7 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
-use pipe_lang::value::Value;
+use pipe_claims::{call, field, float, int, single, Spread, HELD_OUT_SEEDS};
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use std::sync::OnceLock;
@@ -65,28 +64,6 @@ struct Results {
 
 fn seeds() -> Vec<u64> {
     pipe_claims::seeds(&HELD_OUT_SEEDS)
-}
-
-fn int(v: i64) -> Input {
-    Input::Value(Value::Int(v))
-}
-
-fn float(v: f64) -> Input {
-    Input::Value(Value::Float(v))
-}
-
-fn single(out: &StageOutput) -> Input {
-    match &out.outputs {
-        Outputs::Single(a) => Input::Artifact(a.clone()),
-        Outputs::Record(_) => panic!("expected one artifact"),
-    }
-}
-
-fn field(out: &StageOutput, name: &str) -> Input {
-    match &out.outputs {
-        Outputs::Record(r) => Input::Artifact(r[name].clone()),
-        Outputs::Single(_) => panic!("expected a record"),
-    }
 }
 
 /// One per-epoch curve of a pre-training run.

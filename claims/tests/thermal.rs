@@ -18,7 +18,7 @@
 // several times slower and measure nothing new, so there the file compiles to no test.
 #![cfg(not(debug_assertions))]
 
-use pipe_claims::{call, Spread, HELD_OUT_SEEDS};
+use pipe_claims::{call, int, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
 use pipe_sim::thermal::{fps_for_load, levels, simulate, Clock, DeviceModel, Policy, Shift, Soc};
 use pipe_stdlib::artifact::Artifact;
@@ -44,10 +44,6 @@ fn art(out: &StageOutput, name: Option<&str>) -> Input {
         (Outputs::Record(r), Some(n)) => r[n].clone(),
         _ => panic!("unexpected outputs"),
     })
-}
-
-fn int(v: i64) -> Input {
-    Input::Value(Value::Int(v))
 }
 
 /// The seed's trained network as the phone sees it: every width, largest
