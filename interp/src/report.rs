@@ -215,6 +215,16 @@ pub fn write_run_dir(
                 write_atomic(&dir, &format!("{}.svg", e.stem), p.svg.as_bytes())?;
                 let _ = write!(md, "\n## {}\n\n![{}]({}.svg)\n", e.stem, p.title, e.stem);
             }
+            pipe_stdlib::Artifact::File(f) => {
+                let name = format!("{}.{}", e.stem, f.extension);
+                write_atomic(&dir, &name, &f.bytes)?;
+                let _ = write!(
+                    md,
+                    "\n## {}\n\n[{name}]({name}) ({} bytes)\n",
+                    e.stem,
+                    f.bytes.len()
+                );
+            }
             _ => {}
         }
     }

@@ -205,24 +205,28 @@ fn remember_names(req: &RunRequest, reports: &[NodeReport]) {
 }
 
 /// The tables and plots to write: those of the nodes that ran in this run, and
-/// of every `report.*` node (what the file asks to see), cached or not. A cached
-/// node's detail table is already in the cache; copying it every run made a
-/// no-op rerun of a large sweep write a file per point.
+/// of every `report.*` node (what the file asks to see), cached or not; and every
+/// file a node hands the user (`model.export`), cached or not, since the run
+/// directory is where the user finds it. A cached node's detail table is already
+/// in the cache; copying it every run made a no-op rerun of a large sweep write a
+/// file per point.
 fn exports(req: &RunRequest, result: &RunResult) -> Vec<Exported> {
     let mut named = Vec::new();
     for r in &result.reports {
-        let is_report = req.loaded.graph.nodes[r.id].namespace == REPORTS;
-        if r.status != Status::Ran && !is_report {
+        let kinds: Vec<&String> = match &r.outputs {
+            Some(crate::cache::OutputKinds::Single(k)) => vec![k],
+            Some(crate::cache::OutputKinds::Record(f)) => f.values().collect(),
+            None => continue,
+        };
+        let always =
+            req.loaded.graph.nodes[r.id].namespace == REPORTS || kinds.iter().any(|k| *k == "file");
+        if r.status != Status::Ran && !always {
             continue;
         }
-        let wanted = match &r.outputs {
-            Some(crate::cache::OutputKinds::Single(k)) => k == "table" || k == "plot",
-            Some(crate::cache::OutputKinds::Record(f)) => {
-                f.values().any(|k| k == "table" || k == "plot")
-            }
-            None => false,
-        };
-        if !wanted {
+        if !kinds
+            .iter()
+            .any(|k| ["table", "plot", "file"].contains(&k.as_str()))
+        {
             continue;
         }
         let output = match (r.status, result.outputs.get(&r.id), r.key) {

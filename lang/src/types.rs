@@ -52,6 +52,9 @@ pub enum Type {
     Metrics,
     Table,
     Plot,
+    /// A file handed to the user as is, written into the run directory
+    /// (`model.export`'s safetensors).
+    File,
     Sweep(Box<Type>),
     /// The type of a name in an imported module (`use ... as m`).
     Module,
@@ -84,7 +87,7 @@ impl Type {
     pub fn is_artifact(&self) -> bool {
         matches!(
             self,
-            Type::Dataset(_) | Type::Model | Type::Metrics | Type::Table | Type::Plot
+            Type::Dataset(_) | Type::Model | Type::Metrics | Type::Table | Type::Plot | Type::File
         )
     }
 
@@ -153,6 +156,7 @@ impl fmt::Display for Type {
             Type::Metrics => f.write_str("Metrics"),
             Type::Table => f.write_str("Table"),
             Type::Plot => f.write_str("Plot"),
+            Type::File => f.write_str("File"),
             Type::Sweep(t) => write!(f, "Sweep[{t}]"),
             Type::Module => f.write_str("module"),
             Type::Any => f.write_str("any"),

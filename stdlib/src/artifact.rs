@@ -1,10 +1,11 @@
 //! Artifacts: the values stages produce and consume (datasets, models, metrics,
-//! tables, plots), and how each is persisted as a set of named files in a cache
+//! tables, plots, files for the user), and how each is persisted as a set of named files in a cache
 //! entry. Persistence is exact: what `from_files` rebuilds is what was saved.
 
 use crate::dataset::Dataset;
 use crate::metrics::{Metrics, Plot, Table};
 use crate::model::Model;
+use crate::output_file::OutputFile;
 use crate::StageError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub enum Artifact {
     Metrics(Arc<Metrics>),
     Table(Arc<Table>),
     Plot(Arc<Plot>),
+    File(Arc<OutputFile>),
 }
 
 /// Named files of one artifact, e.g. `weights.safetensors` and `arch.json`.
@@ -30,6 +32,7 @@ impl Artifact {
             Artifact::Metrics(_) => "metrics",
             Artifact::Table(_) => "table",
             Artifact::Plot(_) => "plot",
+            Artifact::File(_) => "file",
         }
     }
 
@@ -40,6 +43,7 @@ impl Artifact {
             Artifact::Metrics(m) => m.to_files(),
             Artifact::Table(t) => t.to_files(),
             Artifact::Plot(p) => p.to_files(),
+            Artifact::File(f) => f.to_files(),
         }
     }
 
@@ -50,6 +54,7 @@ impl Artifact {
             "metrics" => Artifact::Metrics(Arc::new(Metrics::from_files(files)?)),
             "table" => Artifact::Table(Arc::new(Table::from_files(files)?)),
             "plot" => Artifact::Plot(Arc::new(Plot::from_files(files)?)),
+            "file" => Artifact::File(Arc::new(OutputFile::from_files(files)?)),
             other => {
                 return Err(StageError::Corrupt(format!(
                     "unknown artifact kind `{other}`"

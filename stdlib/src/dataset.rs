@@ -20,6 +20,8 @@ pub struct Dataset {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetData {
     Images(ImageSet),
+    /// Images read from their files a batch at a time (`image_folder(stream: true)`).
+    ImageStream(crate::data::image_stream::ImageStream),
     /// Video frames with boxes (`dataset.moving_shapes`, `dataset.coco_vid`).
     Videos(VideoSet),
     /// Audio-visual event segments (`dataset.av_events`, `dataset.ave`).
@@ -78,6 +80,91 @@ impl ImageSet {
     }
 }
 
+/// The stages that read a streamed image set (named in the error of the others).
+pub const STREAM_READERS: &str =
+    "model.* (as `input:`), train.supervised, eval.classify, dataset.split, dataset.sample and \
+     dataset.labeled";
+
+/// A classification set of images held in memory or streamed from its files.
+#[derive(Clone, Copy)]
+pub enum ImageView<'a> {
+    Memory(&'a ImageSet),
+    Stream(&'a crate::data::image_stream::ImageStream),
+}
+
+impl<'a> ImageView<'a> {
+    pub fn labels(&self) -> &'a [u32] {
+        match self {
+            ImageView::Memory(set) => &set.y,
+            ImageView::Stream(stream) => &stream.y,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels().is_empty()
+    }
+
+    pub fn class_names(&self) -> &'a [String] {
+        match self {
+            ImageView::Memory(set) => &set.class_names,
+            ImageView::Stream(stream) => &stream.class_names,
+        }
+    }
+
+    pub fn classes(&self) -> usize {
+        self.class_names().len()
+    }
+
+    /// Channels, height, width of one image.
+    pub fn shape(&self) -> [usize; 3] {
+        match self {
+            ImageView::Memory(set) => [set.channels, set.height, set.width],
+            ImageView::Stream(stream) => stream.shape(),
+        }
+    }
+
+    /// The images at `indices`, in that order, in the same form.
+    pub fn select(&self, indices: &[usize]) -> DatasetData {
+        match self {
+            ImageView::Memory(set) => DatasetData::Images(set.select(indices)),
+            ImageView::Stream(stream) => DatasetData::ImageStream(stream.select(indices)),
+        }
+    }
+}
+
+/// The images as the training loop and inference read them.
+impl pipe_nn::train::SampleSource for ImageView<'_> {
+    fn labels(&self) -> &[u32] {
+        ImageView::labels(self)
+    }
+
+    fn shape(&self) -> [usize; 3] {
+        ImageView::shape(self)
+    }
+
+    fn read(&self, indices: &[usize]) -> Result<Vec<f32>, pipe_nn::train::SampleError> {
+        match *self {
+            ImageView::Memory(set) => pipe_nn::train::Images {
+                x: &set.x,
+                y: &set.y,
+                shape: [set.channels, set.height, set.width],
+            }
+            .read(indices),
+            ImageView::Stream(stream) => stream.read(indices),
+        }
+    }
+}
+
+impl<'a> From<&'a ImageSet> for ImageView<'a> {
+    fn from(set: &'a ImageSet) -> Self {
+        ImageView::Memory(set)
+    }
+}
+
 /// `dataset.json`: what every dataset has; the payload's own files sit beside it.
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -92,6 +179,7 @@ impl DatasetData {
     pub fn kind(&self) -> &'static str {
         match self {
             DatasetData::Images(_) => "images",
+            DatasetData::ImageStream(_) => "image_stream",
             DatasetData::Videos(_) => "videos",
             DatasetData::AvSegments(_) => "av_segments",
             DatasetData::Regions(_) => "regions",
@@ -101,6 +189,7 @@ impl DatasetData {
     fn to_files(&self) -> Result<Files, StageError> {
         match self {
             DatasetData::Images(set) => set.to_files(),
+            DatasetData::ImageStream(set) => set.to_files(),
             DatasetData::Videos(set) => set.to_files(),
             DatasetData::AvSegments(set) => set.to_files(),
             DatasetData::Regions(set) => set.to_files(),
@@ -110,6 +199,9 @@ impl DatasetData {
     fn from_files(kind: &str, files: &Files) -> Result<Self, StageError> {
         match kind {
             "images" => Ok(DatasetData::Images(ImageSet::from_files(files)?)),
+            "image_stream" => Ok(DatasetData::ImageStream(
+                crate::data::image_stream::ImageStream::from_files(files)?,
+            )),
             "videos" => Ok(DatasetData::Videos(VideoSet::from_files(files)?)),
             "av_segments" => Ok(DatasetData::AvSegments(
                 crate::data::av::AvSegments::from_files(files)?,
@@ -171,11 +263,26 @@ impl Dataset {
     pub fn images(&self) -> Result<&ImageSet, StageError> {
         match &self.data {
             DatasetData::Images(set) => Ok(set),
+            DatasetData::ImageStream(_) => Err(StageError::Invalid(format!(
+                "`{}` streams its images from disk (`stream: true`) and this stage needs them \
+                 in memory; streams are read by {STREAM_READERS}; drop `stream: true` (or \
+                 `dataset.sample` a part that fits in memory) to use this stage",
+                self.name
+            ))),
             other => Err(StageError::Invalid(format!(
                 "`{}` holds {}; this stage needs a dataset of images",
                 self.name,
                 other.kind()
             ))),
+        }
+    }
+
+    /// The labelled images, in memory or streamed: what the stages that accept
+    /// `stream: true` read.
+    pub fn image_view(&self) -> Result<ImageView<'_>, StageError> {
+        match &self.data {
+            DatasetData::ImageStream(stream) => Ok(ImageView::Stream(stream)),
+            _ => self.images().map(ImageView::Memory),
         }
     }
 

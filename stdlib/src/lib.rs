@@ -9,6 +9,7 @@ pub mod detection;
 pub mod flow;
 pub mod metrics;
 pub mod model;
+pub mod output_file;
 pub mod registry;
 pub mod run;
 pub mod stage;

@@ -217,6 +217,13 @@ pub enum StageError {
     Internal(String),
 }
 
+/// A batch a streaming dataset could not read: the message names the file.
+impl From<pipe_nn::train::SampleError> for StageError {
+    fn from(e: pipe_nn::train::SampleError) -> Self {
+        StageError::Invalid(e.0)
+    }
+}
+
 pub type RunFn = fn(&StageInput, &StageContext) -> Result<StageOutput, StageError>;
 
 /// A signature and, once written, its implementation.

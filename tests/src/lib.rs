@@ -6,6 +6,7 @@ pub mod ast_eq;
 pub mod fixtures;
 pub mod generate;
 pub mod memory_loader;
+pub mod run_json;
 pub mod test_catalog;
 
 use std::path::PathBuf;

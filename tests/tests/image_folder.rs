@@ -1,10 +1,12 @@
 //! `dataset.image_folder` end to end: a class-per-folder tree of PNG and JPEG files
 //! of mixed sizes is read, trained on and evaluated by `pipe run`; a second run is
 //! cached, and replacing one image's pixels reruns the dataset (the folder's
-//! content, not its names, is the key).
+//! content, not its names, is the key). Streamed (`stream: true`), the same
+//! folder trains and evaluates to the same numbers, and a stage that needs the
+//! images in memory says how to get them.
 
 use image::{ImageFormat, Rgb, RgbImage};
-use pipe_tests::pipe;
+use pipe_tests::run_json::{node, run_in, run_json};
 use serde_json::Value;
 use std::path::Path;
 
@@ -45,26 +47,7 @@ fn write_tree(root: &Path) {
 }
 
 fn run(dir: &Path) -> Value {
-    let out = pipe()
-        .current_dir(dir)
-        .args(["run", "p.pipe", "--format", "json"])
-        .output()
-        .expect("pipe runs");
-    assert!(
-        out.status.success(),
-        "pipe run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON summary")
-}
-
-fn node<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap_or_else(|| panic!("no node `{name}` in {summary}"))
+    run_json(dir, "p.pipe", &[])
 }
 
 #[test]
@@ -101,15 +84,56 @@ fn an_undecodable_file_is_an_error_naming_it() {
     write_tree(dir.path());
     std::fs::write(dir.path().join("photos/dark/broken.png"), b"not a png").expect("write");
     std::fs::write(dir.path().join("p.pipe"), PIPELINE).expect("write pipeline");
-    let out = pipe()
-        .current_dir(dir.path())
-        .args(["run", "p.pipe"])
-        .output()
-        .expect("pipe runs");
+    let out = run_in(dir.path(), "p.pipe", &[]);
     assert!(!out.status.success(), "a broken image fails the run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("broken.png") && stderr.contains("cannot be decoded"),
+        "{stderr}"
+    );
+}
+
+/// The metrics of every node of a run of `PIPELINE`, with `stream: true` or not.
+fn metrics_with_stream(stream: bool) -> Vec<(String, Value)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(dir.path());
+    let text = PIPELINE
+        .replace(
+            "channels: \"gray\")",
+            &format!("channels: \"gray\", stream: {stream})"),
+        )
+        .replace("epochs: 30", "epochs: 3");
+    std::fs::write(dir.path().join("p.pipe"), text).expect("write pipeline");
+    let summary = run(dir.path());
+    ["data", "parts", "net", "fit", "acc"]
+        .iter()
+        .map(|&n| (n.to_string(), node(&summary, n)["metrics"].clone()))
+        .collect()
+}
+
+#[test]
+fn streamed_from_disk_it_trains_and_evaluates_to_the_same_numbers() {
+    let in_memory = metrics_with_stream(false);
+    let streamed = metrics_with_stream(true);
+    assert_eq!(streamed, in_memory);
+    assert!(streamed[4].1["accuracy"].is_number(), "{streamed:?}");
+}
+
+#[test]
+fn a_stage_that_needs_images_in_memory_says_how_to_get_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(dir.path());
+    let text = "\
+let data = dataset.image_folder(dir: \"photos\", size: 8, stream: true)
+let net = model.mlp(input: data, seed: 1)
+let small = finetune.bias_only(model: net, data: data, epochs: 1)
+";
+    std::fs::write(dir.path().join("p.pipe"), text).expect("write");
+    let out = run_in(dir.path(), "p.pipe", &[]);
+    assert!(!out.status.success(), "finetune reads images in memory");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("streams its images") && stderr.contains("drop `stream: true`"),
         "{stderr}"
     );
 }

@@ -3,6 +3,7 @@
 //! run directory, exit codes and messages for bad input.
 
 use pipe_tests::pipe;
+use pipe_tests::run_json::{node, run_in, run_json};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -16,36 +17,17 @@ let sizes = for n in [8, 16] => dataset.sample(parts.test, n: n)
 ";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    pipe()
-        .current_dir(dir)
-        .arg("run")
-        .arg("p.pipe")
-        .args(args)
-        .output()
-        .expect("pipe runs")
+    run_in(dir, "p.pipe", args)
 }
 
 fn json_run(dir: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--format", "json"];
-    all.extend_from_slice(args);
-    let out = run(dir, &all);
-    assert!(
-        out.status.success(),
-        "pipe run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is exactly the JSON summary")
+    run_json(dir, "p.pipe", args)
 }
 
 fn status_of(summary: &Value, name: &str) -> String {
-    summary["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap_or_else(|| panic!("no node `{name}` in {summary}"))["status"]
+    node(summary, name)["status"]
         .as_str()
-        .unwrap()
+        .expect("a status")
         .to_string()
 }
 

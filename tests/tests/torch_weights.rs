@@ -2,7 +2,7 @@
 //! names (docs/weights.md) replaces the seed's initial weights; the file's content
 //! is part of the node's key; a file missing a tensor fails the run naming it.
 
-use pipe_tests::pipe;
+use pipe_tests::run_json::{node, run_in, run_json};
 use serde_json::Value;
 use std::path::Path;
 
@@ -46,30 +46,11 @@ let acc = eval.classify(model: net, data: parts.test)
 ";
 
 fn run(dir: &Path) -> std::process::Output {
-    pipe()
-        .current_dir(dir)
-        .args(["run", "p.pipe", "--format", "json"])
-        .output()
-        .expect("pipe runs")
+    run_in(dir, "p.pipe", &["--format", "json"])
 }
 
 fn summary(dir: &Path) -> Value {
-    let out = run(dir);
-    assert!(
-        out.status.success(),
-        "pipe run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON summary")
-}
-
-fn node<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap_or_else(|| panic!("no node `{name}` in {s}"))
+    run_json(dir, "p.pipe", &[])
 }
 
 #[test]

@@ -392,6 +392,51 @@ pub fn clear(net: &mut Network) {
     for_each_quantizable(net, &mut |_, layer| *layer.quant = None);
 }
 
+/// Writes each hooked layer's quantized weights (what its forward pass uses)
+/// over the float ones and removes the hooks, for a file other tools load as a
+/// float model. Returns the distinct weight and activation bit widths, each as
+/// `8` or `4,8` (`32` is float), or `None` for a float network.
+pub fn bake(net: &mut Network) -> Option<(String, String)> {
+    let (mut weight_bits, mut act_bits) = (Vec::new(), Vec::new());
+    for block in &mut net.blocks {
+        block.body.for_each_layer(&mut |layer| {
+            let any = layer.as_any_mut();
+            let target = if let Some(l) = any.downcast_mut::<Linear>() {
+                Some((&mut l.weight, l.out_features, &mut l.quant))
+            } else if let Some(c) = any.downcast_mut::<Conv2d>() {
+                Some((&mut c.weight, c.shape.out_ch, &mut c.quant))
+            } else {
+                None
+            };
+            let Some((weight, out, quant)) = target else {
+                return;
+            };
+            let Some(q) = quant.take() else {
+                return;
+            };
+            weight.value.data = q.weights(&weight.value.data, out);
+            let bits = if q.pow2.is_some() { 0 } else { q.weight_bits };
+            weight_bits.push(bits);
+            act_bits.push(q.act_bits);
+        });
+    }
+    if weight_bits.is_empty() {
+        return None;
+    }
+    Some((distinct_list(weight_bits), distinct_list(act_bits)))
+}
+
+/// `[8, 4, 8]` as `4,8`; 0 (power-of-two weights) as `pow2`.
+fn distinct_list(mut bits: Vec<u32>) -> String {
+    bits.sort_unstable();
+    bits.dedup();
+    let names: Vec<String> = bits
+        .iter()
+        .map(|&b| if b == 0 { "pow2".into() } else { b.to_string() })
+        .collect();
+    names.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,5 +560,72 @@ mod tests {
             .bits(),
             4
         );
+    }
+
+    /// A small ViT (attention projections are nested `Linear`s) and a CNN.
+    fn nets() -> Vec<Network> {
+        let families = [
+            crate::spec::Family::Vit {
+                patch: 2,
+                dim: 8,
+                depth: 1,
+                heads: 2,
+                mlp_ratio: 2.0,
+            },
+            crate::spec::Family::Cnn {
+                channels: vec![4, 6],
+                kernel: 3,
+                hidden: 8,
+            },
+        ];
+        families
+            .into_iter()
+            .map(|family| {
+                let spec = crate::spec::ModelSpec {
+                    family,
+                    input: [1, 8, 8],
+                    classes: 3,
+                    dropout: 0.0,
+                    seed: 5,
+                };
+                Network::build(&spec).expect("builds")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_baked_network_computes_what_the_hooked_one_did() {
+        let x: Vec<f32> = (0..2 * 64).map(|i| ((i * 13 % 17) as f32) / 17.0).collect();
+        for mut net in nets() {
+            let mut hooked = 0;
+            for_each_quantizable(&mut net, &mut |_, layer| {
+                *layer.quant = Some(FakeQuant::new(3, 32));
+                hooked += 1;
+            });
+            let input = || crate::layer::Tensor::from_vec(&[2, 1, 8, 8], x.clone());
+            let with_hooks = net.forward(input(), crate::layer::Mode::Eval).data;
+            let bits = bake(&mut net);
+            assert_eq!(bits, Some(("3".to_string(), "32".to_string())));
+            assert!(state(&mut net).is_empty(), "hooks removed");
+            let baked = net.forward(input(), crate::layer::Mode::Eval).data;
+            assert_eq!(baked, with_hooks, "{hooked} layers baked");
+            let mut levels = 0;
+            for_each_quantizable(&mut net, &mut |_, layer| {
+                let per = layer.weight.len() / layer.out_channels;
+                levels = levels.max(distinct(&layer.weight[..per]));
+            });
+            assert!(
+                levels <= 8,
+                "3-bit weights take at most 8 values, got {levels}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_float_network_bakes_to_itself() {
+        let mut net = nets().remove(1);
+        let before = net.save_weights().expect("weights");
+        assert_eq!(bake(&mut net), None);
+        assert_eq!(net.save_weights().expect("weights"), before);
     }
 }

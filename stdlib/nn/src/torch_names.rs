@@ -11,7 +11,7 @@ use crate::param::Param;
 use crate::spec::{Family, ModelSpec};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// PyTorch's BatchNorm counter: we keep no such state, so loading ignores it
 /// and export writes it as an int64 scalar 0 (what a fresh module holds), so
@@ -62,8 +62,18 @@ pub fn load_torch(net: &mut Network, bytes: &[u8]) -> Result<(), NnError> {
 }
 
 /// Every param and buffer as a PyTorch safetensors file (f32, little-endian),
-/// with `num_batches_tracked` as int64 0 beside each BatchNorm.
+/// with `num_batches_tracked` as int64 0 beside each BatchNorm: byte for byte
+/// what PyTorch's `save_file(model.state_dict())` writes.
 pub fn export_torch(net: &mut Network) -> Result<Vec<u8>, NnError> {
+    export_torch_with(net, None)
+}
+
+/// [`export_torch`] with string metadata in the file's header (`format: pt`
+/// is added, as PyTorch's own writer does when given metadata).
+pub fn export_torch_with(
+    net: &mut Network,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, NnError> {
     let pairs = name_pairs(net)?;
     let spec = net.spec.clone();
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -86,7 +96,11 @@ pub fn export_torch(net: &mut Network) -> Result<Vec<u8>, NnError> {
                 .map_err(|e| NnError::Weights(format!("`{name}`: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| NnError::Weights(e.to_string()))
+    let metadata = metadata.map(|mut m| {
+        m.insert("format".into(), "pt".into());
+        m
+    });
+    safetensors::serialize(views, metadata).map_err(|e| NnError::Weights(e.to_string()))
 }
 
 fn check_tensor(file: &SafeTensors, torch: &str, shape: &[usize]) -> Result<(), NnError> {

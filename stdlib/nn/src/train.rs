@@ -1,7 +1,10 @@
-//! The supervised training loop and batched inference over in-memory images
-//! `[N, C, H, W]`. Deterministic for a seed at a fixed thread count: the
-//! shuffle, augmentation and dropout all draw from seeded generators. The
-//! caller observes and may stop it through a per-batch callback.
+//! The supervised training loop and batched inference over labelled images
+//! `[N, C, H, W]`, held in memory or read batch by batch from a
+//! [`SampleSource`] (a folder larger than memory). Deterministic for a seed at a
+//! fixed thread count: the shuffle, augmentation and dropout all draw from
+//! seeded generators, and a source yields the same values as the in-memory set
+//! it stands for. The caller observes and may stop it through a per-batch
+//! callback.
 
 use crate::init::Rng8;
 use crate::layer::{Mode, Tensor};
@@ -35,6 +38,43 @@ impl Images<'_> {
     }
 }
 
+/// Why a source could not produce a batch (a file vanished or no longer decodes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SampleError(pub String);
+
+/// Labelled samples that are read a batch at a time: the training loop and
+/// inference see only this, so a set need not fit in memory.
+pub trait SampleSource: Sync {
+    fn labels(&self) -> &[u32];
+    /// Channels, height, width of one sample.
+    fn shape(&self) -> [usize; 3];
+    /// The samples at `indices`, in that order, sample-major.
+    fn read(&self, indices: &[usize]) -> Result<Vec<f32>, SampleError>;
+
+    fn len(&self) -> usize {
+        self.labels().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.labels().is_empty()
+    }
+}
+
+impl SampleSource for Images<'_> {
+    fn labels(&self) -> &[u32] {
+        self.y
+    }
+
+    fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    fn read(&self, indices: &[usize]) -> Result<Vec<f32>, SampleError> {
+        Ok(copy_samples(self, indices))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -60,10 +100,11 @@ pub struct EpochStats {
 }
 
 /// Trains `net` in place. `on_batch` runs after every optimisation step with
-/// the number of steps done; an error from it stops training and is returned.
-pub fn train<E>(
+/// the number of steps done; an error from it, or a batch the source cannot
+/// read, stops training and is returned.
+pub fn train<E: From<SampleError>>(
     net: &mut Network,
-    data: Images,
+    data: &dyn SampleSource,
     cfg: &TrainConfig,
     mut on_batch: impl FnMut(usize) -> Result<(), E>,
 ) -> Result<Vec<EpochStats>, E> {
@@ -87,8 +128,9 @@ pub fn train<E>(
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         let mut lr = schedule.lr(step);
         for batch in order.chunks(bs) {
-            let x = gather(data, batch, cfg.augment.then_some(&mut rng));
-            let labels: Vec<u32> = batch.iter().map(|&i| data.y[i]).collect();
+            let samples = data.read(batch)?;
+            let x = augmented(samples, data.shape(), cfg.augment.then_some(&mut rng));
+            let labels: Vec<u32> = batch.iter().map(|&i| data.labels()[i]).collect();
             net.zero_grad();
             let logits = net.forward(x, Mode::Train);
             let out = cross_entropy(&logits, &labels, cfg.label_smoothing);
@@ -113,18 +155,29 @@ pub fn train<E>(
 /// The batch `[B, C, H, W]` of samples `indices`, randomly shifted (and, for
 /// colour images, flipped) when a generator is given.
 pub(crate) fn gather(data: Images, indices: &[usize], rng: Option<&mut Rng8>) -> Tensor {
+    augmented(copy_samples(&data, indices), data.shape, rng)
+}
+
+fn copy_samples(data: &Images, indices: &[usize]) -> Vec<f32> {
     let len = data.sample_len();
     let mut x = Vec::with_capacity(indices.len() * len);
     for &i in indices {
         x.extend_from_slice(&data.x[i * len..(i + 1) * len]);
     }
+    x
+}
+
+/// `x` (sample-major, `shape` each) as a batch tensor, each sample augmented
+/// when a generator is given.
+fn augmented(mut x: Vec<f32>, shape: [usize; 3], rng: Option<&mut Rng8>) -> Tensor {
+    let len: usize = shape.iter().product();
     if let Some(rng) = rng {
-        for sample in x.chunks_exact_mut(len) {
-            augment(sample, data.shape, rng);
+        for sample in x.chunks_exact_mut(len.max(1)) {
+            augment(sample, shape, rng);
         }
     }
-    let [c, h, w] = data.shape;
-    Tensor::from_vec(&[indices.len(), c, h, w], x)
+    let [c, h, w] = shape;
+    Tensor::from_vec(&[x.len() / len.max(1), c, h, w], x)
 }
 
 /// Random crop after zero padding (pad 2, or 1 below 16 pixels) and, for images
@@ -176,4 +229,19 @@ pub fn classify(net: &mut Network, x: &[f32], batch: usize) -> Vec<u32> {
         .chunks_exact(logits.cols().max(1))
         .map(|r| argmax(r) as u32)
         .collect()
+}
+
+/// Predicted class per sample of `data`, read `batch` samples at a time: the
+/// same batches, so the same classes, as [`classify`] over the set in memory.
+pub fn classify_source(
+    net: &mut Network,
+    data: &dyn SampleSource,
+    batch: usize,
+) -> Result<Vec<u32>, SampleError> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(all.len());
+    for chunk in all.chunks(batch.max(1)) {
+        out.extend(classify(net, &data.read(chunk)?, batch));
+    }
+    Ok(out)
 }

@@ -7,7 +7,7 @@
 use flate2::read::GzDecoder;
 use pipe_nn::optim::OptimizerKind;
 use pipe_nn::schedule::ScheduleKind;
-use pipe_nn::train::{classify, train, Images, TrainConfig};
+use pipe_nn::train::{classify, train, Images, SampleError, TrainConfig};
 use pipe_nn::{Family, ModelSpec, Network};
 use std::io::Read;
 use std::path::PathBuf;
@@ -90,7 +90,7 @@ fn accuracy(data: &Data, family: Family, cfg: &TrainConfig) -> f32 {
         shape: data.shape,
     };
     let start = Instant::now();
-    let curve = train(&mut net, train_set, cfg, |_| Ok::<(), ()>(())).unwrap();
+    let curve = train(&mut net, &train_set, cfg, |_| Ok::<(), SampleError>(())).unwrap();
     let pred = classify(&mut net, &data.x[n_train * len..], 256);
     let test = &data.y[n_train..];
     let correct = pred.iter().zip(test).filter(|(a, b)| a == b).count();

@@ -218,7 +218,7 @@ fn freezing_lower_blocks_leaves_them_untouched() {
 fn training_is_deterministic_for_a_seed() {
     use pipe_nn::optim::OptimizerKind;
     use pipe_nn::schedule::ScheduleKind;
-    use pipe_nn::train::{train, Images, TrainConfig};
+    use pipe_nn::train::{train, Images, SampleError, TrainConfig};
     let x = images(40);
     let y: Vec<u32> = (0..40).map(|i| i % 10).collect();
     let cfg = |seed| TrainConfig {
@@ -241,7 +241,7 @@ fn training_is_deterministic_for_a_seed() {
             y: &y,
             shape: [1, 8, 8],
         };
-        let curve = train(&mut net, data, &cfg(seed), |_| Ok::<(), ()>(())).unwrap();
+        let curve = train(&mut net, &data, &cfg(seed), |_| Ok::<(), SampleError>(())).unwrap();
         (curve, net.save_weights().unwrap())
     };
     let (a, b, c) = (run(1), run(1), run(2));

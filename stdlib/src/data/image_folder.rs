@@ -8,12 +8,18 @@
 //! Pixels are scaled to [0, 1] (torchvision's `ToTensor`); per-channel mean/std
 //! normalisation is left to the model, as for every other dataset here. Every bad
 //! file is an error naming it; nothing here panics on file content.
+//!
+//! With `stream: true` the stage decodes nothing: it lists the files and returns
+//! an [`ImageStream`] that the learning stages read a batch at a time
+//! (`data/image_stream.rs`), so a folder larger than memory works.
 
+use super::image_stream::ImageStream;
 use super::{classify_set, file_error, single_output};
-use crate::dataset::ImageSet;
+use crate::dataset::{Dataset, DatasetData, ImageSet};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageReader, Limits};
+use pipe_lang::types::Task;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +32,8 @@ const MAX_SIDE: u32 = 16_384;
 const MAX_DECODE_BYTES: u64 = 512 << 20;
 
 /// How images of other sizes reach `size`×`size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Resize {
     /// Shorter side to `size` (bilinear), then the central square: torchvision's
     /// `Resize(size)` + `CenterCrop(size)`.
@@ -51,7 +58,7 @@ impl Resize {
 }
 
 /// What to read: the tree, the square side and the channel count (1 or 3).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub dir: PathBuf,
     pub size: u32,
@@ -70,23 +77,34 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         },
         resize: Resize::parse(input.str("resize")?)?,
     };
-    let set = load(&request)?;
     let name = request
         .dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".into());
-    single_output(classify_set(format!("image_folder/{name}"), set))
+    let name = format!("image_folder/{name}");
+    if !input.bool("stream")? {
+        return single_output(classify_set(name, load(&request)?));
+    }
+    let stream = ImageStream::new(&request)?;
+    let metrics = std::collections::BTreeMap::from([
+        ("samples".to_string(), stream.len() as f64),
+        ("classes".to_string(), stream.class_names.len() as f64),
+    ]);
+    let dataset = Dataset {
+        name,
+        task: Task::Classify,
+        data: DatasetData::ImageStream(stream),
+    };
+    Ok(
+        StageOutput::single(crate::Artifact::Dataset(std::sync::Arc::new(dataset)))
+            .with_metrics(&metrics),
+    )
 }
 
 /// Reads the whole tree into one image set.
 pub fn load(request: &Request) -> Result<ImageSet, StageError> {
-    let classes = class_dirs(&request.dir)?;
-    let mut files = Vec::new();
-    for (label, (_, dir)) in classes.iter().enumerate() {
-        let in_class = image_files(dir)?;
-        files.extend(in_class.into_iter().map(|f| (f, label as u32)));
-    }
+    let Listing { class_names, files } = list(&request.dir)?;
     let pixels: Vec<Vec<f32>> = files
         .par_iter()
         .map(|(path, _)| decode(path, request))
@@ -96,9 +114,30 @@ pub fn load(request: &Request) -> Result<ImageSet, StageError> {
         channels: request.channels,
         height: side,
         width: side,
-        class_names: classes.into_iter().map(|(name, _)| name).collect(),
+        class_names,
         x: pixels.concat(),
         y: files.iter().map(|&(_, label)| label).collect(),
+    })
+}
+
+/// A folder's classes and images, in the set's order.
+pub(crate) struct Listing {
+    pub class_names: Vec<String>,
+    /// Every image file with its label.
+    pub files: Vec<(PathBuf, u32)>,
+}
+
+pub(crate) fn list(root: &Path) -> Result<Listing, StageError> {
+    let classes = class_dirs(root)?;
+    let mut files = Vec::new();
+    for (label, (_, dir)) in classes.iter().enumerate() {
+        let label = u32::try_from(label)
+            .map_err(|_| file_error(root, "has more class folders than a label can number"))?;
+        files.extend(image_files(dir)?.into_iter().map(|f| (f, label)));
+    }
+    Ok(Listing {
+        class_names: classes.into_iter().map(|(name, _)| name).collect(),
+        files,
     })
 }
 
@@ -163,7 +202,7 @@ fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, StageError> {
 }
 
 /// One file as `channels`×`size`×`size` planar floats in [0, 1].
-fn decode(path: &Path, request: &Request) -> Result<Vec<f32>, StageError> {
+pub(crate) fn decode(path: &Path, request: &Request) -> Result<Vec<f32>, StageError> {
     let image = open(path)?;
     let image = fit(image, request).map_err(|message| file_error(path, message))?;
     let side = request.size as usize;

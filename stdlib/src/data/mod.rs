@@ -12,6 +12,7 @@ pub mod coco_vid;
 pub mod digits;
 pub mod idx;
 pub mod image_folder;
+pub mod image_stream;
 pub mod moving_shapes;
 pub mod regions;
 pub mod shapes;
@@ -97,7 +98,11 @@ pub(crate) fn classify_set(name: impl Into<String>, images: ImageSet) -> Dataset
 }
 
 /// The headline numbers of one image set.
-pub(crate) fn size_metrics(prefix: &str, images: &ImageSet) -> BTreeMap<String, f64> {
+pub(crate) fn size_metrics<'a>(
+    prefix: &str,
+    images: impl Into<crate::dataset::ImageView<'a>>,
+) -> BTreeMap<String, f64> {
+    let images = images.into();
     BTreeMap::from([
         (format!("{prefix}samples"), images.len() as f64),
         ("classes".to_string(), images.classes() as f64),

@@ -6,7 +6,7 @@
 
 use crate::artifact::Artifact;
 use crate::data::size_metrics;
-use crate::dataset::{Dataset, DatasetData, ImageSet};
+use crate::dataset::{Dataset, DatasetData, ImageView};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use rand::seq::{index, SliceRandom};
 use rand::SeedableRng;
@@ -21,7 +21,7 @@ pub fn run_split(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput,
     if let DatasetData::AvSegments(set) = &data.data {
         return crate::data::av::split(data, set, test, &mut rng);
     }
-    let set = data.images()?;
+    let set = data.image_view()?;
     let (test_idx, train_idx) = if input.bool("stratify")? {
         stratified(set, test, 0, &mut rng)
     } else {
@@ -34,7 +34,7 @@ pub fn run_split(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput,
 pub fn run_sample(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput, StageError> {
     let data = input.dataset("data")?;
     let n = input.usize("n")?;
-    let set = data.images()?;
+    let set = data.image_view()?;
     if n == 0 || n > set.len() {
         return Err(StageError::Invalid(format!(
             "n must be 1..{} (the size of `{}`), got {n}",
@@ -45,7 +45,7 @@ pub fn run_sample(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput
     let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
     let picked = index::sample(&mut rng, set.len(), n).into_vec();
     let part = subset(data, "sample", &picked)?;
-    let metrics = size_metrics("", part.images()?);
+    let metrics = size_metrics("", part.image_view()?);
     Ok(StageOutput::single(Artifact::Dataset(Arc::new(part))).with_metrics(&metrics))
 }
 
@@ -53,7 +53,7 @@ pub fn run_labeled(input: &StageInput, _ctx: &StageContext) -> Result<StageOutpu
     let data = input.dataset("data")?;
     let fraction = input.f64("fraction")?;
     let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
-    let (labeled, unlabeled) = stratified(data.images()?, fraction, 1, &mut rng);
+    let (labeled, unlabeled) = stratified(data.image_view()?, fraction, 1, &mut rng);
     require_nonempty(
         "fraction",
         fraction,
@@ -73,13 +73,13 @@ pub fn run_labeled(input: &StageInput, _ctx: &StageContext) -> Result<StageOutpu
 /// Per class: shuffle, then the first round(count · fraction) indices (at least
 /// `min_per_class` when the class has that many) go to the first part.
 fn stratified(
-    set: &ImageSet,
+    set: ImageView,
     fraction: f64,
     min_per_class: usize,
     rng: &mut ChaCha8Rng,
 ) -> (Vec<usize>, Vec<usize>) {
     let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, &y) in set.y.iter().enumerate() {
+    for (i, &y) in set.labels().iter().enumerate() {
         by_class.entry(y).or_default().push(i);
     }
     let (mut first, mut rest) = (Vec::new(), Vec::new());
@@ -128,7 +128,7 @@ fn subset(data: &Dataset, part: &str, indices: &[usize]) -> Result<Dataset, Stag
     Ok(Dataset {
         name: data.derived_name(part),
         task: data.task,
-        data: DatasetData::Images(data.images()?.select(indices)),
+        data: data.image_view()?.select(indices),
     })
 }
 
@@ -143,7 +143,7 @@ fn two_parts(
     let metrics = BTreeMap::from([
         (format!("{a_name}_samples"), a.len() as f64),
         (format!("{b_name}_samples"), b.len() as f64),
-        ("classes".to_string(), data.images()?.classes() as f64),
+        ("classes".to_string(), data.image_view()?.classes() as f64),
     ]);
     Ok(StageOutput::record([
         (a_name, Artifact::Dataset(Arc::new(a_set))),
@@ -156,6 +156,7 @@ fn two_parts(
 mod tests {
     use super::*;
     use crate::data::testutil::{args, dataset as single, field, run_in, val};
+    use crate::dataset::ImageSet;
     use crate::Input;
     use pipe_lang::types::Task;
     use pipe_lang::value::Value;

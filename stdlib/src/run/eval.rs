@@ -7,7 +7,7 @@ use crate::artifact::Artifact;
 use crate::metrics::Metrics;
 use crate::run::train::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_nn::train::classify as predict_classes;
+use pipe_nn::train::classify_source;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,11 +17,11 @@ const BATCH: usize = 256;
 pub fn classify(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let mut net = input.model("model")?.network()?;
     select_width(&mut net, input.f64("width")?)?;
-    let data = input.dataset("data")?.images()?;
+    let data = input.dataset("data")?.image_view()?;
     check_fits(data, &net.spec)?;
     ctx.check_cancelled()?;
-    let predicted = predict_classes(&mut net, &data.x, BATCH);
-    let metrics = score(&predicted, &data.y, &data.class_names);
+    let predicted = classify_source(&mut net, &data, BATCH)?;
+    let metrics = score(&predicted, data.labels(), data.class_names());
     Ok(
         StageOutput::single(Artifact::Metrics(Arc::new(metrics.clone())))
             .with_metrics(&metrics.values),

@@ -74,7 +74,7 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
         y: &data.y,
         shape: [data.channels, data.height, data.width],
     };
-    let curve = train(&mut net, images, &cfg, |_| {
+    let curve = train(&mut net, &images, &cfg, |_| {
         ctx.progress.advance(1);
         ctx.check_cancelled()
     })?;

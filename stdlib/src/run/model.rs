@@ -1,7 +1,8 @@
 //! Implementations of `model.mlp`, `model.cnn`, `model.vit`,
 //! `model.mobilenet_v2` and `model.mobilenet_v3`: read the parameters, take
 //! the input shape and classes from the `input` dataset, and build a freshly
-//! initialised network on the tensor backend.
+//! initialised network on the tensor backend; `model.export` writes one back
+//! as PyTorch safetensors.
 
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData};
@@ -99,8 +100,8 @@ fn sample_shape(data: &Dataset) -> Result<([usize; 3], usize), StageError> {
     if let DatasetData::Videos(v) = &data.data {
         return Ok(([v.channels, v.height, v.width], v.classes()));
     }
-    let d = data.images()?;
-    Ok(([d.channels, d.height, d.width], d.classes()))
+    let d = data.image_view()?;
+    Ok((d.shape(), d.classes()))
 }
 
 fn build(
@@ -152,4 +153,30 @@ pub fn model_output(net: &mut Network, extra: &[(&str, f64)]) -> Result<StageOut
     metrics.extend(extra.iter().map(|(k, v)| (k.to_string(), *v)));
     let model = Model::from_network(net)?;
     Ok(StageOutput::single(Artifact::Model(Arc::new(model))).with_metrics(&metrics))
+}
+
+/// `model.export`: the PyTorch-named safetensors of `model` (quantized weights
+/// baked in), with `params` and `bytes` as metrics.
+pub fn export(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput, StageError> {
+    let mut net = input.model("model")?.network()?;
+    let bits = pipe_nn::quant::bake(&mut net);
+    let mut metadata = std::collections::HashMap::from([(
+        "pipe.architecture".to_string(),
+        net.spec.name().to_string(),
+    )]);
+    if let Some((weights, activations)) = bits {
+        metadata.insert("pipe.weight_bits".into(), weights);
+        metadata.insert("pipe.activation_bits".into(), activations);
+    }
+    let bytes =
+        pipe_nn::torch_names::export_torch_with(&mut net, Some(metadata)).map_err(nn_error)?;
+    let metrics = BTreeMap::from([
+        ("params".to_string(), net.trainable_params() as f64),
+        ("bytes".to_string(), bytes.len() as f64),
+    ]);
+    let file = crate::output_file::OutputFile {
+        extension: "safetensors".into(),
+        bytes,
+    };
+    Ok(StageOutput::single(Artifact::File(Arc::new(file))).with_metrics(&metrics))
 }

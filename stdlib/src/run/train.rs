@@ -3,13 +3,13 @@
 //! and polling cancellation every batch) and returns `{model, metrics, curve}`.
 
 use crate::artifact::Artifact;
-use crate::dataset::ImageSet;
+use crate::dataset::ImageView;
 use crate::metrics::{Cell, Metrics, Table};
 use crate::model::Model;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::optim::OptimizerKind;
 use pipe_nn::schedule::ScheduleKind;
-use pipe_nn::train::{train, EpochStats, Images, TrainConfig};
+use pipe_nn::train::{train, EpochStats, TrainConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput,
     }
     let model = input.model("model")?;
     let mut net = model.network()?;
-    let data = input.dataset("data")?.images()?;
+    let data = input.dataset("data")?.image_view()?;
     check_fits(data, &net.spec)?;
     let cfg = config(input)?;
     let steps = cfg.epochs
@@ -27,12 +27,7 @@ pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput,
             .len()
             .div_ceil(cfg.batch_size.clamp(1, data.len().max(1)));
     ctx.progress.set_total(steps as u64, "batches");
-    let images = Images {
-        x: &data.x,
-        y: &data.y,
-        shape: [data.channels, data.height, data.width],
-    };
-    let curve = train(&mut net, images, &cfg, |_| {
+    let curve = train(&mut net, &data, &cfg, |_| {
         ctx.progress.advance(1);
         ctx.check_cancelled()
     })?;
@@ -90,8 +85,12 @@ pub fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
 }
 
 /// The dataset must have the shape and classes the model was built for.
-pub fn check_fits(data: &ImageSet, spec: &pipe_nn::ModelSpec) -> Result<(), StageError> {
-    let shape = [data.channels, data.height, data.width];
+pub fn check_fits<'a>(
+    data: impl Into<ImageView<'a>>,
+    spec: &pipe_nn::ModelSpec,
+) -> Result<(), StageError> {
+    let data = data.into();
+    let shape = data.shape();
     if shape != spec.input {
         return Err(StageError::Invalid(format!(
             "the model was built for {:?} images (C, H, W) but the dataset has {shape:?}; build the model with `input:` this dataset",
@@ -156,6 +155,7 @@ pub fn table(curve: &[EpochStats]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::ImageSet;
     use pipe_nn::{Family, ModelSpec};
 
     fn images(channels: usize, side: usize, classes: usize) -> ImageSet {

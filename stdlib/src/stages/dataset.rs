@@ -122,6 +122,17 @@ fn image_folder() -> StageDef {
                      (torchvision's `Resize` + `CenterCrop`); `stretch`: both sides to \
                      `size`; `none`: every image must already be `size`×`size`.",
                 ),
+                flag(
+                    "stream",
+                    false,
+                    "Read the images from their files a batch at a time instead of \
+                     decoding the folder into memory: for a folder larger than memory. \
+                     Each epoch decodes every image again (as a PyTorch `DataLoader` \
+                     does); the numbers are the same as in memory. Read by `model.*` \
+                     (as `input:`), `train.supervised`, `eval.classify` and \
+                     `dataset.split` / `sample` / `labeled`; other stages ask for the \
+                     images in memory.",
+                ),
             ],
             classify(),
         ),

@@ -1,6 +1,7 @@
 //! `model.*`: signatures of every model constructor, one function each. A model
 //! stage builds an untrained network (weights initialised from `seed`) shaped for
-//! its `input:` dataset; training happens in `train.*`.
+//! its `input:` dataset; training happens in `train.*`. `model.export` hands a
+//! model back to PyTorch.
 
 use super::common::*;
 use crate::stage::StageDef;
@@ -18,6 +19,7 @@ pub fn defs() -> Vec<StageDef> {
         temporal_transformer(),
         dual_encoder(),
         slimmable(),
+        export(),
     ]
 }
 
@@ -308,5 +310,24 @@ fn slimmable() -> StageDef {
             Type::Model,
         ),
         Some(crate::run::slimmable::model),
+    )
+}
+
+fn export() -> StageDef {
+    def(
+        sig(
+            "model",
+            "export",
+            "The model's weights as a PyTorch safetensors file under PyTorch's names \
+             (timm's for `vit`, torchvision's for `mobilenet_v2`/`v3`; docs/weights.md), \
+             written into every run directory as `<binding>.safetensors`: \
+             `model.load_state_dict(safetensors.torch.load_file(path))` on the same \
+             architecture loads it. A quantized model exports the weights its forward \
+             pass uses (on the quantization grid) and names the bit widths in the file's \
+             metadata; activation quantization is not part of a state dict.",
+            vec![model("model", "The model to export: any `model.mlp`, `cnn`, `vit`, `mobilenet_v2` or `mobilenet_v3`, trained, fine-tuned or quantized.")],
+            Type::File,
+        ),
+        Some(crate::run::model::export),
     )
 }

@@ -34,6 +34,7 @@ const EXPECTED: &[&str] = &[
     "model.temporal_transformer",
     "model.dual_encoder",
     "model.slimmable",
+    "model.export",
     "train.supervised",
     "train.supmae",
     "train.mae",
