@@ -136,7 +136,7 @@ fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
             text.trim()
         ));
     }
-    Ok((name.to_string(), crate::key::coerce(&value, &binding.ty)))
+    Ok((name.to_string(), value.coerced_to(&binding.ty)))
 }
 
 /// The constant value of `text` as written in a `.pipe` file.
