@@ -15,7 +15,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipe-noop-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 if [ -z "${PIPE:-}" ]; then
-  (cd "$ROOT" && cargo build --release -q -p pipe-interp --bin pipe)
+  (cd "$ROOT" && cargo build --release -q -p pipe-cli --bin pipe)
   PIPE="${CARGO_TARGET_DIR:-$ROOT/target}/release/pipe"
 fi
 if [ -z "${VENV:-}" ]; then

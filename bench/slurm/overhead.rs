@@ -3,7 +3,7 @@
 //! nodes run locally, then through Slurm at several `--slurm-group` sizes, and
 //! a short sweep at one node per task. Prints a Markdown table.
 //!
-//!     cargo bench -p pipe-interp --bench slurm_overhead
+//!     cargo bench -p pipe-cli --bench slurm_overhead
 //!     BENCH_NODES=1000 BENCH_GROUPS=1000,100,25 BENCH_SINGLE=20 cargo bench ...
 
 use std::path::Path;

@@ -24,7 +24,7 @@ fn grew(bytes: usize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
-/// The allocator the `pipe` binary runs on, with its setting (interp/src/main.rs,
+/// The allocator the `pipe` binary runs on, with its setting (cli/src/main.rs,
 /// `pipe_nn::allocator`): with glibc's,
 /// every large activation buffer was a fresh mmap, and page faults were a third
 /// of a MobileNetV2 training step.

@@ -9,7 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 pipe_bin="$(realpath "${1:-$repo/target/debug/pipe}")"
-[ -x "$pipe_bin" ] || { echo "check.sh: no pipe binary at $pipe_bin; build it with cargo build -p pipe-interp" >&2; exit 2; }
+[ -x "$pipe_bin" ] || { echo "check.sh: no pipe binary at $pipe_bin; build it with cargo build -p pipe-cli" >&2; exit 2; }
 
 if ! command -v nvim >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null

@@ -3,12 +3,13 @@
 //! signature (parameters with type, default, range, choices, tasks and docs;
 //! outputs; version). Reads only the catalog: never runs a stage or reads a file.
 
-use pipe_lang::catalog::{ParamSig, StageSig, NAMESPACES};
+use pipe_lang::catalog::{ParamSig, StageSig};
 use pipe_lang::suggest::closest;
 use pipe_lang::types::Type;
 use pipe_lang::units::{Dim, UNITS};
 use pipe_lang::value::Value;
 use pipe_stdlib::Stdlib;
+use pipe_stdlib::NAMESPACES;
 use std::fmt::Write;
 use std::process::ExitCode;
 

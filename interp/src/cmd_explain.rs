@@ -72,7 +72,9 @@ fn nodes_named(graph: &Graph, name: &str) -> Result<Vec<NodeId>, String> {
     if !exact.is_empty() {
         return Ok(exact);
     }
-    let roots = graph.roots(&[name.to_string()])?;
+    let roots = graph
+        .roots(&[name.to_string()])
+        .map_err(|e| e.to_string())?;
     if roots.is_empty() {
         return Err(format!("`{name}` is a plain value; no stage runs for it"));
     }

@@ -4,6 +4,7 @@
 //! Node ids are a topological order: a node is only created after its inputs.
 //! This module holds data only; it never evaluates, hashes or runs anything.
 
+use crate::error::UnknownBinding;
 use crate::key::Key;
 use pipe_lang::span::Span;
 use pipe_lang::value::Value;
@@ -137,7 +138,7 @@ impl Graph {
     }
 
     /// The nodes every root binding reads (all bindings when `names` is empty).
-    pub fn roots(&self, names: &[String]) -> Result<Vec<NodeId>, String> {
+    pub fn roots(&self, names: &[String]) -> Result<Vec<NodeId>, UnknownBinding> {
         let mut roots = Vec::new();
         if names.is_empty() {
             for (_, v) in &self.bindings {
@@ -154,11 +155,11 @@ impl Graph {
         Ok(roots)
     }
 
-    fn unknown_binding(&self, name: &str) -> String {
+    fn unknown_binding(&self, name: &str) -> UnknownBinding {
         let names = self.bindings.iter().map(|(n, _)| n.as_str());
-        match pipe_lang::suggest::closest(name, names) {
-            Some(s) => format!("no binding named `{name}` in the file (did you mean `{s}`?)"),
-            None => format!("no binding named `{name}` in the file"),
+        UnknownBinding {
+            name: name.to_string(),
+            suggestion: pipe_lang::suggest::closest(name, names).map(str::to_string),
         }
     }
 

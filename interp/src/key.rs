@@ -8,7 +8,6 @@
 use crate::graph::{Lowered, NodeId};
 use crate::input_hash::InputHasher;
 use pipe_lang::catalog::StageSig;
-use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -80,7 +79,7 @@ pub fn canonical_args(
         let canon = if param.path {
             canonical_path_arg(value, base_dir, inputs, param.name)?
         } else {
-            canonical(value, &param.ty, key_of_node)?
+            canonical(value, key_of_node)?
         };
         out.insert(param.name.to_string(), canon);
     }
@@ -114,75 +113,45 @@ pub fn resolve(base_dir: &Path, p: &str) -> PathBuf {
     }
 }
 
-/// Canonical JSON of one lowered value. Ints passed where floats are expected
-/// become floats, so `lr: 1` and `lr: 1.0` share a key.
+/// Canonical JSON of one lowered value. Lowering already coerced plain values
+/// to their parameter's type, so `lr: 1` and `lr: 1.0` arrive here alike.
 fn canonical(
     value: &Lowered,
-    ty: &Type,
     key_of_node: &dyn Fn(NodeId) -> Result<Key, String>,
 ) -> Result<Json, String> {
     Ok(match value {
-        Lowered::Plain(v) => plain(v, ty),
+        Lowered::Plain(v) => plain(v),
         Lowered::Output { node, field } => {
             json!({ "node": key_of_node(*node)?.hex(), "field": field })
         }
         Lowered::Record(fields) => {
             let mut map = serde_json::Map::new();
             for (k, v) in fields {
-                let fty = match ty {
-                    Type::Record(ts) => ts.get(k).cloned().unwrap_or(Type::Any),
-                    _ => Type::Any,
-                };
-                map.insert(k.clone(), canonical(v, &fty, key_of_node)?);
+                map.insert(k.clone(), canonical(v, key_of_node)?);
             }
             json!({ "record": map })
         }
         Lowered::List(items) => {
-            let ety = match ty {
-                Type::List(t) => (**t).clone(),
-                _ => Type::Any,
-            };
             let items = items
                 .iter()
-                .map(|v| canonical(v, &ety, key_of_node))
+                .map(|v| canonical(v, key_of_node))
                 .collect::<Result<Vec<_>, _>>()?;
             json!({ "list": items })
         }
         Lowered::Sweep(points) => {
-            let ety = match ty {
-                Type::Sweep(t) => (**t).clone(),
-                _ => Type::Any,
-            };
             let mut out = Vec::with_capacity(points.len());
             for p in points {
-                let coords: Vec<Json> = p
-                    .coords
-                    .iter()
-                    .map(|(k, v)| json!([k, plain(v, &Type::Any)]))
-                    .collect();
-                out.push(
-                    json!({ "coords": coords, "value": canonical(&p.value, &ety, key_of_node)? }),
-                );
+                let coords: Vec<Json> =
+                    p.coords.iter().map(|(k, v)| json!([k, plain(v)])).collect();
+                out.push(json!({ "coords": coords, "value": canonical(&p.value, key_of_node)? }));
             }
             json!({ "sweep": out })
         }
     })
 }
 
-fn plain(v: &Value, ty: &Type) -> Json {
-    let v = coerce(v, ty);
-    serde_json::to_value(&v).unwrap_or(Json::Null)
-}
-
-/// An int where a float is expected becomes a float (recursively through lists).
-pub fn coerce(v: &Value, ty: &Type) -> Value {
-    match (v, ty) {
-        (Value::Int(i), Type::Float) => Value::Float(*i as f64),
-        (Value::List(items), Type::List(t)) => {
-            Value::List(items.iter().map(|x| coerce(x, t)).collect())
-        }
-        _ => v.clone(),
-    }
+fn plain(v: &Value) -> Json {
+    serde_json::to_value(v).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]
@@ -200,14 +169,5 @@ mod tests {
         a.insert("n".to_string(), json!({"t": "int", "v": 4}));
         assert_ne!(k1, key_of("dataset.sample", 1, &a));
         assert_eq!(Key::parse(&k1.hex()), Some(k1));
-    }
-
-    #[test]
-    fn int_for_float_is_canonical() {
-        assert_eq!(coerce(&Value::Int(1), &Type::Float), Value::Float(1.0));
-        assert_eq!(
-            coerce(&Value::List(vec![Value::Int(2)]), &Type::list(Type::Float)),
-            Value::List(vec![Value::Float(2.0)])
-        );
     }
 }

@@ -4,6 +4,11 @@
 //! where one value is expected broadcasts, member access on a sweep maps.
 //! Identical calls (same key) share one node. Expressions are evaluated with an
 //! explicit work stack, so neither deep nesting nor long binding chains recurse.
+//! It consumes what the checker resolved: each call's stage, the parameter of each
+//! argument and the defaults (`Module::calls`), and each param's coerced value
+//! (`Module::params`); it never matches arguments again. A node's plain arguments
+//! are coerced to their parameter's type here, once (`Value::coerced_to`), so keys
+//! and stage inputs read them as they are.
 //! This module never runs a stage or reads the cache; its only I/O is hashing
 //! `path` inputs (through `key`).
 
@@ -12,18 +17,15 @@ use crate::input_hash::InputHasher;
 use crate::key::{self, Key};
 use crate::stage_set::StageSet;
 use pipe_lang::ast::{Expr, ExprKind, Ident, StmtKind};
-use pipe_lang::catalog::{StageSig, BUILTINS, NAMESPACES};
+use pipe_lang::catalog::{StageSig, BUILTINS};
 use pipe_lang::diagnostic::Diagnostic;
-use pipe_lang::program::{ModuleId, Program};
+use pipe_lang::program::{ModuleId, Program, ResolvedCall};
 use pipe_lang::span::Span;
 use pipe_lang::types::Type;
 use pipe_lang::units;
 use pipe_lang::value::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-/// Diagnostic code of a program the checker accepted but that cannot be lowered.
-const E_LOWER: &str = "E0900";
 
 /// Lowers `program`. `overrides` replace root params (already type-checked by
 /// `overrides::parse`). Returns every problem found, not only the first.
@@ -93,7 +95,7 @@ enum Task<'a> {
     Record(Vec<&'a str>),
     Call {
         sig: &'a StageSig,
-        params: Vec<&'static str>,
+        call: &'a ResolvedCall,
         span: Span,
     },
     Builtin {
@@ -149,12 +151,18 @@ impl<'a> Lowerer<'a> {
                     (&alias.name, slot)
                 }
                 StmtKind::Param { name, value, .. } => {
-                    let declared = module.bindings.get(&name.name).map(|b| &b.ty);
-                    let slot = match overrides.get(&name.name).filter(|_| is_root) {
+                    let set = overrides.get(&name.name).filter(|_| is_root);
+                    let value = match set.or_else(|| module.params.get(&name.name)) {
                         Some(v) => Some(Ev::Val(Lowered::Plain(v.clone()))),
-                        None => self.binding_value(&prefix, name, value),
+                        None => {
+                            self.error(
+                                value.span,
+                                format!("param `{}` has no constant value", name.name),
+                            );
+                            None
+                        }
                     };
-                    (&name.name, slot.map(|ev| coerce_param(ev, declared)))
+                    (&name.name, value)
                 }
                 StmtKind::Let { name, value } => {
                     (&name.name, self.binding_value(&prefix, name, value))
@@ -184,7 +192,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        let d = Diagnostic::error(E_LOWER, self.file(), span, message);
+        let d = Diagnostic::error(pipe_lang::codes::LOWER_FAILED, self.file(), span, message);
         self.diags.push(d);
     }
 
@@ -209,9 +217,9 @@ impl<'a> Lowerer<'a> {
                     let values = pop_n(&mut stack, n);
                     stack.push(values.and_then(|vals| self.record(&names, vals)));
                 }
-                Task::Call { sig, params, span } => {
-                    let values = pop_n(&mut stack, params.len());
-                    stack.push(values.and_then(|vals| self.call(sig, &params, vals, span)));
+                Task::Call { sig, call, span } => {
+                    let values = pop_n(&mut stack, call.params.len());
+                    stack.push(values.and_then(|vals| self.call(sig, call, vals, span)));
                 }
                 Task::Builtin { name, n, span } => {
                     let values = pop_n(&mut stack, n);
@@ -323,38 +331,22 @@ impl<'a> Lowerer<'a> {
                 return;
             }
         }
+        let program = self.program;
+        let resolved = program.modules[self.module].calls.get(&e.span);
         let stages = self.stages;
-        let sig = match path.as_slice() {
-            [ns, stage] if NAMESPACES.contains(ns) => stages.stage(ns, stage),
-            _ => None,
-        };
-        let Some(sig) = sig else {
+        let Some((call, sig)) =
+            resolved.and_then(|c| Some((c, stages.stage(c.namespace, c.stage)?)))
+        else {
             self.error(callee.span, "only stages and builtins can be called");
             stack.push(None);
             return;
         };
-        let mut params = Vec::with_capacity(args.len());
-        for (i, a) in args.iter().enumerate() {
-            let param = match &a.name {
-                Some(n) => sig.param(&n.name).map(|p| p.name),
-                None => sig.params.get(i).map(|p| p.name),
-            };
-            let Some(param) = param else {
-                self.error(
-                    a.span,
-                    format!("`{}` has no such parameter", sig.full_name()),
-                );
-                stack.push(None);
-                return;
-            };
-            params.push(param);
-        }
         tasks.push(Task::Call {
             sig,
-            params: params.clone(),
+            call,
             span: e.span,
         });
-        for (a, p) in args.iter().zip(params).rev() {
+        for (a, p) in args.iter().zip(&call.params).rev() {
             push_child(tasks, p.to_string(), &a.value);
         }
     }
@@ -368,12 +360,7 @@ impl<'a> Lowerer<'a> {
         if let Some(slot) = self.values[self.module].get(&id.name) {
             return slot.clone();
         }
-        let what = if NAMESPACES.contains(&id.name.as_str()) {
-            format!("`{}` is a namespace of stages, not a value", id.name)
-        } else {
-            format!("unknown name `{}`", id.name)
-        };
-        self.error(id.span, what);
+        self.error(id.span, format!("unknown name `{}`", id.name));
         None
     }
 
@@ -460,31 +447,17 @@ impl<'a> Lowerer<'a> {
     fn call(
         &mut self,
         sig: &'a StageSig,
-        params: &[&'static str],
+        call: &ResolvedCall,
         values: Vec<Ev>,
         span: Span,
     ) -> Slot {
         let values = self.vals(values)?;
         let mut args: BTreeMap<String, Lowered> = BTreeMap::new();
-        for (p, v) in params.iter().zip(values) {
+        for (p, v) in call.params.iter().zip(values) {
             args.insert(p.to_string(), v);
         }
-        for p in &sig.params {
-            if args.contains_key(p.name) {
-                continue;
-            }
-            match &p.default {
-                Some(d) => {
-                    args.insert(p.name.to_string(), Lowered::Plain(d.clone()));
-                }
-                None => {
-                    self.error(
-                        span,
-                        format!("`{}` needs the argument `{}`", sig.full_name(), p.name),
-                    );
-                    return None;
-                }
-            }
+        for (p, default) in &call.defaults {
+            args.insert(p.to_string(), Lowered::Plain(default.clone()));
         }
         let swept: Vec<String> = sig
             .params
@@ -560,6 +533,7 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> NodeId {
         let name = self.node_name(extra);
+        let args = coerced_args(sig, args);
         let nodes = &self.graph.nodes;
         let canonical = key::canonical_args(sig, &args, self.base_dir, self.inputs, &|id| {
             nodes[id].key.clone()
@@ -817,10 +791,60 @@ fn join_sweeps(sweeps: &[&Vec<Point>]) -> Vec<Combo> {
     combos
 }
 
-fn coerce_param(ev: Ev, declared: Option<&Type>) -> Ev {
-    match (ev, declared) {
-        (Ev::Val(Lowered::Plain(v)), Some(ty)) => Ev::Val(Lowered::Plain(key::coerce(&v, ty))),
-        (ev, _) => ev,
+/// A node's arguments with every plain value coerced to its parameter's type
+/// (through records, lists and sweeps of the parameter's type); the one place
+/// the interpreter converts values.
+fn coerced_args(sig: &StageSig, args: BTreeMap<String, Lowered>) -> BTreeMap<String, Lowered> {
+    args.into_iter()
+        .map(|(name, value)| {
+            let ty = sig.param(&name).map(|p| p.ty.clone()).unwrap_or(Type::Any);
+            let value = coerced(value, &ty);
+            (name, value)
+        })
+        .collect()
+}
+
+/// `value` coerced to `ty`. Recursion is bounded by the parser's nesting limit:
+/// a lowered value nests only as deep as the expression that wrote it.
+fn coerced(value: Lowered, ty: &Type) -> Lowered {
+    match value {
+        Lowered::Plain(v) => Lowered::Plain(v.coerced_to(ty)),
+        Lowered::Output { .. } => value,
+        Lowered::Record(fields) => Lowered::Record(
+            fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let fty = match ty {
+                        Type::Record(ts) => ts.get(&k).cloned().unwrap_or(Type::Any),
+                        _ => Type::Any,
+                    };
+                    let v = coerced(v, &fty);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Lowered::List(items) => {
+            let ety = match ty {
+                Type::List(t) => t.as_ref(),
+                _ => &Type::Any,
+            };
+            Lowered::List(items.into_iter().map(|v| coerced(v, ety)).collect())
+        }
+        Lowered::Sweep(points) => {
+            let ety = match ty {
+                Type::Sweep(t) => t.as_ref(),
+                _ => &Type::Any,
+            };
+            Lowered::Sweep(
+                points
+                    .into_iter()
+                    .map(|p| Point {
+                        coords: p.coords,
+                        value: coerced(p.value, ety),
+                    })
+                    .collect(),
+            )
+        }
     }
 }
 

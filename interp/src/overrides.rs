@@ -26,7 +26,7 @@ pub fn apply(
     catalog: &dyn Catalog,
     color: bool,
 ) -> Result<BTreeMap<String, Value>, FrontendError> {
-    let overrides = parse(program, sets).map_err(FrontendError::Usage)?;
+    let overrides = parse(program, sets).map_err(|e| FrontendError::Usage(e.to_string()))?;
     checked(program, sets, &overrides, catalog, color)?;
     Ok(overrides)
 }
@@ -79,23 +79,66 @@ fn with_set_label(mut d: Diagnostic, root: &Module, sets: &[String]) -> Diagnost
     d
 }
 
-/// Parses every `name=value`; the first problem is returned as a one-line error.
-pub fn parse(program: &Program, sets: &[String]) -> Result<BTreeMap<String, Value>, String> {
+/// A `--set` the command line got wrong; shown as one line (exit 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`--set {set}`: {problem}")]
+pub struct SetError {
+    /// The argument as given (`bits=3`).
+    pub set: String,
+    /// Boxed: a wrong-typed value carries two types and keeps `Result`s small.
+    pub problem: Box<SetProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetProblem {
+    #[error("expected NAME=VALUE, e.g. `--set bits=3`")]
+    NotNameValue,
+    #[error("`{0}` is set twice")]
+    SetTwice(String),
+    #[error("`{0}` is a `let`, not a `param`; only params can be set")]
+    NotAParam(String),
+    /// The name and a hint: the closest param, or the params there are.
+    #[error("no param named `{0}`{1}")]
+    NoSuchParam(String, String),
+    #[error("the value does not parse: {0}")]
+    DoesNotParse(String),
+    #[error("expected a single value")]
+    NotSingle,
+    #[error("expected a constant (a number, string, bool, quantity, list or record); quote strings like \"int8\"")]
+    NotConstant,
+    /// A builtin or value the folder refused (its message).
+    #[error("{0}")]
+    BadValue(String),
+    #[error("`{name}` is a {expected}, but `{text}` is a {got}")]
+    WrongType {
+        name: String,
+        expected: Type,
+        text: String,
+        got: Type,
+    },
+}
+
+/// Parses every `name=value`; the first problem is returned.
+pub fn parse(program: &Program, sets: &[String]) -> Result<BTreeMap<String, Value>, SetError> {
     let mut out = BTreeMap::new();
     for set in sets {
-        let (name, value) = parse_one(program, set)?;
+        let (name, value) = parse_one(program, set).map_err(|problem| SetError {
+            set: set.clone(),
+            problem: Box::new(problem),
+        })?;
         if out.insert(name.clone(), value).is_some() {
-            return Err(format!("`--set {set}`: `{name}` is set twice"));
+            return Err(SetError {
+                set: set.clone(),
+                problem: Box::new(SetProblem::SetTwice(name)),
+            });
         }
     }
     Ok(out)
 }
 
-fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
+fn parse_one(program: &Program, set: &str) -> Result<(String, Value), SetProblem> {
     let Some((name, text)) = set.split_once('=') else {
-        return Err(format!(
-            "`--set {set}`: expected NAME=VALUE, e.g. `--set bits=3`"
-        ));
+        return Err(SetProblem::NotNameValue);
     };
     let name = name.trim();
     let root = program.root_module();
@@ -107,18 +150,14 @@ fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
         .collect();
     let binding = match root.bindings.get(name) {
         Some(b) if b.kind == BindingKind::Param => b,
-        Some(_) => {
-            return Err(format!(
-                "`--set {set}`: `{name}` is a `let`, not a `param`; only params can be set"
-            ))
-        }
+        Some(_) => return Err(SetProblem::NotAParam(name.to_string())),
         None => {
             let hint = match pipe_lang::suggest::closest(name, params.iter().copied()) {
                 Some(s) => format!(" (did you mean `{s}`?)"),
                 None if params.is_empty() => " (the file declares no params)".to_string(),
                 None => format!(" (params: {})", params.join(", ")),
             };
-            return Err(format!("`--set {set}`: no param named `{name}`{hint}"));
+            return Err(SetProblem::NoSuchParam(name.to_string(), hint));
         }
     };
     let value = if binding.ty == Type::Str && !text.trim_start().starts_with('"') {
@@ -126,38 +165,37 @@ fn parse_one(program: &Program, set: &str) -> Result<(String, Value), String> {
         // (`--set 'data="dir"'`) is what users forget.
         Value::Str(text.to_string())
     } else {
-        fold_text(text).map_err(|e| format!("`--set {set}`: {e}"))?
+        fold_text(text)?
     };
     let got = value_type(&value);
     if !Type::accepts(&binding.ty, &got) {
-        return Err(format!(
-            "`--set {set}`: `{name}` is a {}, but `{}` is a {got}",
-            binding.ty,
-            text.trim()
-        ));
+        return Err(SetProblem::WrongType {
+            name: name.to_string(),
+            expected: binding.ty.clone(),
+            text: text.trim().to_string(),
+            got,
+        });
     }
-    Ok((name.to_string(), crate::key::coerce(&value, &binding.ty)))
+    Ok((name.to_string(), value.coerced_to(&binding.ty)))
 }
 
 /// The constant value of `text` as written in a `.pipe` file.
-fn fold_text(text: &str) -> Result<Value, String> {
+fn fold_text(text: &str) -> Result<Value, SetProblem> {
     let source = format!("let x = {text}\n");
     let parsed = pipe_lang::parse("--set", &source);
     if let Some(d) = parsed.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("the value does not parse: {}", d.message));
+        return Err(SetProblem::DoesNotParse(d.message.clone()));
     }
     let expr = match parsed.ast.stmts.as_slice() {
         [stmt] => match &stmt.kind {
             StmtKind::Let { value, .. } => value,
-            _ => return Err("expected a single value".into()),
+            _ => return Err(SetProblem::NotSingle),
         },
-        _ => return Err("expected a single value".into()),
+        _ => return Err(SetProblem::NotSingle),
     };
     pipe_lang::fold::const_value(expr, &|_| None).map_err(|e| match e.kind {
-        pipe_lang::fold::FoldErrorKind::NotConstant(_) => {
-            "expected a constant (a number, string, bool, quantity, list or record); quote strings like \"int8\"".to_string()
-        }
-        other => other.to_string(),
+        pipe_lang::fold::FoldErrorKind::NotConstant(_) => SetProblem::NotConstant,
+        other => SetProblem::BadValue(other.to_string()),
     })
 }
 

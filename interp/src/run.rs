@@ -4,6 +4,7 @@
 //! directory. This module prints nothing; callers report.
 
 use crate::cache::Cache;
+use crate::error::RunFileError;
 use crate::executor::Executor;
 use crate::frontend::{render_all, Loaded};
 use crate::graph::NodeId;
@@ -20,9 +21,6 @@ use std::sync::Arc;
 
 /// The namespace of the stages that make the tables and plots a file asks for.
 const REPORTS: &str = "report";
-
-/// Diagnostic code: a needed stage has no implementation yet.
-const E_NOT_IMPLEMENTED: &str = "E0901";
 
 pub struct RunRequest<'a> {
     pub file: &'a Path,
@@ -59,7 +57,10 @@ pub enum RunError {
 
 /// The nodes the request needs, in topological order.
 pub fn needed(loaded: &Loaded, names: &[String]) -> Result<Vec<NodeId>, RunError> {
-    let roots = loaded.graph.roots(names).map_err(RunError::Usage)?;
+    let roots = loaded
+        .graph
+        .roots(names)
+        .map_err(|e| RunError::Usage(e.to_string()))?;
     Ok(loaded.graph.needed(&roots))
 }
 
@@ -72,7 +73,7 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, RunError> {
         .filter(|n| !n.implemented)
         .map(|n| {
             Diagnostic::error(
-                E_NOT_IMPLEMENTED,
+                pipe_lang::codes::NOT_IMPLEMENTED,
                 &n.file,
                 n.span,
                 format!("stage `{}` is not implemented yet", n.stage_name()),
@@ -271,20 +272,20 @@ pub struct FileOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Loads, checks, lowers and runs `req.file`; errors come back rendered.
+/// Loads, checks, lowers and runs `req.file`; diagnostics in the error come
+/// back rendered.
 pub fn run_file(
     req: &FileRun,
     stages: &dyn StageSet,
     control: &RunControl,
-) -> Result<FileOutcome, String> {
+) -> Result<FileOutcome, RunFileError> {
     let base_dir = crate::frontend::base_dir(req.file);
     let inputs = InputHasher::new(&base_dir, req.cache_dir).interrupted_by(&control.interrupted);
-    let loaded = crate::frontend::load(req.file, stages, req.sets, false, &inputs)
-        .map_err(|e| e.to_string())?;
-    let cache = Arc::new(Cache::open(req.cache_dir).map_err(|e| e.to_string())?);
-    cache.lock_for_run().map_err(|e| e.to_string())?;
+    let loaded = crate::frontend::load(req.file, stages, req.sets, false, &inputs)?;
+    let cache = Arc::new(Cache::open(req.cache_dir)?);
+    cache.lock_for_run()?;
     cache.pack_small_entries();
-    let executor = crate::executor::LocalExecutor::new(req.jobs)?;
+    let executor = crate::executor::LocalExecutor::new(req.jobs).map_err(RunFileError::Executor)?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let warn = |w: String| {
         if let Ok(mut ws) = warnings.lock() {
@@ -307,7 +308,7 @@ pub fn run_file(
         warn: &warn,
         color: false,
     };
-    let outcome = run(&request).map_err(|e| e.to_string())?;
+    let outcome = run(&request)?;
     Ok(FileOutcome {
         outcome,
         warnings: warnings.into_inner().unwrap_or_default(),

@@ -12,7 +12,6 @@ use crate::key::Key;
 use crate::progress::ProgressFactory;
 use crate::stage_input;
 use crate::stage_set::StageSet;
-use pipe_lang::catalog::StageSig;
 use pipe_stdlib::stage::{StageError, StageInput, StageOutput};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -370,16 +369,18 @@ impl Execution<'_, '_> {
     fn job(&mut self, id: NodeId) -> Result<Job, String> {
         let s = self.s;
         let node = &s.graph.nodes[id];
-        let sig = s
-            .stages
-            .stage(node.namespace, node.stage)
-            .ok_or_else(|| format!("stage `{}` is not in the catalog", node.stage_name()))?;
+        if s.stages.stage(node.namespace, node.stage).is_none() {
+            return Err(format!(
+                "stage `{}` is not in the catalog",
+                node.stage_name()
+            ));
+        }
         let run = s
             .stages
             .implementation(node.namespace, node.stage)
             .ok_or_else(|| format!("stage `{}` is not implemented yet", node.stage_name()))?;
         let input = if s.executor.needs_input() {
-            self.input_of(id, sig)?
+            self.input_of(id)?
         } else {
             StageInput::default()
         };
@@ -424,7 +425,7 @@ impl Execution<'_, '_> {
     }
 
     /// The in-memory input of a node, its input nodes' outputs loaded once.
-    fn input_of(&mut self, id: NodeId, sig: &StageSig) -> Result<StageInput, String> {
+    fn input_of(&mut self, id: NodeId) -> Result<StageInput, String> {
         let s = self.s;
         let node = &s.graph.nodes[id];
         for &i in &node.inputs {
@@ -432,7 +433,7 @@ impl Execution<'_, '_> {
         }
         let outputs = &self.outputs;
         let loaded = &self.loaded;
-        stage_input::build(node, sig, &|i| {
+        stage_input::build(node, &|i| {
             outputs
                 .get(&i)
                 .or_else(|| loaded.get(&i))
@@ -441,6 +442,7 @@ impl Execution<'_, '_> {
                     format!("the output of `{}` is not available", s.graph.nodes[i].name)
                 })
         })
+        .map_err(|e| e.to_string())
     }
 
     /// Loads the output of a cached input node once.

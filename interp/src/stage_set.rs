@@ -45,6 +45,11 @@ impl StageTable {
 }
 
 impl Catalog for StageTable {
+    /// The standard library's namespaces: a table holds stdlib-shaped stages.
+    fn namespaces(&self) -> &[&'static str] {
+        pipe_stdlib::NAMESPACES
+    }
+
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {
         self.def(namespace, name).map(|d| &d.sig)
     }

@@ -1,21 +1,10 @@
-//! What the front end knows about stages: their signatures, through the `Catalog`
-//! trait. `pipe-stdlib` implements it; the front end never links an implementation.
+//! What the front end knows about stages: their namespaces and signatures, through
+//! the `Catalog` trait. `pipe-stdlib` implements it; the front end never links an
+//! implementation and names no namespace itself, so adding a namespace is a change
+//! to the catalog only.
 
 use crate::types::{Task, Type};
 use crate::value::Value;
-
-/// The namespaces stage functions live in. A user binding may not shadow one.
-pub const NAMESPACES: &[&str] = &[
-    "dataset",
-    "model",
-    "train",
-    "finetune",
-    "pseudolabel",
-    "quant",
-    "eval",
-    "sim",
-    "report",
-];
 
 /// Builtins folded before anything runs.
 pub const BUILTINS: &[&str] = &["range", "linspace", "logspace"];
@@ -118,6 +107,9 @@ impl StageSig {
 
 /// The stage catalog as the checker, the LSP and `pipe doc` see it.
 pub trait Catalog: Sync {
+    /// The namespaces stage functions live in, in catalog order. A user binding
+    /// may not shadow one.
+    fn namespaces(&self) -> &[&'static str];
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig>;
     /// All stages of a namespace, in catalog order.
     fn stages(&self, namespace: &str) -> Vec<&StageSig>;

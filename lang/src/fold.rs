@@ -75,8 +75,8 @@ impl FoldError {
     /// The diagnostic for this error; `E0409` for builtin misuse, `E0410` otherwise.
     pub fn to_diagnostic(&self, file: &str) -> Diagnostic {
         let code = match self.kind {
-            FoldErrorKind::BadBuiltin(_) => "E0409",
-            _ => "E0410",
+            FoldErrorKind::BadBuiltin(_) => crate::codes::BAD_BUILTIN,
+            _ => crate::codes::NOT_CONSTANT,
         };
         Diagnostic::error(code, file, self.span, self.kind.to_string())
             .with_label(self.span, "needs a constant value here")

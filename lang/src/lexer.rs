@@ -10,16 +10,7 @@ use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use crate::units;
 
-/// Lexical diagnostic codes (documented in docs/diagnostics.md, "Syntax").
-pub mod codes {
-    pub const UNEXPECTED_CHAR: &str = "E0101";
-    pub const UNTERMINATED_STRING: &str = "E0102";
-    pub const BAD_ESCAPE: &str = "E0103";
-    pub const UNKNOWN_UNIT: &str = "E0104";
-    pub const INT_OUT_OF_RANGE: &str = "E0105";
-    pub const FLOAT_OUT_OF_RANGE: &str = "E0106";
-    pub const NOT_A_SCALAR: &str = "E0107";
-}
+use crate::codes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tok {

@@ -6,6 +6,7 @@
 pub mod ast;
 pub mod catalog;
 pub mod check;
+pub mod codes;
 pub mod diagnostic;
 pub mod fold;
 pub mod format;

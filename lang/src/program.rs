@@ -1,12 +1,15 @@
 //! A checked program: every module reached from the root through `use`, each with
-//! its tree, its resolved bindings and their types, plus every diagnostic found.
-//! This is what the checker produces and what the interpreter lowers and the LSP
-//! queries. Imported text arrives through `SourceLoader`; this crate does no I/O.
+//! its tree, its resolved bindings and their types, its resolved stage calls and
+//! param values, plus every diagnostic found. This is what the checker produces
+//! and what the interpreter lowers (it never matches arguments or coerces values
+//! again) and the LSP queries. Imported text arrives through `SourceLoader`; this
+//! crate does no I/O.
 
 use crate::ast;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use crate::types::Type;
+use crate::value::Value;
 use std::collections::BTreeMap;
 
 /// Index into `Program::modules`.
@@ -54,6 +57,24 @@ pub struct Module {
     pub bindings: BTreeMap<String, Binding>,
     /// The type of every expression that was checked, by its span, for hover.
     pub expr_types: BTreeMap<Span, Type>,
+    /// Every stage call whose arguments all found their parameter, by the span
+    /// of the call expression.
+    pub calls: BTreeMap<Span, ResolvedCall>,
+    /// The value of every param that folded to a constant, coerced to the
+    /// param's type (`Value::coerced_to`).
+    pub params: BTreeMap<String, Value>,
+}
+
+/// A stage call as the checker resolved it: which stage, which parameter each
+/// written argument binds, and the defaults of the parameters not written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedCall {
+    pub namespace: &'static str,
+    pub stage: &'static str,
+    /// Per written argument, in source order: the parameter it binds.
+    pub params: Vec<&'static str>,
+    /// The parameters not written, in signature order, with their defaults.
+    pub defaults: Vec<(&'static str, Value)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,7 @@
 //! (`range`, `linspace`, `logspace`). Their canonical serialization is what node
 //! keys hash, so it must not depend on how the user spelled a value.
 
+use crate::types::Type;
 use crate::units::Dim;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,6 +55,20 @@ impl Value {
         }
     }
 
+    /// The value as a parameter or param of type `ty` holds it: an int where a
+    /// float is wanted becomes that float, through lists. This is the language's
+    /// only implicit conversion, and the only place that performs it, so `lr: 1`
+    /// and `lr: 1.0` reach a stage, a node key and a `--set` alike.
+    pub fn coerced_to(&self, ty: &Type) -> Value {
+        match (self, ty) {
+            (Value::Int(i), Type::Float) => Value::Float(*i as f64),
+            (Value::List(items), Type::List(t)) => {
+                Value::List(items.iter().map(|x| x.coerced_to(t)).collect())
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// Compact text for sweep point names (`pe=int8`) and tables.
     pub fn short(&self) -> String {
         match self {
@@ -92,5 +107,22 @@ impl fmt::Display for Value {
                 f.write_str("}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_int_where_a_float_is_wanted_becomes_a_float() {
+        assert_eq!(Value::Int(1).coerced_to(&Type::Float), Value::Float(1.0));
+        assert_eq!(
+            Value::List(vec![Value::Int(2), Value::Float(0.5)])
+                .coerced_to(&Type::list(Type::Float)),
+            Value::List(vec![Value::Float(2.0), Value::Float(0.5)])
+        );
+        assert_eq!(Value::Int(3).coerced_to(&Type::Int), Value::Int(3));
+        assert_eq!(Value::Int(3).coerced_to(&Type::Any), Value::Int(3));
     }
 }

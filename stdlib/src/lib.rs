@@ -16,5 +16,5 @@ pub mod stage;
 pub mod stages;
 
 pub use artifact::Artifact;
-pub use registry::Stdlib;
+pub use registry::{Stdlib, NAMESPACES};
 pub use stage::{Input, StageContext, StageError, StageInput, StageOutput};

@@ -10,6 +10,20 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
+/// The namespaces of the standard library's stages, in catalog order (the order
+/// of `stages::all`, of `pipe doc` and of docs/catalog.md).
+pub const NAMESPACES: &[&str] = &[
+    "dataset",
+    "model",
+    "train",
+    "finetune",
+    "pseudolabel",
+    "quant",
+    "eval",
+    "sim",
+    "report",
+];
+
 pub struct Stdlib {
     defs: Vec<StageDef>,
 }
@@ -82,6 +96,10 @@ impl Stdlib {
 }
 
 impl Catalog for Stdlib {
+    fn namespaces(&self) -> &[&'static str] {
+        NAMESPACES
+    }
+
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {
         self.def(namespace, name).map(|d| &d.sig)
     }

@@ -5,6 +5,7 @@ pub mod adversarial;
 pub mod ast_eq;
 pub mod fixtures;
 pub mod generate;
+pub mod golden;
 pub mod memory_loader;
 pub mod run_json;
 pub mod test_catalog;
@@ -27,7 +28,7 @@ fn build_pipe() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps layout");
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "-p", "pipe-interp", "--bin", "pipe"]);
+    cargo.args(["build", "--quiet", "-p", "pipe-cli", "--bin", "pipe"]);
     if profile_dir.ends_with("release") {
         cargo.arg("--release");
     }

@@ -23,7 +23,25 @@ impl Default for TestCatalog {
     }
 }
 
+/// The standard library's namespaces, fixed here so checker fixtures do not
+/// change when the real catalog gains one.
+const NAMESPACES: &[&str] = &[
+    "dataset",
+    "model",
+    "train",
+    "finetune",
+    "pseudolabel",
+    "quant",
+    "eval",
+    "sim",
+    "report",
+];
+
 impl Catalog for TestCatalog {
+    fn namespaces(&self) -> &[&'static str] {
+        NAMESPACES
+    }
+
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {
         self.stages
             .iter()

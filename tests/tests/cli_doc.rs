@@ -35,7 +35,7 @@ fn catalog_lists_every_stage_once_with_its_status() {
         let marked = lines[0].ends_with("(not implemented yet)");
         assert_eq!(marked, !sig.implemented, "status of `{name}`: {}", lines[0]);
     }
-    let order: Vec<usize> = pipe_lang::catalog::NAMESPACES
+    let order: Vec<usize> = pipe_stdlib::NAMESPACES
         .iter()
         .map(|ns| text.find(&format!("\n{ns}  (")).unwrap_or(0))
         .collect();

@@ -14,11 +14,12 @@ use lsp_types::{
     MarkupKind, TextEdit,
 };
 use pipe_lang::ast::{Expr, ExprKind, StmtKind};
-use pipe_lang::catalog::{Catalog, ParamSig, StageSig, BUILTINS, NAMESPACES};
+use pipe_lang::catalog::{Catalog, ParamSig, StageSig, BUILTINS};
 use pipe_lang::program::Module;
 use pipe_lang::span::Span;
 use pipe_lang::types::Type;
 use pipe_lang::units::UNITS;
+use pipe_stdlib::NAMESPACES;
 
 /// What the completion request works on.
 pub struct Site<'a> {

@@ -6,8 +6,9 @@
 //! stack.
 
 use pipe_lang::ast::{Expr, ExprKind, File, Ident, StmtKind, TypeExpr};
-use pipe_lang::catalog::{BUILTINS, NAMESPACES};
+use pipe_lang::catalog::BUILTINS;
 use pipe_lang::span::Span;
+use pipe_stdlib::NAMESPACES;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

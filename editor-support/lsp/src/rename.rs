@@ -8,7 +8,8 @@ use crate::occurrences;
 use crate::state::State;
 use crate::tokens::KEYWORDS;
 use lsp_types::{Range, TextEdit, Uri, WorkspaceEdit};
-use pipe_lang::catalog::{BUILTINS, NAMESPACES};
+use pipe_lang::catalog::BUILTINS;
+use pipe_stdlib::NAMESPACES;
 use std::collections::HashMap;
 
 /// The range of the name to rename, or why it cannot be renamed.

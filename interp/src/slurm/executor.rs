@@ -21,7 +21,7 @@ use crate::key::Key;
 use pipe_stdlib::stage::StageError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -93,7 +93,6 @@ struct Shared {
     /// Tasks of earlier runs still queued or running, by the keys they run.
     adoptable: Mutex<HashMap<Key, Task>>,
     stop: AtomicBool,
-    sbatch_calls: AtomicUsize,
     /// Node seconds per stage, for packing nodes into tasks; saved when the
     /// executor ends.
     times: Mutex<StageTimes>,
@@ -134,7 +133,6 @@ impl SlurmExecutor {
             in_flight: Mutex::new(Vec::new()),
             adoptable: Mutex::new(adoptable),
             stop: AtomicBool::new(false),
-            sbatch_calls: AtomicUsize::new(0),
         });
         let for_poller = Arc::clone(&shared);
         let poller = std::thread::Builder::new()
@@ -153,11 +151,6 @@ impl SlurmExecutor {
                 max_in_flight
             },
         })
-    }
-
-    /// `sbatch` calls made so far (benchmarks report it).
-    pub fn sbatch_calls(&self) -> usize {
-        self.shared.sbatch_calls.load(Ordering::Relaxed)
     }
 }
 
@@ -302,7 +295,6 @@ impl Shared {
         for (entry, &task) in entries.iter().zip(&index_of) {
             tasks[task as usize].push(entry.job.key);
         }
-        self.sbatch_calls.fetch_add(1, Ordering::Relaxed);
         match submit::submit(&self.worker, &self.arrays, options, &tasks) {
             Ok(s) => {
                 let dir = Arc::new(s.dir);

@@ -6,11 +6,11 @@
 //! `executor` (the controller), `worker` (what an array task runs). See
 //! docs/slurm.md.
 
-pub mod commands;
-pub mod config;
-pub mod executor;
-pub mod group;
-pub mod poll;
-pub mod state;
-pub mod submit;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod executor;
+pub(crate) mod group;
+pub(crate) mod poll;
+pub(crate) mod state;
+pub(crate) mod submit;
 pub mod worker;

@@ -125,10 +125,12 @@ impl Worker<'_> {
                 return Ok(format!("cached {} {}", key.short(), node.name));
             }
         }
-        let sig = self
-            .stages
-            .stage(node.namespace, node.stage)
-            .ok_or_else(|| format!("stage `{}` is not in the catalog", node.stage_name()))?;
+        if self.stages.stage(node.namespace, node.stage).is_none() {
+            return Err(format!(
+                "stage `{}` is not in the catalog",
+                node.stage_name()
+            ));
+        }
         let run = self
             .stages
             .implementation(node.namespace, node.stage)
@@ -137,14 +139,15 @@ impl Worker<'_> {
         for &i in &node.inputs {
             outputs.insert(i, self.cached_output(i)?);
         }
-        let input = crate::stage_input::build(node, sig, &|i| {
+        let input = crate::stage_input::build(node, &|i| {
             outputs.get(&i).cloned().ok_or_else(|| {
                 format!(
                     "the output of `{}` is not available",
                     self.graph.nodes[i].name
                 )
             })
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         let inputs: Vec<Key> = node
             .inputs
             .iter()

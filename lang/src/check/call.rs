@@ -4,12 +4,13 @@
 //! type: the stage's output, mapped over any sweep passed where a single value is
 //! wanted (broadcast). Builtins are typed here and folded by `fold`.
 
-use super::codes;
 use super::module::Checker;
 use crate::ast::{Arg, Expr, ExprKind, Ident};
-use crate::catalog::{ParamSig, StageSig, NAMESPACES};
+use crate::catalog::{ParamSig, StageSig};
+use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::fold::{self, FoldErrorKind};
+use crate::program::ResolvedCall;
 use crate::span::Span;
 use crate::suggest::closest;
 use crate::types::{Task, Type};
@@ -62,7 +63,7 @@ impl<'a> Checker<'a> {
         if self.is_bound(&head.name) {
             return Callee::NotCallable(self.infer(callee));
         }
-        let is_namespace = NAMESPACES.contains(&head.name.as_str());
+        let is_namespace = self.catalog.namespaces().contains(&head.name.as_str());
         // The signature outlives this checker's borrows: it lives in the catalog.
         let catalog: &'a dyn crate::catalog::Catalog = self.catalog;
         match path.as_slice() {
@@ -111,7 +112,8 @@ impl<'a> Checker<'a> {
     }
 
     fn all_stage_names(&self) -> Vec<String> {
-        NAMESPACES
+        self.catalog
+            .namespaces()
             .iter()
             .flat_map(|ns| self.catalog.stages(ns))
             .map(StageSig::full_name)
@@ -153,7 +155,9 @@ impl<'a> Checker<'a> {
             .with_label(ns.span, "not a namespace or a name");
         let suggestion = closest(&wrong, all.iter().map(String::as_str))
             .map(str::to_string)
-            .or_else(|| closest(&ns.name, NAMESPACES.iter().copied()).map(str::to_string));
+            .or_else(|| {
+                closest(&ns.name, self.catalog.namespaces().iter().copied()).map(str::to_string)
+            });
         if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
@@ -162,6 +166,9 @@ impl<'a> Checker<'a> {
 
     fn stage_call(&mut self, e: &Expr, callee: &Expr, sig: &StageSig, args: &[Arg]) -> Type {
         let bound = self.bind_args(sig, args);
+        if let Some(call) = resolved(sig, args, &bound) {
+            self.out.calls.insert(e.span, call);
+        }
         let mut swept = false;
         let mut task: Option<Task> = None;
         let mut missing = Vec::new();
@@ -541,6 +548,30 @@ impl<'a> Checker<'a> {
         }
         result
     }
+}
+
+/// The call as lowering evaluates it, when every written argument found its
+/// parameter and every required parameter is given (otherwise it was reported).
+fn resolved(sig: &StageSig, args: &[Arg], bound: &[Option<&Arg>]) -> Option<ResolvedCall> {
+    let mut params = Vec::with_capacity(args.len());
+    for arg in args {
+        let slot = bound
+            .iter()
+            .position(|b| b.is_some_and(|b| std::ptr::eq(b, arg)))?;
+        params.push(sig.params[slot].name);
+    }
+    let mut defaults = Vec::new();
+    for (param, arg) in sig.params.iter().zip(bound) {
+        if arg.is_none() {
+            defaults.push((param.name, param.default.clone()?));
+        }
+    }
+    Some(ResolvedCall {
+        namespace: sig.namespace,
+        stage: sig.name,
+        params,
+        defaults,
+    })
 }
 
 /// Whether a sweep passed for a parameter of this type maps the stage over its

@@ -3,10 +3,9 @@
 //! the expression tree, whose depth the parser caps; every result is recorded in
 //! `expr_types` for hover.
 
-use super::codes;
 use super::module::{Binder, Checker};
 use crate::ast::{Expr, ExprKind, Field, Ident};
-use crate::catalog::NAMESPACES;
+use crate::codes;
 use crate::fold;
 use crate::program::BindingKind;
 use crate::suggest::closest;
@@ -51,7 +50,8 @@ impl Checker<'_> {
 
     fn infer_member(&mut self, e: &Expr, target: &Expr, field: &Ident) -> Type {
         if let ExprKind::Name(head) = &target.kind {
-            if !self.is_bound(&head.name) && NAMESPACES.contains(&head.name.as_str()) {
+            if !self.is_bound(&head.name) && self.catalog.namespaces().contains(&head.name.as_str())
+            {
                 return self.stage_as_value(e, &head.name, field);
             }
             let is_module = !self.scopes.iter().any(|b| b.name == head.name)

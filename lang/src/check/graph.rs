@@ -2,8 +2,8 @@
 //! (a worklist, never recursion), reports missing imports and import cycles, and
 //! orders modules imports-first with the root last. Knows nothing about types.
 
-use super::codes;
 use crate::ast::{self, StmtKind};
+use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::program::SourceLoader;
 use crate::span::Span;

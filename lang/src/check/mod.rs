@@ -4,7 +4,6 @@
 //! never stops at the first error: an error gives `Type::Error`, accepted everywhere.
 
 mod call;
-pub mod codes;
 mod expr;
 mod graph;
 mod module;
@@ -12,7 +11,7 @@ mod overrides;
 mod unused;
 
 use crate::catalog::Catalog;
-use crate::program::{Binding, Module, Program, SourceLoader};
+use crate::program::{Binding, BindingKind, Module, Program, SourceLoader};
 use crate::value::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -99,8 +98,10 @@ fn check_loaded(mut loaded: Vec<graph::Loaded>, catalog: &dyn Catalog) -> Progra
                 },
             ),
             imports,
+            params: param_values(&result.bindings, &result.consts),
             bindings: result.bindings,
             expr_types: result.expr_types,
+            calls: result.calls,
         });
     }
     let file_rank: HashMap<&str, usize> = modules
@@ -114,4 +115,16 @@ fn check_loaded(mut loaded: Vec<graph::Loaded>, catalog: &dyn Catalog) -> Progra
         modules,
         diagnostics,
     }
+}
+
+/// The constant value of every param (already coerced to its type by the checker).
+fn param_values(
+    bindings: &BTreeMap<String, Binding>,
+    consts: &HashMap<String, Value>,
+) -> BTreeMap<String, Value> {
+    bindings
+        .values()
+        .filter(|b| b.kind == BindingKind::Param)
+        .filter_map(|b| Some((b.name.clone(), consts.get(&b.name)?.clone())))
+        .collect()
 }

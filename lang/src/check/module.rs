@@ -3,14 +3,14 @@
 //! annotations and constant values), and name lookup for expressions. Expression
 //! typing is in `expr` and `call`; this file owns the module-level state.
 
-use super::codes;
 use super::graph::Loaded;
 use super::Exports;
 use crate::ast::{Expr, Ident, Stmt, StmtKind, TypeExpr};
-use crate::catalog::{Catalog, BUILTINS, NAMESPACES};
+use crate::catalog::{Catalog, BUILTINS};
+use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::fold::{self, FoldErrorKind};
-use crate::program::{Binding, BindingKind};
+use crate::program::{Binding, BindingKind, ResolvedCall};
 use crate::span::Span;
 use crate::suggest::closest;
 use crate::types::Type;
@@ -26,6 +26,7 @@ pub(crate) struct ModuleResult {
     pub bindings: BTreeMap<String, Binding>,
     pub consts: HashMap<String, Value>,
     pub expr_types: BTreeMap<Span, Type>,
+    pub calls: BTreeMap<Span, ResolvedCall>,
     pub diagnostics: Vec<Diagnostic>,
     /// Top-level names of this module that were referenced.
     pub used: HashSet<String>,
@@ -87,6 +88,7 @@ pub(crate) fn check_module(
             bindings: BTreeMap::new(),
             consts: HashMap::new(),
             expr_types: BTreeMap::new(),
+            calls: BTreeMap::new(),
             diagnostics: Vec::new(),
             used: HashSet::new(),
             cross_used: Vec::new(),
@@ -140,7 +142,7 @@ impl<'a> Checker<'a> {
     /// name or a binder in scope. Returns whether the name may be defined.
     pub fn check_new_name(&mut self, name: &Ident, what: &str) -> bool {
         let n = name.name.as_str();
-        if let Some(reserved) = reserved_kind(n) {
+        if let Some(reserved) = reserved_kind(n, self.catalog) {
             let d = self
                 .error(
                     codes::SHADOWS_RESERVED,
@@ -226,11 +228,8 @@ impl<'a> Checker<'a> {
         let folded = fold::const_value(value, &|n| self.const_lookup(n));
         match folded {
             Ok(v) if defines => {
-                let v = match (&declared, v) {
-                    (Some(Type::Float), Value::Int(i)) => Value::Float(i as f64),
-                    (_, v) => v,
-                };
-                self.out.consts.insert(name.name.clone(), v);
+                let ty = declared.as_ref().unwrap_or(&got);
+                self.out.consts.insert(name.name.clone(), v.coerced_to(ty));
             }
             Ok(_) => {}
             Err(e) => {
@@ -360,7 +359,7 @@ impl<'a> Checker<'a> {
 
     fn undefined_name(&self, id: &Ident) -> Diagnostic {
         let n = id.name.as_str();
-        if NAMESPACES.contains(&n) {
+        if self.catalog.namespaces().contains(&n) {
             let example = self
                 .catalog
                 .stages(n)
@@ -420,7 +419,8 @@ impl<'a> Checker<'a> {
 
     /// The full name of a stage called `name` in any namespace.
     pub fn stage_named(&self, name: &str) -> Option<String> {
-        NAMESPACES
+        self.catalog
+            .namespaces()
             .iter()
             .flat_map(|ns| self.catalog.stages(ns))
             .find(|s| s.name == name)
@@ -442,8 +442,8 @@ fn defined_name(stmt: &Stmt) -> Option<(&Ident, BindingKind)> {
     }
 }
 
-fn reserved_kind(name: &str) -> Option<&'static str> {
-    if NAMESPACES.contains(&name) {
+fn reserved_kind(name: &str, catalog: &dyn Catalog) -> Option<&'static str> {
+    if catalog.namespaces().contains(&name) {
         Some("namespace")
     } else if BUILTINS.contains(&name) {
         Some("builtin")

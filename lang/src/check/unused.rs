@@ -5,7 +5,7 @@
 //! module only (an imported module's bindings are what it exports); a `let` of a
 //! stage result is a pipeline output and never warns; names starting with `_` never warn.
 
-use super::codes;
+use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::program::{Binding, BindingKind};
 use crate::types::Type;

@@ -9,13 +9,7 @@ use crate::lexer::{Tok, Token};
 use crate::span::Span;
 use chumsky::error::{Rich, RichPattern, RichReason};
 
-/// Syntax diagnostic codes (documented in docs/diagnostics.md, "Syntax").
-pub mod codes {
-    pub use super::super::structure::codes::*;
-    pub use crate::lexer::codes::*;
-    pub const UNEXPECTED_TOKEN: &str = "E0110";
-    pub const NO_STATEMENT: &str = "E0114";
-}
+use crate::codes;
 
 /// Quotes a token's text for a message, shortened when long.
 fn quote(text: &str) -> String {

@@ -18,8 +18,6 @@ use std::cell::Cell;
 use std::ops::Range;
 use structure::Structure;
 
-pub use errors::codes;
-
 /// The result of parsing one file: the tree (with `Error` nodes where the text
 /// is broken) and the diagnostics, in source order.
 #[derive(Debug, Clone, PartialEq)]

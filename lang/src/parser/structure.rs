@@ -11,11 +11,7 @@ use std::ops::Range;
 /// The deepest nesting of `(`, `[`, `{`, sweeps and `.`/call links the parser accepts.
 pub const MAX_DEPTH: usize = 128;
 
-pub mod codes {
-    pub const UNCLOSED_DELIMITER: &str = "E0111";
-    pub const UNMATCHED_DELIMITER: &str = "E0112";
-    pub const TOO_DEEP: &str = "E0113";
-}
+use crate::codes;
 
 /// What the pre-pass found wrong with a statement, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub mod report;
 pub mod sim;
 pub mod train;
 
-/// Every stage definition, in catalog order (namespaces as in `NAMESPACES`).
+/// Every stage definition, in catalog order (namespaces as in `registry::NAMESPACES`).
 pub fn all() -> Vec<StageDef> {
     let families: [fn() -> Vec<StageDef>; 9] = [
         dataset::defs,

@@ -2,8 +2,9 @@
 //! is internally consistent (defaults type-check and lie in range and choices).
 
 use super::all;
+use crate::registry::NAMESPACES;
 use crate::stage::StageDef;
-use pipe_lang::catalog::{ParamSig, StageSig, NAMESPACES};
+use pipe_lang::catalog::{ParamSig, StageSig};
 use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use std::collections::BTreeSet;

@@ -1,6 +1,8 @@
 //! The `pipe` command: parses the command line and dispatches to one module per
-//! subcommand. Exit codes: 0 success (warnings allowed), 1 errors in the input or
-//! a failed run, 2 usage or I/O problems.
+//! subcommand (`pipe_interp::cmd_*`, `pipe_lsp` for `pipe lsp`), and chooses the
+//! process's allocator. Exit codes: 0 success (warnings allowed), 1 errors in the
+//! input or a failed run, 2 usage or I/O problems. It holds no logic of a
+//! subcommand; the interpreter never sees the allocator or the language server.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
