@@ -164,7 +164,7 @@ impl Soc {
     }
 
     /// Dynamic power of the fully busy cluster at operating point `level` for a
-    /// model of `activity` (its achieved FLOPs per cycle over the best one's).
+    /// model of `activity` (its achieved FLOPs rate over the largest model's).
     pub fn busy_power_w(&self, level: usize, activity: f64) -> f64 {
         let opp = self.opps[level];
         let switched = self.c_eff_f * (self.base_share + (1.0 - self.base_share) * activity);

@@ -10,7 +10,7 @@
 //! `C·dT/dt = P − (T − T_amb)/R`;
 //! `P = P_idle + u·c_eff·(base + (1 − base)·activity)·V²·f` with `u = min(1,
 //! latency·fps)` the busy fraction and `activity` the model's achieved FLOPs per
-//! second over the most efficient model's; `latency = measured·f_max/f`, or
+//! second over the largest model's, at most 1; `latency = measured·f_max/f`, or
 //! `FLOPs / (f · flops_per_cycle)` unmeasured. It never decides a width itself.
 
 use crate::error::SimError;
@@ -166,17 +166,21 @@ fn latency_at(model: &DeviceModel, soc: &Soc, level: usize) -> f64 {
 }
 
 /// Each model's arithmetic activity: its achieved FLOPs per second at the top
-/// frequency over the most efficient model's. A narrow width that spends more of
-/// its time on per-layer overheads than on multiply-adds switches less of the
-/// datapath per busy second; with FLOPs-derived latencies every model is 1.
+/// frequency over the largest model's (the first), at most 1. The largest model
+/// keeps the cluster fully active (`c_eff` is its switched capacitance); a narrow
+/// width that spends more of its time on per-layer overheads than on
+/// multiply-adds switches less of the datapath per busy second. With
+/// FLOPs-derived latencies every model is 1.
 pub fn activities(models: &[DeviceModel], soc: &Soc) -> Vec<f64> {
     let top = soc.opps.len() - 1;
-    let rates: Vec<f64> = models
+    let rate = |m: &DeviceModel| m.flops / latency_at(m, soc, top);
+    let Some(largest) = models.first().map(rate) else {
+        return Vec::new();
+    };
+    models
         .iter()
-        .map(|m| m.flops / latency_at(m, soc, top))
-        .collect();
-    let best = rates.iter().copied().fold(0.0, f64::max);
-    rates.iter().map(|r| r / best).collect()
+        .map(|m| (rate(m) / largest).min(1.0))
+        .collect()
 }
 
 /// Latency (s) and power (W) of a model of `activity` at operating point `level`:
