@@ -6,10 +6,11 @@
 //! Setting: per held-out seed, a slimmable MobileNetV2 (widths 0.35/0.5/0.75/1,
 //! 3 blocks, expansion 4) trained 4 epochs on that seed's 80/20 split of the UCI
 //! digits, each width's test accuracy saved, its latency from its FLOPs; then
-//! `SETTINGS` phones drawn from the seed (thermal resistance, capacitance,
-//! ambient, trip point, power and load, `phone`), none of which the policy was
+//! `SETTINGS` phones drawn from the seed around the shipped Exynos 5433 table
+//! (thermal resistance, capacitance, switched capacitance, ambient, the trip
+//! points shifted together, and load, `phone`), none of which the policy was
 //! developed on (docs/slimmable.md lists the development settings). The policy
-//! (`pipe_sim::governor`) sees only temperature, frequency and the trip point.
+//! (`pipe_sim::governor`) sees only temperature, frequency and the first trip point.
 //!
 //! `PIPE_CLAIMS_DEV_SEEDS=1,2` runs the same tests on development seeds instead.
 
@@ -20,7 +21,7 @@
 
 use pipe_claims::{call, int, Spread, HELD_OUT_SEEDS};
 use pipe_lang::value::Value;
-use pipe_sim::thermal::{fps_for_load, levels, simulate, Clock, DeviceModel, Policy, Shift, Soc};
+use pipe_sim::thermal::{fps_for_load, simulate, Clock, DeviceModel, Policy, Shift, Soc, Trip};
 use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::stage::{Input, Outputs, StageOutput};
 use rand::{Rng, SeedableRng};
@@ -108,25 +109,36 @@ fn trained_widths(seed: u64) -> Vec<DeviceModel> {
         .collect()
 }
 
-/// A phone drawn from the seed: every constant the policy never sees varies.
+/// A phone drawn from the seed around the shipped Exynos 5433 table: every
+/// constant the policy never sees varies (ambient, thermal R and C, switched
+/// capacitance, load), and the trip points shift together, which the policy sees.
 fn phone(rng: &mut impl Rng, models: &[DeviceModel]) -> (Soc, String) {
+    let base = Soc::default_table().expect("the shipped table parses");
+    let shift_c = rng.gen_range(-5.0..5.0);
     let soc = Soc {
         ambient_c: rng.gen_range(20.0..30.0),
-        r_k_per_w: rng.gen_range(6.0..10.0),
-        c_j_per_k: rng.gen_range(3.0..8.0),
-        trip_c: rng.gen_range(65.0..75.0),
-        hysteresis_c: 5.0,
-        freqs_hz: levels(0.6e9, 2.4e9, 8),
-        p_idle_w: 0.3,
-        p_full_w: rng.gen_range(6.0..9.0),
-        flops_per_cycle: 8.0,
-        fps: 1.0,
+        r_k_per_w: base.r_k_per_w * rng.gen_range(0.8..1.2),
+        c_j_per_k: base.c_j_per_k * rng.gen_range(0.5..1.5),
+        c_eff_f: base.c_eff_f * rng.gen_range(0.85..1.2),
+        trips: base
+            .trips
+            .iter()
+            .map(|t| Trip {
+                temp_c: t.temp_c + shift_c,
+                ..*t
+            })
+            .collect(),
+        ..base
     };
     let load = rng.gen_range(0.8..1.0);
     let fps = fps_for_load(models, &soc, load).expect("positive latencies");
     let label = format!(
-        "amb {:.0} R {:.1} C {:.1} trip {:.0} P {:.1} load {load:.2}",
-        soc.ambient_c, soc.r_k_per_w, soc.c_j_per_k, soc.trip_c, soc.p_full_w
+        "amb {:.0} R {:.1} C {:.1} trip0 {:.0} c_eff {:.2} nF load {load:.2}",
+        soc.ambient_c,
+        soc.r_k_per_w,
+        soc.c_j_per_k,
+        soc.first_trip_c(),
+        soc.c_eff_f * 1e9
     );
     (Soc { fps, ..soc }, label)
 }
@@ -222,7 +234,8 @@ fn over_seeds(f: impl Fn(&Setting) -> f64) -> Spread {
 /// first one, mean over each seed's phones, and the seconds throttled.
 /// Checked to fail with the mechanism off: with `Policy::StaticLarge` in place
 /// of `Policy::DynamicShift` in `measure`, the shift's slowdown equals
-/// static_large's (1.335 both on development seed 1) and the first assertion fails.
+/// static_large's (1.135 both on development seed 1, Exynos 5433 phones) and the
+/// first assertion fails.
 #[test]
 fn dynamic_shift_holds_latency_where_the_largest_width_throttles() {
     let large = over_seeds(|s| s.large_slowdown);
@@ -242,7 +255,8 @@ fn dynamic_shift_holds_latency_where_the_largest_width_throttles() {
 /// Claim: shifting costs less accuracy than running a small width throughout.
 /// Measured: mean accuracy over time against always the smallest width.
 /// Checked to fail with the mechanism off: with `Policy::StaticSmall` in place
-/// of `Policy::DynamicShift` in `measure`, the gain is 0 and the assertion fails.
+/// of `Policy::DynamicShift` in `measure`, the gain is 0 (development seed 1,
+/// Exynos 5433 phones) and the assertion fails.
 #[test]
 fn dynamic_shift_is_more_accurate_than_the_smallest_width() {
     let shift = over_seeds(|s| s.shift_accuracy);
@@ -254,12 +268,21 @@ fn dynamic_shift_is_more_accurate_than_the_smallest_width() {
 
 /// Claim: dynamic shifting is at least as accurate as the best single width
 /// that holds its latency on that phone (chosen in hindsight, per phone).
-/// Checked to fail with the mechanism off: with `Policy::StaticSmall` in place
-/// of `Policy::DynamicShift`, it falls 0.064 below the best fixed width
-/// (development seed 1).
+/// Not reproduced on the Exynos 5433 phone: held out, shifting ends 0.011 [0.0045,
+/// 0.0195] below that width. Its trip caps throttle by 100 MHz steps, so a wide
+/// fixed width (0.75, sometimes 1.0) throttles yet stays within `HOLDS` (10 %) of its
+/// first latency, while the policy keeps below the first trip point with no
+/// slowdown at all and spends time on narrower widths. Asserted: the measured
+/// direction on every seed (a policy that earns the claim fails here and must
+/// update docs/claims.md), and that it stays within 5 points, which the
+/// mechanism switched off does not.
+/// Checked to fail with the mechanism off: with `Policy::StaticSmall` in place of
+/// `Policy::DynamicShift` in `measure`, the gap is -0.064 (development seed 1) and
+/// the second assertion fails.
 #[test]
-fn dynamic_shift_matches_the_best_fixed_width_that_holds_latency() {
+fn dynamic_shift_falls_just_below_the_best_fixed_width_that_holds_latency() {
     let gap = over_seeds(|s| s.shift_accuracy - s.best_fixed_accuracy);
     println!("dynamic_shift minus best fixed width that holds latency: {gap}");
-    assert!(gap.min >= 0.0, "{gap}");
+    assert!(gap.max < 0.0, "{gap}");
+    assert!(gap.min > -0.05, "{gap}");
 }

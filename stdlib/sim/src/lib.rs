@@ -13,6 +13,7 @@ pub mod governor;
 pub mod nvm;
 pub mod plot;
 pub mod ppa;
+pub mod soc;
 pub mod thermal;
 pub mod workload;
 

@@ -1,18 +1,22 @@
 //! "Play It Cool"-style thermal study of a phone SoC running inference at a
-//! fixed frame rate: a lumped thermal RC model, a DVFS governor with a trip
-//! point and hysteresis, latency and power per model from its measured latency
-//! (or its FLOPs) and the current frequency, and three policies
-//! (`static_large`, `static_small`, `dynamic_shift`: the app-side policy of
-//! `governor.rs`, which sees only temperature, frequency and the trip point,
-//! never the constants below). All constants are the
-//! project's own (the paper published none; docs/papers.md section 9):
-//! `C·dT/dt = P − (T − T_amb)/R`; `P = P_idle + u·(P_full − P_idle)·(f/f_max)³`
-//! with `u = min(1, latency·fps)` the busy fraction (dynamic power ∝ f·V², V ∝ f);
-//! `latency = measured·f_max/f`, or `FLOPs / (f · flops_per_cycle)` unmeasured.
+//! fixed request rate: a lumped thermal RC model, the phone's trip-point
+//! governor (each trip caps the clock, released with hysteresis), latency and
+//! power per model from its measured latency (or its FLOPs) at the current
+//! operating point, and three policies (`static_large`, `static_small`,
+//! `dynamic_shift`: the app-side policy of `governor.rs`, which sees only
+//! temperature, frequency and the first trip point, never the phone's
+//! constants). The phone itself (`soc.rs`) is the Exynos 5433 of mainline
+//! Linux's device tree unless a table replaces it:
+//! `C·dT/dt = P − (T − T_amb)/R`;
+//! `P = P_idle + u·c_eff·(base + (1 − base)·activity)·V²·f` with `u = min(1,
+//! latency·fps)` the busy fraction and `activity` the model's achieved FLOPs per
+//! second over the largest model's, at most 1; `latency = measured·f_max/f`, or
+//! `FLOPs / (f · flops_per_cycle)` unmeasured. It never decides a width itself.
 
 use crate::error::SimError;
 pub use crate::governor::Shift;
 use crate::governor::{Observation, ShiftGovernor};
+pub use crate::soc::{Opp, Soc, Trip};
 
 /// One model (or one width of a slimmable model) the device can run.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,60 +48,6 @@ impl Policy {
             _ => None,
         }
     }
-}
-
-/// The phone: thermal RC, power, DVFS and workload rate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Soc {
-    pub ambient_c: f64,
-    /// Junction-to-ambient thermal resistance, K/W.
-    pub r_k_per_w: f64,
-    /// Thermal capacitance, J/K.
-    pub c_j_per_k: f64,
-    /// The governor lowers the clock one level when the temperature reaches this.
-    pub trip_c: f64,
-    /// ... and raises it one level when the temperature is this far below the trip.
-    pub hysteresis_c: f64,
-    /// DVFS levels, ascending, Hz.
-    pub freqs_hz: Vec<f64>,
-    pub p_idle_w: f64,
-    /// Total power when fully busy at the top frequency.
-    pub p_full_w: f64,
-    pub flops_per_cycle: f64,
-    /// Inference requests per second.
-    pub fps: f64,
-}
-
-impl Soc {
-    /// The project's default phone (not from the paper, which published none):
-    /// 25 degC ambient, R = 8 K/W and C = 4 J/K (a 32 s time constant), trip at
-    /// 70 degC with 5 degC hysteresis, 8 DVFS levels from 0.6 to 2.4 GHz, 0.3 W
-    /// idle and 7 W fully busy at 2.4 GHz, 8 FLOPs per cycle, 30 inferences per
-    /// second. The same values are the `sim.thermal` stage's defaults.
-    pub fn phone_default() -> Soc {
-        Soc {
-            ambient_c: 25.0,
-            r_k_per_w: 8.0,
-            c_j_per_k: 4.0,
-            trip_c: 70.0,
-            hysteresis_c: 5.0,
-            freqs_hz: levels(0.6e9, 2.4e9, 8),
-            p_idle_w: 0.3,
-            p_full_w: 7.0,
-            flops_per_cycle: 8.0,
-            fps: 30.0,
-        }
-    }
-}
-
-/// `n` evenly spaced frequencies from `lo` to `hi` (one level: `hi`).
-pub fn levels(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if n <= 1 {
-        return vec![hi];
-    }
-    (0..n)
-        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-        .collect()
 }
 
 /// Time stepping: the model is integrated every `dt_s`, traced every `sample_s`.
@@ -137,6 +87,8 @@ pub struct ThermalReport {
     /// Fraction of time on each model.
     pub model_fractions: Vec<f64>,
     pub switches: usize,
+    /// Mean power over the run, W.
+    pub mean_power_w: f64,
 }
 
 const MAX_STEPS: f64 = 1e7;
@@ -163,31 +115,26 @@ fn validate(
             m.name, m.latency_s
         )));
     }
-    if soc.freqs_hz.is_empty() || soc.freqs_hz.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
-        return Err(SimError::Invalid(
-            "`freqs` must list at least one positive frequency".into(),
-        ));
+    if let Some(m) = models
+        .iter()
+        .find(|m| !(m.flops.is_finite() && m.flops > 0.0))
+    {
+        return Err(SimError::Invalid(format!(
+            "model `{}` has {} FLOPs; it must be positive",
+            m.name, m.flops
+        )));
     }
-    if soc.freqs_hz.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(SimError::Invalid(
-            "`freqs` must be in ascending order".into(),
-        ));
-    }
+    soc.check_tables().map_err(SimError::Invalid)?;
     let positive = [
         ("resistance", soc.r_k_per_w),
         ("capacitance", soc.c_j_per_k),
         ("flops_per_cycle", soc.flops_per_cycle),
+        ("c_eff", soc.c_eff_f),
         ("fps", soc.fps),
         ("step", clock.dt_s),
         ("duration", clock.duration_s),
         ("sample", clock.sample_s),
     ];
-    if soc.p_full_w < soc.p_idle_w {
-        return Err(SimError::Invalid(format!(
-            "full power ({} W) must not be below idle power ({} W)",
-            soc.p_full_w, soc.p_idle_w
-        )));
-    }
     if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
         return Err(SimError::Invalid(format!(
             "`{name}` must be positive, got {v}"
@@ -199,40 +146,67 @@ fn validate(
             clock.duration_s, clock.dt_s
         )));
     }
-    if soc.ambient_c >= soc.trip_c {
+    if soc.ambient_c >= soc.first_trip_c() {
         return Err(SimError::Invalid(format!(
-            "the ambient temperature ({} degC) must be below the trip point ({} degC)",
-            soc.ambient_c, soc.trip_c
+            "the ambient temperature ({} degC) must be below the first trip point ({} degC)",
+            soc.ambient_c,
+            soc.first_trip_c()
         )));
     }
     Ok(())
 }
 
-/// Latency (s) and power (W) of a model at a frequency.
-pub fn operating_point(model: &DeviceModel, soc: &Soc, freq_hz: f64) -> (f64, f64) {
-    let f_max = soc.freqs_hz[soc.freqs_hz.len() - 1];
-    let latency = match model.latency_s {
-        Some(measured) => measured * (f_max / freq_hz),
+/// Latency (s) of a model at operating point `level`.
+fn latency_at(model: &DeviceModel, soc: &Soc, level: usize) -> f64 {
+    let freq_hz = soc.opps[level].freq_hz;
+    match model.latency_s {
+        Some(measured) => measured * (soc.top_freq_hz() / freq_hz),
         None => model.flops / (freq_hz * soc.flops_per_cycle),
+    }
+}
+
+/// Each model's arithmetic activity: its achieved FLOPs per second at the top
+/// frequency over the largest model's (the first), at most 1. The largest model
+/// keeps the cluster fully active (`c_eff` is its switched capacitance); a narrow
+/// width that spends more of its time on per-layer overheads than on
+/// multiply-adds switches less of the datapath per busy second. With
+/// FLOPs-derived latencies every model is 1.
+pub fn activities(models: &[DeviceModel], soc: &Soc) -> Vec<f64> {
+    let top = soc.opps.len() - 1;
+    let rate = |m: &DeviceModel| m.flops / latency_at(m, soc, top);
+    let Some(largest) = models.first().map(rate) else {
+        return Vec::new();
     };
+    models
+        .iter()
+        .map(|m| (rate(m) / largest).min(1.0))
+        .collect()
+}
+
+/// Latency (s) and power (W) of a model of `activity` at operating point `level`:
+/// `P = P_idle + u·c_eff·(base + (1 − base)·activity)·V²·f`, `u = min(1, latency·fps)`.
+pub fn operating_point(model: &DeviceModel, activity: f64, soc: &Soc, level: usize) -> (f64, f64) {
+    let latency = latency_at(model, soc, level);
     let busy = (latency * soc.fps).min(1.0);
-    let power = soc.p_idle_w + busy * (soc.p_full_w - soc.p_idle_w) * (freq_hz / f_max).powi(3);
-    (latency, power)
+    (
+        latency,
+        soc.p_idle_w + busy * soc.busy_power_w(level, activity),
+    )
 }
 
 /// The request rate at which the largest model is busy `load` of the time at
 /// the top frequency: a study that does not depend on how fast the machine
 /// that measured the latencies was.
 pub fn fps_for_load(models: &[DeviceModel], soc: &Soc, load: f64) -> Result<f64, SimError> {
-    let top = soc.freqs_hz.last().copied().unwrap_or(0.0);
     let largest = models
         .first()
         .ok_or_else(|| SimError::Invalid("no model to size the load for".into()))?;
-    let probe = Soc {
-        fps: 1.0,
-        ..soc.clone()
-    };
-    let (latency, _) = operating_point(largest, &probe, top);
+    if soc.opps.is_empty() {
+        return Err(SimError::Invalid(
+            "the phone lists no operating point".into(),
+        ));
+    }
+    let latency = latency_at(largest, soc, soc.opps.len() - 1);
     if !(load > 0.0 && latency.is_finite() && latency > 0.0) {
         return Err(SimError::Invalid(format!(
             "`load` {load} needs a positive load and a model with positive latency"
@@ -241,9 +215,43 @@ pub fn fps_for_load(models: &[DeviceModel], soc: &Soc, load: f64) -> Result<f64,
     Ok(load / latency)
 }
 
+/// The phone's kernel thermal governor: each trip caps the clock from the
+/// moment the temperature reaches it until it falls `hysteresis` below it; the
+/// clock runs at the highest operating point under every active cap.
+struct TripGovernor {
+    active: Vec<bool>,
+}
+
+impl TripGovernor {
+    fn new(soc: &Soc) -> TripGovernor {
+        TripGovernor {
+            active: vec![false; soc.trips.len()],
+        }
+    }
+
+    /// The operating point after seeing `temp_c`.
+    fn level(&mut self, soc: &Soc, temp_c: f64) -> usize {
+        for (on, trip) in self.active.iter_mut().zip(&soc.trips) {
+            if temp_c >= trip.temp_c {
+                *on = true;
+            } else if temp_c <= trip.temp_c - soc.hysteresis_c {
+                *on = false;
+            }
+        }
+        let cap = self
+            .active
+            .iter()
+            .zip(&soc.trips)
+            .filter(|(on, _)| **on)
+            .map(|(_, t)| t.cap_hz)
+            .fold(f64::INFINITY, f64::min);
+        soc.opps.iter().rposition(|o| o.freq_hz <= cap).unwrap_or(0)
+    }
+}
+
 /// The width a policy runs: fixed, or chosen each step by the governor, which
-/// is handed only an [`Observation`] (never `soc` beyond its trip point and
-/// DVFS table, which a phone shows).
+/// is handed only an [`Observation`] (never `soc` beyond its first trip point and
+/// top frequency, which a phone shows).
 enum Driver {
     Fixed(usize),
     Shifting(ShiftGovernor),
@@ -275,25 +283,27 @@ pub fn simulate(
     clock: &Clock,
 ) -> Result<ThermalReport, SimError> {
     validate(models, policy, soc, clock)?;
-    let top = soc.freqs_hz.len() - 1;
+    let top = soc.opps.len() - 1;
+    let activity = activities(models, soc);
     let steps = (clock.duration_s / clock.dt_s).ceil() as usize;
     let sample_every = ((clock.sample_s / clock.dt_s).round() as usize).max(1);
     let (mut temp, mut level) = (soc.ambient_c, top);
-    let top_freq_hz = soc.freqs_hz[top];
+    let mut trips = TripGovernor::new(soc);
+    let top_freq_hz = soc.top_freq_hz();
     let observe = |time_s: f64, temp_c: f64, freq_hz: f64| Observation {
         time_s,
         temp_c,
         freq_hz,
         top_freq_hz,
-        trip_c: soc.trip_c,
+        trip_c: soc.first_trip_c(),
     };
     let mut driver = Driver::new(policy, models.len(), shift);
     let mut model = driver.choose(&observe(0.0, temp, top_freq_hz));
-    let start_latency_ms = operating_point(&models[model], soc, soc.freqs_hz[top]).0 * 1e3;
+    let start_latency_ms = latency_at(&models[model], soc, top) * 1e3;
     let mut report = ThermalReport {
         trace: Vec::with_capacity(steps / sample_every + 1),
         max_temp_c: temp,
-        min_freq_hz: soc.freqs_hz[top],
+        min_freq_hz: top_freq_hz,
         start_latency_ms,
         max_latency_ms: 0.0,
         mean_latency_ms: 0.0,
@@ -302,15 +312,16 @@ pub fn simulate(
         small_fraction: 0.0,
         model_fractions: vec![0.0; models.len()],
         switches: 0,
+        mean_power_w: 0.0,
     };
-    let (mut latency_sum, mut accuracy_sum) = (0.0, 0.0);
+    let (mut latency_sum, mut accuracy_sum, mut power_sum) = (0.0, 0.0, 0.0);
     let mut steps_on = vec![0usize; models.len()];
     for step in 0..=steps {
-        let freq = soc.freqs_hz[level];
+        let freq = soc.opps[level].freq_hz;
         let next = driver.choose(&observe(step as f64 * clock.dt_s, temp, freq));
         report.switches += usize::from(next != model);
         model = next;
-        let (latency, power) = operating_point(&models[model], soc, freq);
+        let (latency, power) = operating_point(&models[model], activity[model], soc, level);
         let latency_ms = latency * 1e3;
         if step % sample_every == 0 {
             report.trace.push(TracePoint {
@@ -328,17 +339,15 @@ pub fn simulate(
         report.max_latency_ms = report.max_latency_ms.max(latency_ms);
         report.throttled_s += if level < top { clock.dt_s } else { 0.0 };
         latency_sum += latency_ms;
+        power_sum += power;
         accuracy_sum += models[model].accuracy.unwrap_or(0.0);
         steps_on[model] += 1;
         temp += clock.dt_s / soc.c_j_per_k * (power - (temp - soc.ambient_c) / soc.r_k_per_w);
-        if temp >= soc.trip_c && level > 0 {
-            level -= 1;
-        } else if temp <= soc.trip_c - soc.hysteresis_c && level < top {
-            level += 1;
-        }
+        level = trips.level(soc, temp);
     }
     let n = (steps + 1) as f64;
     report.mean_latency_ms = latency_sum / n;
+    report.mean_power_w = power_sum / n;
     report.model_fractions = steps_on.iter().map(|&s| s as f64 / n).collect();
     report.small_fraction = 1.0 - report.model_fractions[0];
     if models.iter().all(|m| m.accuracy.is_some()) {

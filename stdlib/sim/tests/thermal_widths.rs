@@ -26,7 +26,7 @@ fn widths() -> Vec<DeviceModel> {
 }
 
 fn loaded_soc(models: &[DeviceModel], load: f64) -> Soc {
-    let mut soc = Soc::phone_default();
+    let mut soc = Soc::default_table().unwrap();
     soc.fps = fps_for_load(models, &soc, load).unwrap();
     soc
 }
@@ -41,13 +41,14 @@ fn clock() -> Clock {
 
 #[test]
 fn measured_latency_holds_at_the_top_frequency_and_scales_down() {
-    let soc = Soc::phone_default();
-    let top = soc.freqs_hz[soc.freqs_hz.len() - 1];
+    let soc = Soc::default_table().unwrap();
+    let top = soc.opps.len() - 1;
+    let at_1ghz = soc.opps.iter().position(|o| o.freq_hz == 1e9).unwrap();
     for m in widths() {
-        let (at_top, _) = operating_point(&m, &soc, top);
+        let (at_top, _) = operating_point(&m, 1.0, &soc, top);
         assert_eq!(at_top, m.latency_s.unwrap());
-        let (at_half, _) = operating_point(&m, &soc, top / 2.0);
-        assert!((at_half - 2.0 * at_top).abs() < 1e-15);
+        let (slower, _) = operating_point(&m, 1.0, &soc, at_1ghz);
+        assert!((slower - 1.9 * at_top).abs() < 1e-15);
     }
 }
 
@@ -56,7 +57,7 @@ fn load_sets_the_largest_width_busy_fraction() {
     let models = widths();
     let soc = loaded_soc(&models, 0.9);
     assert!((soc.fps * 8e-3 - 0.9).abs() < 1e-12, "{}", soc.fps);
-    let err = fps_for_load(&models, &Soc::phone_default(), 0.0).unwrap_err();
+    let err = fps_for_load(&models, &Soc::default_table().unwrap(), 0.0).unwrap_err();
     assert!(err.to_string().contains("positive load"), "{err}");
 }
 
@@ -81,7 +82,7 @@ fn dynamic_shift_uses_an_intermediate_width_and_never_throttles() {
         &clock(),
     )
     .unwrap();
-    assert!(r.max_temp_c < soc.trip_c, "{}", r.max_temp_c);
+    assert!(r.max_temp_c < soc.first_trip_c(), "{}", r.max_temp_c);
     assert_eq!(r.throttled_s, 0.0);
     assert!(r.max_latency_ms <= 1.1 * r.start_latency_ms);
     // The largest width that stops the heating is 0.75: the smaller ones are never needed.
@@ -105,7 +106,7 @@ fn dynamic_shift_uses_an_intermediate_width_and_never_throttles() {
 fn a_hotter_load_drives_dynamic_shift_to_smaller_widths() {
     let models = widths();
     let mut soc = loaded_soc(&models, 1.0);
-    soc.p_full_w = 12.0;
+    soc.c_eff_f *= 2.0;
     let r = simulate(
         &models,
         Policy::DynamicShift,
@@ -119,7 +120,7 @@ fn a_hotter_load_drives_dynamic_shift_to_smaller_widths() {
         "{:?}",
         r.model_fractions
     );
-    assert!(r.max_temp_c < soc.trip_c);
+    assert!(r.max_temp_c < soc.first_trip_c());
 }
 
 #[test]
@@ -129,7 +130,7 @@ fn a_bad_measured_latency_is_explained() {
     let err = simulate(
         &models,
         Policy::StaticLarge,
-        &Soc::phone_default(),
+        &Soc::default_table().unwrap(),
         &Shift::project_default(),
         &clock(),
     )

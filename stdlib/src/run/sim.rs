@@ -489,6 +489,7 @@ fn thermal_metrics(r: &thermal::ThermalReport, models: &[DeviceModel]) -> BTreeM
         ("throttled_s", r.throttled_s),
         ("small_fraction", r.small_fraction),
         ("switches", r.switches as f64),
+        ("mean_power_w", r.mean_power_w),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -503,26 +504,15 @@ fn thermal_metrics(r: &thermal::ThermalReport, models: &[DeviceModel]) -> BTreeM
 }
 
 /// `sim.thermal(...)` → `{metrics, trace}`.
-pub fn thermal(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
+pub fn thermal(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let models = device_models(input)?;
     let policy = input.str("policy")?;
     let policy = Policy::parse(policy)
         .ok_or_else(|| StageError::Internal(format!("policy `{policy}` passed the checker")))?;
     let mut soc = Soc {
         ambient_c: input.f64("ambient")?,
-        r_k_per_w: input.f64("resistance")?,
-        c_j_per_k: input.f64("capacitance")?,
-        trip_c: input.f64("trip")?,
-        hysteresis_c: input.f64("hysteresis")?,
-        freqs_hz: thermal::levels(
-            input.f64("fmin")?,
-            input.f64("fmax")?,
-            input.usize("levels")?,
-        ),
-        p_idle_w: input.f64("idle")?,
-        p_full_w: input.f64("power")?,
-        flops_per_cycle: input.f64("flops_per_cycle")?,
         fps: input.f64("fps")?,
+        ..table_or(input, ctx, "soc", Soc::read, Soc::default_table)?
     };
     let load = input.f64("load")?;
     if load > 0.0 {

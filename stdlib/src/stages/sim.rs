@@ -173,77 +173,63 @@ fn nvm_cache() -> StageDef {
 
 fn thermal() -> StageDef {
     let out = record(&[("metrics", Type::Metrics), ("trace", Type::Table)]);
-    def(
-        sig(
-            "sim",
-            "thermal",
-            "A phone SoC running continuous inference: lumped thermal RC model, a DVFS \
-             governor that throttles at the trip temperature (with hysteresis), latency and \
-             power per model width from work and frequency. Policies: `static_large`, \
-             `static_small`, `dynamic_shift` (from the observed temperature, its observed \
-             heating rate, the frequency and the trip point only: switch to a smaller \
-             weight-shared width before the trip point, back when cool). Trace over time: temperature, frequency, \
-             latency, width in use, accuracy. All constants are the project's own model; the \
-             paper published none.",
-            vec![
-                ParamSig::required(
-                    "models",
-                    Type::Any,
-                    "A `model.slimmable` network (every width, with its measured latency and accuracy), \
-                     a list `[large, ..., small]` of models, or one other model whose `small_width` \
-                     channel slice is the small model.",
-                ),
-                choice(
-                    "policy",
-                    "dynamic_shift",
-                    &["static_large", "static_small", "dynamic_shift"],
-                    "Always the largest width, always the smallest, or shift by temperature.",
-                ),
-                quantity("duration", Dim::Time, 600.0, 1e-3, 1e6, "Simulated time.")
-                    .default_note("project default, not from the paper"),
-                quantity("ambient", Dim::Temp, 25.0, -40.0, 60.0, "Ambient temperature.")
-                    .default_note("project default, not from the paper"),
-                quantity("trip", Dim::Temp, 70.0, 0.0, 150.0, "Trip temperature where the governor throttles.")
-                    .default_note("project default, not from the paper"),
-                quantity("hysteresis", Dim::Temp, 5.0, 0.0, 50.0, "The governor restores a frequency step this far below the trip point.")
-                    .default_note("project default, not from the paper"),
-                quantity("margin", Dim::Temp, 3.0, 0.0, 50.0, "`dynamic_shift` moves one width smaller when the temperature it predicts `horizon` ahead (from the heating rate it observed) is this far below the trip point, or the clock is throttled.")
-                    .default_note("project default, not from the paper"),
-                float("resistance", 8.0, 1e-3, 1e4, "Thermal resistance to ambient, in K/W.")
-                    .default_note("project default, not from the paper"),
-                float("capacitance", 4.0, 1e-3, 1e4, "Thermal capacitance, in J/K.")
-                    .default_note("project default, not from the paper"),
-                quantity("fmax", Dim::Freq, 2.4 * GHZ, 1e6, 10.0 * GHZ, "Highest DVFS frequency.")
-                    .default_note("project default, not from the paper"),
-                quantity("fmin", Dim::Freq, 0.6 * GHZ, 1e6, 10.0 * GHZ, "Lowest DVFS frequency.")
-                    .default_note("project default, not from the paper"),
-                int("levels", 8, 2, 64, "DVFS frequency levels between fmin and fmax.")
-                    .default_note("project default, not from the paper"),
-                quantity("power", Dim::Power, 7.0, 1e-3, 100.0, "SoC power at fmax when fully busy (dynamic power scales with f³ and the busy fraction).")
-                    .default_note("project default, not from the paper"),
-                quantity("idle", Dim::Power, 0.3, 0.0, 100.0, "SoC power when idle.")
-                    .default_note("project default, not from the paper"),
-                float("fps", 30.0, 1e-3, 1e5, "Inference requests per second; a model busy for `latency·fps` of the time.")
-                    .default_note("project default, not from the paper"),
-                float("flops_per_cycle", 8.0, 1e-3, 1e6, "FLOPs the SoC completes per clock cycle; latency = FLOPs / (f · this).")
-                    .default_note("project default, not from the paper"),
-                quantity("band", Dim::Temp, 4.0, 0.0, 100.0, "`dynamic_shift` moves one width larger when its prediction is this far below its switch-down point.")
-                    .default_note("project default, not from the paper"),
-                quantity("horizon", Dim::Time, 20.0, 0.0, 3600.0, "How far ahead `dynamic_shift` extrapolates the heating rate it observed (it never sees the thermal model's constants).")
-                    .default_note("project default, not from the paper"),
-                float("small_width", 0.5, 0.01, 1.0, "With a single model that is not slimmable: the width of its channel slice used as the small model.")
-                    .default_note("project default, not from the paper"),
-                float_list("accuracy", &[], "Accuracy of each model (largest first), shown in the trace; empty: none, or a slimmable model's saved accuracy per width."),
-                choice("latency", "batch64", &["batch64", "batch1"], "Which measured latency of a slimmable model sets each width's time per inference: `batch64` (its batch-64 median over 64, the compute per sample) or `batch1` (its batch-1 median: the latency of one request on its own).")
-                    .default_note("the compute per sample"),
-                float("load", 0.0, 0.0, 1.0, "When above 0: sets `fps` so that the largest model is busy this fraction of the time at `fmax`, which makes a study with measured latencies independent of the measuring machine's speed.")
-                    .default_note("0: use `fps`"),
-                quantity("sample", Dim::Time, 1.0, 1e-4, 3600.0, "Trace sampling interval."),
-                quantity("step", Dim::Time, 0.1, 1e-4, 60.0, "Simulation time step.")
-                    .default_note("project default, not from the paper"),
-            ],
-            out,
-        ),
-        Some(crate::run::sim::thermal),
-    )
+    let mut s = sig(
+        "sim",
+        "thermal",
+        "A phone SoC running continuous inference: lumped thermal RC model, the phone's \
+         trip-point governor (each trip caps the clock; released with hysteresis), latency \
+         and power per model width from its work, activity and operating point \
+         (P = c_eff·V²·f). The default phone is the Exynos 5433's A57 cluster: operating \
+         points and trip points from mainline Linux's device tree, thermal resistance derived \
+         from a published sustained-power measurement, the other constants the project's \
+         labelled choices (sources in `stdlib/sim/data/thermal_exynos5433.csv` and \
+         docs/simulators.md). Policies: `static_large`, `static_small`, `dynamic_shift` \
+         (from the observed temperature, its observed heating rate, the frequency and the \
+         first trip point only: switch to a smaller weight-shared width before the trip \
+         point, back when cool). Trace over time: temperature, frequency, latency, power, \
+         width in use, accuracy.",
+        vec![
+            ParamSig::required(
+                "models",
+                Type::Any,
+                "A `model.slimmable` network (every width, with its measured latency and accuracy), \
+                 a list `[large, ..., small]` of models, or one other model whose `small_width` \
+                 channel slice is the small model.",
+            ),
+            choice(
+                "policy",
+                "dynamic_shift",
+                &["static_large", "static_small", "dynamic_shift"],
+                "Always the largest width, always the smallest, or shift by temperature.",
+            ),
+            quantity("duration", Dim::Time, 600.0, 1e-3, 1e6, "Simulated time.")
+                .default_note("project default, not from the paper"),
+            quantity("ambient", Dim::Temp, 25.0, -40.0, 60.0, "Ambient temperature.")
+                .default_note("project default: a room; the shipped table's resistance assumes 25 degC"),
+            override_path("soc", "CSV `kind,key,value` of the phone: `opp` rows (MHz, microvolts), `trip` rows (degC, frequency cap in MHz) and `constant` rows (hysteresis_c, resistance_k_per_w, capacitance_j_per_k, c_eff_nf, base_share, idle_w, flops_per_cycle); empty: the shipped Exynos 5433 table.")
+                .default_note("the Exynos 5433 table; sources in its comments"),
+            quantity("margin", Dim::Temp, 3.0, 0.0, 50.0, "`dynamic_shift` moves one width smaller when the temperature it predicts `horizon` ahead (from the heating rate it observed) is this far below the first trip point, or the clock is throttled.")
+                .default_note("project default, not from the paper"),
+            float("fps", 30.0, 1e-3, 1e5, "Inference requests per second; a model busy for `latency·fps` of the time.")
+                .default_note("project default, not from the paper"),
+            quantity("band", Dim::Temp, 4.0, 0.0, 100.0, "`dynamic_shift` moves one width larger when its prediction is this far below its switch-down point.")
+                .default_note("project default, not from the paper"),
+            quantity("horizon", Dim::Time, 20.0, 0.0, 3600.0, "How far ahead `dynamic_shift` extrapolates the heating rate it observed (it never sees the thermal model's constants).")
+                .default_note("project default, not from the paper"),
+            float("small_width", 0.5, 0.01, 1.0, "With a single model that is not slimmable: the width of its channel slice used as the small model.")
+                .default_note("project default, not from the paper"),
+            float_list("accuracy", &[], "Accuracy of each model (largest first), shown in the trace; empty: none, or a slimmable model's saved accuracy per width."),
+            choice("latency", "batch64", &["batch64", "batch1"], "Which measured latency of a slimmable model sets each width's time per inference: `batch64` (its batch-64 median over 64, the compute per sample) or `batch1` (its batch-1 median: the latency of one request on its own).")
+                .default_note("the compute per sample"),
+            float("load", 0.0, 0.0, 1.0, "When above 0: sets `fps` so that the largest model is busy this fraction of the time at the top frequency, which makes a study with measured latencies independent of the measuring machine's speed.")
+                .default_note("0: use `fps`"),
+            quantity("sample", Dim::Time, 1.0, 1e-4, 3600.0, "Trace sampling interval."),
+            quantity("step", Dim::Time, 0.1, 1e-4, 60.0, "Simulation time step.")
+                .default_note("project default, not from the paper"),
+        ],
+        out,
+    );
+    // Version 1 simulated an invented phone (one trip, f³ power); its cached results differ.
+    s.version = 2;
+    def(s, Some(crate::run::sim::thermal))
 }
