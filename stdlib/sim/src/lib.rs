@@ -6,11 +6,14 @@
 
 pub mod accelerator;
 pub mod arch;
+pub mod cache_lru;
 pub mod csv;
 pub mod dataflow;
 pub mod error;
 pub mod governor;
+pub mod l2_stream;
 pub mod nvm;
+pub mod nvsim;
 pub mod plot;
 pub mod ppa;
 pub mod soc;

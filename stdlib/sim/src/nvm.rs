@@ -1,22 +1,26 @@
 //! DeepNVM++-style last-level cache model: SRAM, STT-MRAM and SOT-MRAM caches
-//! described by NVSim-style rows (latency, energy, leakage, area per capacity),
-//! the L2 traffic of a workload, and energy / delay / EDP with iso-capacity and
-//! iso-area comparisons against SRAM. The energy model is the project's design
-//! choice (docs/papers.md section 8): `E = Nr·Er + Nw·Ew + P_leak·T + N_miss·E_dram`,
-//! `T = T_compute + (Nr·tr + Nw·tw + N_miss·t_dram) / banks`, `EDP = E·T`.
-//! Misses follow the power-law (√2) rule: a layer whose working set is `W`
-//! misses a fraction `min(1, sqrt(W / C))` of its reads in a cache of size `C`.
-//! Reads files only through `CacheTable::read`.
+//! described by NVSim rows (latency, energy, leakage, area per capacity), the
+//! workload's L2 accesses replayed through an LRU cache (`l2_stream`), and
+//! energy / delay / EDP with iso-capacity and iso-area comparisons against SRAM.
+//! Between table rows every figure follows the power law through its two
+//! neighbours (linear in log-log), checked against NVSim in
+//! `tests/nvm_nvsim_parity.rs`. The energy model is the project's design choice
+//! (docs/papers.md section 8): `E = Nr·Er + (Nw + Nfill)·Ew + P_leak·T +
+//! (Nmiss + Nwb)·E_dram`, `T = T_compute + (Nr·tr + (Nw + Nfill)·tw +
+//! Nmiss·t_dram) / banks`, `EDP = E·T`. Reads files only through `CacheTable::read`.
 
-use crate::arch::{Arch, Op};
+use crate::arch::Arch;
+use crate::cache_lru::Counts;
 use crate::csv::CsvTable;
 use crate::error::SimError;
+use crate::l2_stream::L2Stream;
 
 pub const TECHS: &[&str] = &["sram", "stt", "sot"];
 pub const DEFAULT_NVM_CSV: &str = include_str!("../data/nvm_default.csv");
 const MB: f64 = 1024.0 * 1024.0;
 
-/// One NVSim-style characterisation of a cache.
+/// One NVSim characterisation of a cache (its cache summary: hit latency and
+/// energy as `read_*`, write latency and energy, total leakage and area).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CacheRow {
     pub node_nm: f64,
@@ -122,8 +126,9 @@ impl CacheTable {
         Ok(points)
     }
 
-    /// The cache of `capacity_mb` for a technology and node, interpolated
-    /// linearly between table rows (extrapolated along the end segments).
+    /// The cache of `capacity_mb` for a technology and node: each figure follows
+    /// the power law through the two nearest rows (extrapolated along the end
+    /// segments); linearly where a figure is zero and has no logarithm.
     pub fn at(&self, tech: &str, node_nm: f64, capacity_mb: f64) -> Result<CacheRow, SimError> {
         let points = self.points(tech, node_nm)?;
         Ok(interpolate(&points, capacity_mb))
@@ -179,109 +184,91 @@ fn interpolate(points: &[CacheRow], capacity_mb: f64) -> CacheRow {
         .position(|w| capacity_mb <= w[1].capacity_mb)
         .unwrap_or(points.len() - 2);
     let (a, b) = (points[i], points[i + 1]);
-    let f = (capacity_mb - a.capacity_mb) / (b.capacity_mb - a.capacity_mb).max(f64::MIN_POSITIVE);
-    let lerp = |x: f64, y: f64| (x + (y - x) * f).max(0.0);
+    let between = |x: f64, y: f64| power_law(a.capacity_mb, x, b.capacity_mb, y, capacity_mb);
     CacheRow {
         node_nm: a.node_nm,
         capacity_mb,
-        read_ns: lerp(a.read_ns, b.read_ns),
-        write_ns: lerp(a.write_ns, b.write_ns),
-        read_pj: lerp(a.read_pj, b.read_pj),
-        write_pj: lerp(a.write_pj, b.write_pj),
-        leak_mw: lerp(a.leak_mw, b.leak_mw),
-        area_mm2: lerp(a.area_mm2, b.area_mm2).max(1e-9),
+        read_ns: between(a.read_ns, b.read_ns),
+        write_ns: between(a.write_ns, b.write_ns),
+        read_pj: between(a.read_pj, b.read_pj),
+        write_pj: between(a.write_pj, b.write_pj),
+        leak_mw: between(a.leak_mw, b.leak_mw),
+        area_mm2: between(a.area_mm2, b.area_mm2).max(1e-9),
     }
 }
 
-/// L2 traffic of one layer, in cache lines, and its working set in bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LayerTraffic {
-    pub reads: f64,
-    pub writes: f64,
-    pub working_set_bytes: f64,
+/// The value at `c` of `y = k·c^e` through `(c0, y0)` and `(c1, y1)`; the line
+/// through them where a value is not positive.
+fn power_law(c0: f64, y0: f64, c1: f64, y1: f64, c: f64) -> f64 {
+    if y0 > 0.0 && y1 > 0.0 && c0 > 0.0 && c1 > c0 && c > 0.0 {
+        let e = (y1 / y0).ln() / (c1 / c0).ln();
+        return y0 * (c / c0).powf(e);
+    }
+    let f = (c - c0) / (c1 - c0).max(f64::MIN_POSITIVE);
+    (y0 + (y1 - y0) * f).max(0.0)
 }
 
-/// A workload's memory behaviour and compute.
+/// A workload's L2 accesses: its address stream, replayed per cache, and
+/// optionally measured read/write counts (e.g. a GPU profiler's) that replace
+/// the stream's counts while the stream still gives the miss and write-back rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Traffic {
-    pub layers: Vec<LayerTraffic>,
+    pub stream: L2Stream,
+    pub given: Option<(f64, f64)>,
     pub flops: f64,
 }
 
+/// The accesses one cache sees: the replayed (or given) counts and the misses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accesses {
+    pub reads: f64,
+    pub writes: f64,
+    /// Reads that missed: each fetches a line from DRAM and fills it (an array write).
+    pub misses: f64,
+    /// Dirty lines evicted to DRAM.
+    pub writebacks: f64,
+}
+
 impl Traffic {
-    /// Every layer reads its inputs and weights from L2 and writes its outputs
-    /// (ideal L1 tiling: each operand once per layer); weights once per batch.
-    pub fn of_arch(arch: &Arch, line_bytes: f64, batch: f64) -> Traffic {
-        let layers = arch
-            .layers
-            .iter()
-            .map(|l| {
-                let act = f64::from(l.act_bits) / 8.0;
-                let wb = f64::from(l.weight_bits) / 8.0;
-                let (i, w, o) = operands(&l.op);
-                let (w_bytes, i_bytes, o_bytes) = (w * wb, i * act * batch, o * act * batch);
-                LayerTraffic {
-                    reads: (i_bytes + w_bytes) / line_bytes,
-                    writes: o_bytes / line_bytes,
-                    working_set_bytes: i_bytes + w_bytes + o_bytes,
-                }
-            })
-            .collect();
+    /// The workload's stream under the project's tiling (`l2_stream`).
+    pub fn of_arch(arch: &Arch, line_bytes: f64, batch: f64, tile_bytes: f64) -> Traffic {
         Traffic {
-            layers,
+            stream: L2Stream::of_arch(arch, line_bytes, batch, tile_bytes),
+            given: None,
             flops: arch.flops() as f64 * batch,
         }
     }
 
-    /// Given read and write counts (lines), e.g. from a GPU profiler.
-    pub fn given(reads: f64, writes: f64, working_set_bytes: f64, flops: f64) -> Traffic {
+    /// Measured read and write counts (lines) replace the stream's.
+    pub fn with_counts(self, reads: f64, writes: f64) -> Traffic {
         Traffic {
-            layers: vec![LayerTraffic {
-                reads,
-                writes,
-                working_set_bytes,
-            }],
-            flops,
+            given: Some((reads, writes)),
+            ..self
         }
     }
 
-    pub fn reads(&self) -> f64 {
-        self.layers.iter().map(|l| l.reads).sum()
-    }
-
-    pub fn writes(&self) -> f64 {
-        self.layers.iter().map(|l| l.writes).sum()
+    /// The accesses a cache of `capacity_mb` with `ways` sees.
+    pub fn on(&self, capacity_mb: f64, ways: usize) -> Accesses {
+        let c = self.stream.replay(capacity_mb * MB, ways);
+        let Some((reads, writes)) = self.given else {
+            return accesses(c);
+        };
+        let rate = |n: f64, d: f64| if d > 0.0 { n / d } else { 0.0 };
+        Accesses {
+            reads,
+            writes,
+            misses: reads * rate(c.read_misses, c.reads),
+            writebacks: writes * rate(c.writebacks, c.writes),
+        }
     }
 }
 
-fn operands(op: &Op) -> (f64, f64, f64) {
-    match *op {
-        Op::Conv2d {
-            in_ch,
-            out_ch,
-            in_hw,
-            out_hw,
-            ..
-        } => (
-            (in_ch * in_hw[0] * in_hw[1]) as f64,
-            op.weights() as f64,
-            (out_ch * out_hw[0] * out_hw[1]) as f64,
-        ),
-        Op::Linear {
-            in_features,
-            out_features,
-            tokens,
-        } => (
-            (tokens * in_features) as f64,
-            op.weights() as f64,
-            (tokens * out_features) as f64,
-        ),
-        Op::Matmul { m, k, n, count } => (
-            ((m * k + k * n) * count) as f64,
-            0.0,
-            (m * n * count) as f64,
-        ),
-        Op::Elementwise { elements } => (elements as f64, 0.0, elements as f64),
+fn accesses(c: Counts) -> Accesses {
+    Accesses {
+        reads: c.reads,
+        writes: c.writes,
+        misses: c.read_misses,
+        writebacks: c.writebacks,
     }
 }
 
@@ -296,6 +283,8 @@ pub struct System {
     pub dram_pj_per_line: f64,
     /// DRAM latency per miss, ns.
     pub dram_ns: f64,
+    /// Cache associativity (ways per set) of the replayed LRU cache.
+    pub ways: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -305,6 +294,7 @@ pub struct CacheResult {
     pub reads: f64,
     pub writes: f64,
     pub misses: f64,
+    pub writebacks: f64,
     pub dynamic_uj: f64,
     pub leak_uj: f64,
     pub dram_uj: f64,
@@ -316,25 +306,22 @@ pub struct CacheResult {
 
 /// Energy, delay and EDP of `traffic` on one cache.
 pub fn evaluate(tech: &str, cache: CacheRow, traffic: &Traffic, sys: &System) -> CacheResult {
-    let capacity = cache.capacity_mb * MB;
-    let misses: f64 = traffic
-        .layers
-        .iter()
-        .map(|l| l.reads * (l.working_set_bytes / capacity).sqrt().min(1.0))
-        .sum();
-    let (reads, writes) = (traffic.reads(), traffic.writes());
-    let access_ns = reads * cache.read_ns + writes * cache.write_ns + misses * sys.dram_ns;
+    let a = traffic.on(cache.capacity_mb, sys.ways);
+    let array_writes = a.writes + a.misses;
+    let access_ns =
+        a.reads * cache.read_ns + array_writes * cache.write_ns + a.misses * sys.dram_ns;
     let delay_s = traffic.flops / sys.flops_per_s + access_ns * 1e-9 / sys.banks;
-    let dynamic_uj = (reads * cache.read_pj + writes * cache.write_pj) * 1e-6;
+    let dynamic_uj = (a.reads * cache.read_pj + array_writes * cache.write_pj) * 1e-6;
     let leak_uj = cache.leak_mw * 1e-3 * delay_s * 1e6;
-    let dram_uj = misses * sys.dram_pj_per_line * 1e-6;
+    let dram_uj = (a.misses + a.writebacks) * sys.dram_pj_per_line * 1e-6;
     let energy_uj = dynamic_uj + leak_uj + dram_uj;
     CacheResult {
         tech: tech.to_string(),
         cache,
-        reads,
-        writes,
-        misses,
+        reads: a.reads,
+        writes: a.writes,
+        misses: a.misses,
+        writebacks: a.writebacks,
         dynamic_uj,
         leak_uj,
         dram_uj,

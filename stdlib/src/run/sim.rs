@@ -267,6 +267,7 @@ fn nvm_metrics(c: &nvm::Comparison) -> BTreeMap<String, f64> {
         ("reads", r.reads),
         ("writes", r.writes),
         ("misses", r.misses),
+        ("writebacks", r.writebacks),
         ("dynamic_uj", r.dynamic_uj),
         ("leak_uj", r.leak_uj),
         ("dram_uj", r.dram_uj),
@@ -297,23 +298,24 @@ pub fn nvm_cache(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, 
         CacheTable::read,
         CacheTable::default_table,
     )?;
-    let derived = Traffic::of_arch(&arch, input.f64("line")?, input.f64("batch")?);
+    let traffic = Traffic::of_arch(
+        &arch,
+        input.f64("line")?,
+        input.f64("batch")?,
+        input.f64("tile")?,
+    );
     let (reads, writes) = (input.u64("reads")? as f64, input.u64("writes")? as f64);
     let traffic = if reads > 0.0 || writes > 0.0 {
-        let working_set = derived
-            .layers
-            .iter()
-            .map(|l| l.working_set_bytes)
-            .fold(0.0, f64::max);
-        Traffic::given(reads, writes, working_set, derived.flops)
+        traffic.with_counts(reads, writes)
     } else {
-        derived
+        traffic
     };
     let system = System {
         flops_per_s: input.f64("throughput")? * 1e12,
         banks: input.f64("banks")?,
         dram_pj_per_line: input.f64("dram_energy")? * 1e12,
         dram_ns: input.f64("dram_latency")? * 1e9,
+        ways: input.u64("ways")? as usize,
     };
     let mode = input.str("mode")?;
     let mode = Mode::parse(mode)

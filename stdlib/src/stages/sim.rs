@@ -131,17 +131,18 @@ fn nvm_cache() -> StageDef {
             "sim",
             "nvm_cache",
             "DeepNVM++-style last-level cache study: SRAM, STT-MRAM or SOT-MRAM at a \
-             capacity and node; the workload's L2 reads and writes (derived from the model's \
-             layers, or given) priced with per-technology latency, energy, leakage and area. \
+             capacity and node; the workload's L2 accesses (its tiled layers' address stream \
+             replayed through a set-associative LRU cache, or given counts) priced with \
+             per-technology latency, energy, leakage and area from NVSim. \
              Metrics: energy, delay, EDP and area, and their ratios to SRAM under `mode`. \
-             The shipped technology table is the project's own (not the paper's), \
-             replaceable by an NVSim-like CSV.",
+             The shipped table is NVSim's output for NVSim's SRAM and STT-MRAM sample cells \
+             and the project's own SOT-MRAM cell (bench/nvsim/), replaceable by your NVSim CSV.",
             vec![
                 choice("tech", "stt", &["sram", "stt", "sot"], "Cache technology: SRAM, STT-MRAM or SOT-MRAM."),
                 quantity("capacity", Dim::Bytes, 4.0 * MIB, KIB, 1024.0 * MIB, "Cache capacity (iso-capacity), or the SRAM capacity whose area is matched (iso-area).")
                     .default_note("project default, not from the paper"),
                 quantity("node", Dim::Length, 22e-9, 5e-9, 180e-9, "Technology node.")
-                    .default_note("project default, not from the paper: NVSim's sample configuration uses 22nm"),
+                    .default_note("NVSim's sample cache configuration (22 nm, NVSim's smallest node); DeepNVM++ used 16 nm"),
                 model("workload", "The model whose layers give the L2 traffic (or `sim.workload(...)`)."),
                 choice(
                     "mode",
@@ -149,13 +150,17 @@ fn nvm_cache() -> StageDef {
                     &["iso_capacity", "iso_area"],
                     "Compare against SRAM of the same capacity, or give the NVM the largest capacity fitting SRAM's area.",
                 ),
-                int("reads", 0, 0, i64::MAX, "L2 reads per inference; 0 derives them from the workload."),
-                int("writes", 0, 0, i64::MAX, "L2 writes per inference; 0 derives them from the workload."),
-                override_path("table", "CSV of per-technology read/write latency and energy, leakage and area per capacity (columns tech, node_nm, capacity_mb, read_ns, write_ns, read_pj, write_pj, leak_mw, area_mm2, as NVSim reports them); empty: the shipped table.")
-                    .default_note("the shipped 22 nm table is the project's own (basis in stdlib/sim/data/nvm_default.csv), not DeepNVM++'s unpublished one"),
+                int("reads", 0, 0, i64::MAX, "L2 reads per inference (lines); 0 takes them from the workload's address stream, which still gives the miss rate."),
+                int("writes", 0, 0, i64::MAX, "L2 writes per inference (lines); 0 takes them from the workload's address stream, which still gives the write-back rate."),
+                override_path("table", "CSV of per-technology read/write latency and energy, leakage and area per capacity (columns tech, node_nm, capacity_mb, read_ns, write_ns, read_pj, write_pj, leak_mw, area_mm2, as NVSim's cache summary reports them); empty: the shipped table.")
+                    .default_note("the shipped 22 nm table is NVSim's output (bench/nvsim/run_nvsim.sh): NVSim's SRAM and STT-MRAM sample cells, the project's own SOT-MRAM cell; DeepNVM++'s cells were not published"),
                 int("batch", 1, 1, 1_000_000, "Inputs per inference batch: activations scale with it, weights are read once per batch."),
                 quantity("line", Dim::Bytes, 64.0, 1.0, 4096.0, "Cache line size; reads and writes are counted in lines.")
-                    .default_note("project default, not from the paper"),
+                    .default_note("NVSim's sample cache configuration (512-bit word)"),
+                int("ways", 16, 1, 1024, "Associativity of the LRU cache the address stream is replayed through.")
+                    .default_note("NVSim's sample cache configuration (16 ways)"),
+                quantity("tile", Dim::Bytes, 48.0 * KIB, 64.0, 1024.0 * MIB, "On-chip memory holding one output-channel tile's weights: each layer reads its input once per tile.")
+                    .default_note("project default: 48 KiB, a GPU thread block's shared memory (Pascal)"),
                 int("banks", 16, 1, 4096, "Cache banks serving accesses in parallel.")
                     .default_note("project default, not from the paper"),
                 float("throughput", 10.0, 1e-6, 1e6, "Compute throughput in TFLOP/s; sets the time the workload computes.")
