@@ -22,6 +22,7 @@ pub mod input_hash;
 pub mod key;
 pub mod loader;
 pub mod lower;
+pub mod lsp_cache_state;
 pub mod overrides;
 pub mod progress;
 pub mod report;

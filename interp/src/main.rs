@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Command::Check(args) => pipe_interp::cmd_check::run(args),
         Command::Fmt(args) => pipe_interp::cmd_fmt::run(args),
         Command::Doc(args) => pipe_interp::cmd_doc::run(args),
-        Command::Lsp => pipe_lsp::run_stdio()
+        Command::Lsp => pipe_lsp::run_stdio_with(Some(&pipe_interp::lsp_cache_state::FromCache))
             .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
         Command::Run(args) => pipe_interp::cmd_run::run(args),
