@@ -53,6 +53,9 @@ struct Fix {
     preferred: bool,
 }
 
+// `lsp_types::Uri` caches parse results in cells, but its `Hash` and `Eq` use only
+// the URI string, so it is a sound map key (lsp-types' own `WorkspaceEdit` uses it).
+#[allow(clippy::mutable_key_type)]
 fn action(doc: &Document, fix: Fix, diag: &lsp_types::Diagnostic) -> CodeActionOrCommand {
     let edit = TextEdit::new(doc.index.range(&doc.text, fix.span), fix.new_text);
     let changes = HashMap::from([(doc.uri.clone(), vec![edit])]);
