@@ -3,8 +3,10 @@
 //! analysis. Each job carries a generation; when several jobs for one document
 //! are queued only the newest runs, and the loop drops a result whose
 //! generation is no longer the newest (an edit arrived while it ran). The
-//! worker converts diagnostics too, so installing a result is cheap. It never
-//! touches the server's state and never publishes.
+//! worker converts diagnostics too, so installing a result is cheap, and once it
+//! has handed a result over (and no newer job waits) it collects the analysis's
+//! occurrences, so the first hover on it does not pay for them. It never touches
+//! the server's state and never publishes.
 
 use crate::analysis::Analysis;
 use crate::diagnostics;
@@ -31,7 +33,7 @@ pub struct Checked {
     pub name: String,
     pub generation: u64,
     pub doc: Arc<Document>,
-    pub analysis: Option<Analysis>,
+    pub analysis: Option<Arc<Analysis>>,
     pub diagnostics: Vec<Diagnostic>,
     pub external: BTreeMap<String, Vec<Diagnostic>>,
 }
@@ -57,7 +59,7 @@ pub fn check(job: CheckJob, catalog: &dyn Catalog) -> Checked {
             let mut diags = diagnostics::for_document(&doc, &name, &program.diagnostics);
             diags.extend(diagnostics::import_summaries(&doc, program, &uri_of));
             let external = diagnostics::for_imports(program, &uri_of);
-            (Some(analysis), diags, external)
+            (Some(Arc::new(analysis)), diags, external)
         }
         Err(_) => (None, vec![diagnostics::checker_crashed()], BTreeMap::new()),
     };
@@ -86,8 +88,14 @@ pub fn serve(jobs: Receiver<CheckJob>, done: Sender<Checked>, catalog: &dyn Cata
         let Some((_, job)) = queue.pop_first() else {
             continue;
         };
-        if done.send(check(job, catalog)).is_err() {
+        let checked = check(job, catalog);
+        let warm = checked.analysis.clone();
+        if done.send(checked).is_err() {
             return;
+        }
+        queue.extend(jobs.try_iter().map(|job| (job.name.clone(), job)));
+        if let (Some(analysis), true) = (warm, queue.is_empty()) {
+            analysis.occurrences();
         }
     }
 }

@@ -18,12 +18,13 @@ use pipe_lang::program::Module;
 use pipe_lang::span::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::thread;
 
 pub struct State<'c> {
     pub catalog: &'c dyn Catalog,
     pub documents: Documents,
-    analyses: HashMap<String, Analysis>,
+    analyses: HashMap<String, Arc<Analysis>>,
     /// Changed and not yet handed to a check.
     dirty: BTreeSet<String>,
     /// The generation of the newest check asked for each document; a result
@@ -41,12 +42,12 @@ pub struct State<'c> {
     /// Replaced analyses go to a thread that frees them: dropping a large
     /// program's tree costs about a tenth of a re-check, and no reply needs to
     /// wait for it. `None` when the thread could not start (then drop here).
-    retired: Option<Sender<Analysis>>,
+    retired: Option<Sender<Arc<Analysis>>>,
 }
 
 /// Starts the thread that frees replaced analyses.
-fn start_retirement() -> Option<Sender<Analysis>> {
-    let (tx, rx) = mpsc::channel::<Analysis>();
+fn start_retirement() -> Option<Sender<Arc<Analysis>>> {
+    let (tx, rx) = mpsc::channel::<Arc<Analysis>>();
     thread::Builder::new()
         .name("pipe-lsp-free".into())
         .spawn(move || rx.into_iter().for_each(drop))
@@ -248,7 +249,7 @@ impl<'c> State<'c> {
         out
     }
 
-    fn retire(&self, old: Option<Analysis>) {
+    fn retire(&self, old: Option<Arc<Analysis>>) {
         if let (Some(old), Some(tx)) = (old, &self.retired) {
             // A closed channel hands the value back; it is then dropped here.
             let _ = tx.send(old);
@@ -265,18 +266,18 @@ impl<'c> State<'c> {
     /// The newest text of the document and its last analysis, which may be of
     /// an older text (for requests that read the newest text themselves).
     pub fn get(&self, name: &str) -> Option<(&Document, &Analysis)> {
-        Some((self.documents.get(name)?, self.analyses.get(name)?))
+        Some((self.documents.get(name)?, &**self.analyses.get(name)?))
     }
 
     /// The last analysis with the text it checked: positions stay consistent
     /// while a newer version is being checked.
     pub fn checked(&self, name: &str) -> Option<(&Document, &Analysis)> {
         let analysis = self.analyses.get(name)?;
-        Some((&*analysis.doc, analysis))
+        Some((&*analysis.doc, &**analysis))
     }
 
     pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analysis)> {
-        self.analyses.iter()
+        self.analyses.iter().map(|(name, a)| (name, &**a))
     }
 
     /// Where `span` of `module` is, for the client: an open document's own URI,
