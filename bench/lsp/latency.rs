@@ -1,6 +1,8 @@
 //! Language-server latency on a 5,000-line file (docs/performance.md, "Language
-//! server"): `didChange` -> `publishDiagnostics`, and completion (on a checked
-//! document, and right after an edit, which includes the re-check). The server
+//! server"): `didChange` -> `publishDiagnostics`, completion (on a checked
+//! document, and right after an edit, which waits for the re-check), hover right
+//! after an edit (answered from the last analysis while the re-check runs); the
+//! same on a 50,000-line file; semantic tokens of one 1 MB line. The server
 //! runs in-process on lsp-server's memory connection with the real catalog, so
 //! the figures are the server's own time without pipe transfer.
 //! Run: `cargo bench -p pipe-lsp --bench lsp_latency` (release profile).
@@ -16,6 +18,10 @@ use std::time::{Duration, Instant};
 const BLOCKS: usize = 500;
 const ROUNDS: usize = 40;
 const URI: &str = "file:///bench/big.pipe";
+const HUGE_URI: &str = "file:///bench/huge.pipe";
+/// Version of the 50,000-line document, apart from the others' versions.
+const HUGE_VERSION: i32 = 2_000_000;
+const HUGE_ROUNDS: usize = 10;
 const LONG_URI: &str = "file:///bench/long.pipe";
 /// Version of the long-line document, apart from the big file's versions.
 const LONG_VERSION: i32 = 1_000_000;
@@ -23,8 +29,13 @@ const LONG_ROUNDS: usize = 10;
 
 /// Ten lines per block, 500 blocks: 5,000 lines of realistic statements.
 fn big_file(rows: u32) -> String {
+    file_of(BLOCKS, rows)
+}
+
+/// `blocks` blocks of ten lines; the first block's `rows` is `rows`.
+fn file_of(blocks: usize, rows: u32) -> String {
     let mut text = String::new();
-    for i in 0..BLOCKS {
+    for i in 0..blocks {
         let r = if i == 0 { rows } else { 16 };
         text.push_str(&format!(
             "## Block {i}.\n\
@@ -45,6 +56,8 @@ fn big_file(rows: u32) -> String {
 struct Client {
     conn: Connection,
     next_id: i32,
+    /// `(uri, version)` of diagnostics that arrived while waiting for a response.
+    published: Vec<(String, i32)>,
 }
 
 impl Client {
@@ -63,6 +76,11 @@ impl Client {
                 Message::Response(r) if r.id == id => {
                     return r.response_result.unwrap_or(Value::Null)
                 }
+                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
+                    let uri = n.params["uri"].as_str().unwrap_or("").to_string();
+                    let version = n.params["version"].as_i64().unwrap_or(-1) as i32;
+                    self.published.push((uri, version));
+                }
                 _ => {}
             }
         }
@@ -74,7 +92,19 @@ impl Client {
     }
 
     /// Waits for the diagnostics of `URI` at `version`; returns how many there were.
-    fn diagnostics(&self, version: i32) -> usize {
+    fn diagnostics(&mut self, version: i32) -> usize {
+        self.diagnostics_of(URI, version)
+    }
+
+    /// Waits for the diagnostics of `uri` at `version` (seen already or to come);
+    /// returns how many there were (0 when it had arrived already).
+    fn diagnostics_of(&mut self, uri: &str, version: i32) -> usize {
+        let before = self.published.len();
+        self.published
+            .retain(|(u, v)| (u.as_str(), *v) != (uri, version));
+        if self.published.len() < before {
+            return 0;
+        }
         loop {
             let msg = self
                 .conn
@@ -82,7 +112,10 @@ impl Client {
                 .recv_timeout(Duration::from_secs(30))
                 .expect("diagnostics");
             if let Message::Notification(n) = msg {
-                if n.method == "textDocument/publishDiagnostics" && n.params["version"] == version {
+                if n.method == "textDocument/publishDiagnostics"
+                    && n.params["version"] == version
+                    && n.params["uri"] == uri
+                {
                     return n.params["diagnostics"].as_array().map_or(0, Vec::len);
                 }
             }
@@ -90,9 +123,13 @@ impl Client {
     }
 
     fn change(&self, version: i32, text: &str) {
+        self.change_of(URI, version, text);
+    }
+
+    fn change_of(&self, uri: &str, version: i32, text: &str) {
         self.notify(
             "textDocument/didChange",
-            json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"text": text}]}),
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
         );
     }
 }
@@ -135,6 +172,7 @@ fn main() {
     let mut client = Client {
         conn: client_conn,
         next_id: 0,
+        published: Vec::new(),
     };
     client.request("initialize", json!({"capabilities": {}}));
     client.notify("initialized", json!({}));
@@ -166,6 +204,11 @@ fn main() {
         name: "completion right after an edit (re-check)",
         samples: Vec::new(),
     };
+    let mut hover_after_edit = Stats {
+        name: "hover right after an edit (last analysis)",
+        samples: Vec::new(),
+    };
+    let hover_at = after_last(&texts[0], "let net_499");
     let mut version = 1;
     let in_call = after_last(&texts[0], "sim.accelerator(model: net_499, ");
     let after_dot = after_last(&texts[0], "=> sim.");
@@ -194,7 +237,24 @@ fn main() {
         let start = Instant::now();
         client.request("textDocument/completion", at(&in_call));
         after_edit.samples.push(start.elapsed());
+
+        version += 1;
+        client.change(version, &texts[round % 2]);
+        let start = Instant::now();
+        let hover = client.request("textDocument/hover", at(&hover_at));
+        hover_after_edit.samples.push(start.elapsed());
+        assert!(!hover.is_null(), "hover returned nothing");
+        client.diagnostics(version);
     }
+    let mut huge_change = Stats {
+        name: "50,000 lines: didChange -> publishDiagnostics",
+        samples: Vec::new(),
+    };
+    let mut huge_hover = Stats {
+        name: "50,000 lines: hover during the re-check",
+        samples: Vec::new(),
+    };
+    measure_huge(&mut client, &mut huge_change, &mut huge_hover);
     let mut long_line = Stats {
         name: "semantic tokens, one 1 MB line (checked)",
         samples: Vec::new(),
@@ -221,9 +281,39 @@ fn main() {
         &mut fresh,
         &mut member,
         &mut after_edit,
+        &mut hover_after_edit,
+        &mut huge_change,
+        &mut huge_hover,
         &mut long_line,
     ] {
         println!("{}", stats.row());
+    }
+}
+
+/// A 50,000-line file: `didChange` -> `publishDiagnostics`, and a hover sent
+/// right after a change, which must not wait for that change's re-check.
+fn measure_huge(client: &mut Client, change: &mut Stats, hover: &mut Stats) {
+    let texts = [file_of(BLOCKS * 10, 16), file_of(BLOCKS * 10, 17)];
+    let doc =
+        json!({"uri": HUGE_URI, "languageId": "pipe", "version": HUGE_VERSION, "text": texts[0]});
+    client.notify("textDocument/didOpen", json!({ "textDocument": doc }));
+    client.diagnostics_of(HUGE_URI, HUGE_VERSION);
+    let pos = after_last(&texts[0], "let net_0");
+    let params = json!({"textDocument": {"uri": HUGE_URI}, "position": pos});
+    let mut version = HUGE_VERSION;
+    for round in 0..HUGE_ROUNDS {
+        version += 1;
+        let start = Instant::now();
+        client.change_of(HUGE_URI, version, &texts[(round + 1) % 2]);
+        client.diagnostics_of(HUGE_URI, version);
+        change.samples.push(start.elapsed());
+
+        version += 1;
+        client.change_of(HUGE_URI, version, &texts[round % 2]);
+        let start = Instant::now();
+        client.request("textDocument/hover", params.clone());
+        hover.samples.push(start.elapsed());
+        client.diagnostics_of(HUGE_URI, version);
     }
 }
 
@@ -237,7 +327,7 @@ fn measure_long_line(client: &mut Client, stats: &mut Stats) {
     text.push_str("]\n");
     let doc = json!({"uri": LONG_URI, "languageId": "pipe", "version": LONG_VERSION, "text": text});
     client.notify("textDocument/didOpen", json!({ "textDocument": doc }));
-    client.diagnostics(LONG_VERSION);
+    client.diagnostics_of(LONG_URI, LONG_VERSION);
     let params = json!({"textDocument": {"uri": LONG_URI}});
     for _ in 0..LONG_ROUNDS {
         let start = Instant::now();

@@ -4,6 +4,8 @@
 //! input or a failed run, 2 usage or I/O problems. It holds no logic of a
 //! subcommand; the interpreter never sees the allocator or the language server.
 
+mod lsp_cache_state;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
         Command::Check(args) => pipe_interp::cmd_check::run(args),
         Command::Fmt(args) => pipe_interp::cmd_fmt::run(args),
         Command::Doc(args) => pipe_interp::cmd_doc::run(args),
-        Command::Lsp => pipe_lsp::run_stdio()
+        Command::Lsp => pipe_lsp::run_stdio_with(Some(&lsp_cache_state::FromCache))
             .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
         Command::Run(args) => pipe_interp::cmd_run::run(args),

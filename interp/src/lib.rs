@@ -7,6 +7,7 @@
 //! else is `pub(crate)`. It never chooses an allocator and never links the
 //! tensor library or the language server.
 
+pub mod binding_state;
 pub(crate) mod cache;
 pub(crate) mod cache_disk;
 pub mod cache_pack;

@@ -185,6 +185,8 @@ fn random_edits_and_requests_are_always_answered() {
     client.notify("textDocument/didOpen", json!({"garbage": true}));
     // Still healthy: a fresh valid document gets its diagnostics and a hover.
     client.change(&uri, 10_000, &main.text);
+    // Hover answers from the last finished check, so wait for this version's.
+    client.diagnostics_of(&uri, 10_000);
     let hover = client.request("textDocument/hover", Client::at(&uri, main.at("stage")));
     assert!(hover.is_ok_and(|h| h["contents"]["value"]
         .as_str()

@@ -1,28 +1,38 @@
 //! One checked open document: the `Program` the checker gave for it as the root
-//! (imports included) and the occurrences of its identifiers. Rebuilt from scratch
-//! on every change; nothing here runs a stage. Occurrences are collected on the
+//! (imports included), the text it checked and the occurrences of its
+//! identifiers. Rebuilt on the check worker after a change; nothing here runs a stage. Occurrences are collected on the
 //! first request that needs them, not on every keystroke: diagnostics, the one
 //! thing every change must produce, do not use them.
 
-use crate::documents::Documents;
+use crate::documents::{Document, Documents};
 use crate::loader::OverlayLoader;
 use crate::occurrences::{self, Occurrence};
 use pipe_lang::catalog::Catalog;
 use pipe_lang::program::{Module, Program};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub struct Analysis {
     pub program: Program,
+    /// The document as it was checked: requests answered while a newer version
+    /// is being checked convert positions against this text, not the newer one.
+    pub doc: Arc<Document>,
     /// The root module's occurrences, sorted by position, once asked for.
     occurrences: OnceLock<Vec<Occurrence>>,
 }
 
 impl Analysis {
-    /// Checks the open document `name` with open buffers shadowing the disk.
-    pub fn run(name: &str, documents: &Documents, catalog: &dyn Catalog) -> Analysis {
+    /// Checks the open document `doc`, named `name`, with open buffers (the
+    /// snapshot `documents`) shadowing the disk.
+    pub fn run(
+        name: &str,
+        doc: Arc<Document>,
+        documents: &Documents,
+        catalog: &dyn Catalog,
+    ) -> Analysis {
         let loader = OverlayLoader { documents };
         Analysis {
             program: pipe_lang::check(name, &loader, catalog),
+            doc,
             occurrences: OnceLock::new(),
         }
     }

@@ -1,9 +1,12 @@
 //! The open buffers, by module name: their URI as the client sent it, version and
 //! full text (the server asks for full-document sync). It owns no analysis.
+//! Documents are shared (`Arc`), so a snapshot of every open buffer for a check
+//! on the worker thread costs a map of pointers, not a copy of the texts.
 
 use crate::line_index::LineIndex;
 use lsp_types::Uri;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -25,14 +28,14 @@ impl Document {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Documents {
-    by_name: BTreeMap<String, Document>,
+    by_name: BTreeMap<String, Arc<Document>>,
 }
 
 impl Documents {
     pub fn open(&mut self, name: String, doc: Document) {
-        self.by_name.insert(name, doc);
+        self.by_name.insert(name, Arc::new(doc));
     }
 
     /// Replaces the text of an open document; `false` when it is not open.
@@ -40,18 +43,21 @@ impl Documents {
         let Some(doc) = self.by_name.get_mut(name) else {
             return false;
         };
-        doc.index = LineIndex::new(&text);
-        doc.text = text;
-        doc.version = version;
+        *doc = Arc::new(Document::new(doc.uri.clone(), version, text));
         true
     }
 
-    pub fn close(&mut self, name: &str) -> Option<Document> {
+    pub fn close(&mut self, name: &str) -> Option<Arc<Document>> {
         self.by_name.remove(name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Document> {
-        self.by_name.get(name)
+        self.by_name.get(name).map(|d| &**d)
+    }
+
+    /// The shared document, for an analysis to keep the text it checked.
+    pub fn shared(&self, name: &str) -> Option<Arc<Document>> {
+        self.by_name.get(name).cloned()
     }
 
     pub fn names(&self) -> impl Iterator<Item = &String> {

@@ -1,8 +1,10 @@
 //! Hover: a stage's signature and docs, a parameter's type, default and range, a
 //! binding's type and doc comment, a param's value, else the type of the
-//! smallest checked expression under the cursor.
+//! smallest checked expression under the cursor. On a binding whose stage calls
+//! the cache knows, also whether they are cached or why they would rerun.
 
 use crate::analysis::Analysis;
+use crate::cache_state::FileStates;
 use crate::describe;
 use crate::documents::Document;
 use crate::occurrences::{self, Symbol};
@@ -19,11 +21,12 @@ pub fn hover(
     doc: &Document,
     analysis: &Analysis,
     catalog: &dyn Catalog,
+    cache: Option<&Result<FileStates, String>>,
     offset: usize,
 ) -> Option<Hover> {
     let (markdown, span) = match occurrences::at(analysis.occurrences(), offset) {
         Some(occ) => match describe_symbol(analysis, catalog, &occ.symbol, occ.span) {
-            Some(md) => (md, occ.span),
+            Some(md) => (with_cache_state(md, &occ.symbol, cache), occ.span),
             None => expr_type(analysis, offset)?,
         },
         None => expr_type(analysis, offset)?,
@@ -35,6 +38,28 @@ pub fn hover(
         }),
         range: Some(doc.index.range(&doc.text, span)),
     })
+}
+
+/// The hover of a binding of this file followed by its cache state, when known.
+fn with_cache_state(
+    markdown: String,
+    symbol: &Symbol,
+    cache: Option<&Result<FileStates, String>>,
+) -> String {
+    let Symbol::Binding(name) = symbol else {
+        return markdown;
+    };
+    let Some(Ok(states)) = cache else {
+        return markdown;
+    };
+    let Some(state) = states.get(name) else {
+        return markdown;
+    };
+    format!(
+        "{markdown}\n\n---\n**Cache** (as saved): {}\n\n```text\n{}\n```",
+        state.summary,
+        state.detail.trim_end()
+    )
 }
 
 fn describe_symbol(

@@ -1,11 +1,14 @@
 //! The server's world: open documents, the latest analysis of each, which ones
-//! must be checked again, and the diagnostics published for imported files that
-//! are not open. A change to any file re-checks every open document that
-//! imported it. Checking is lazy: a burst of edits is checked once, when the
-//! message queue is empty or a request needs the result.
+//! must be checked again, the generation of the newest check asked for each,
+//! the diagnostics published for imported files that are not open, and the
+//! cache state of each open file's bindings. A change to any file re-checks
+//! every open document that imported it. Checks run on the worker
+//! (`check_worker`); this module makes their jobs and installs their results,
+//! dropping a result that a newer edit made stale.
 
 use crate::analysis::Analysis;
-use crate::diagnostics;
+use crate::cache_state::FileStates;
+use crate::check_worker::{self, CheckJob, Checked};
 use crate::documents::{Document, Documents};
 use crate::line_index::LineIndex;
 use crate::uri;
@@ -14,27 +17,37 @@ use pipe_lang::catalog::Catalog;
 use pipe_lang::program::Module;
 use pipe_lang::span::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::thread;
 
 pub struct State<'c> {
     pub catalog: &'c dyn Catalog,
     pub documents: Documents,
-    analyses: HashMap<String, Analysis>,
+    analyses: HashMap<String, Arc<Analysis>>,
+    /// Changed and not yet handed to a check.
     dirty: BTreeSet<String>,
+    /// The generation of the newest check asked for each document; a result
+    /// with another generation is stale.
+    generations: HashMap<String, u64>,
+    /// Handed to a check whose result has not been installed yet.
+    checking: BTreeSet<String>,
+    next_generation: u64,
+    /// The cache state of each open document's bindings as last saved, or why
+    /// there is none.
+    pub cache_states: HashMap<String, Result<FileStates, String>>,
     /// Diagnostics of files that are not open, by file, then by the open document
     /// whose check reached them (two documents may import the same file).
     external: BTreeMap<String, BTreeMap<String, Vec<lsp_types::Diagnostic>>>,
     /// Replaced analyses go to a thread that frees them: dropping a large
     /// program's tree costs about a tenth of a re-check, and no reply needs to
     /// wait for it. `None` when the thread could not start (then drop here).
-    retired: Option<Sender<Analysis>>,
+    retired: Option<Sender<Arc<Analysis>>>,
 }
 
 /// Starts the thread that frees replaced analyses.
-fn start_retirement() -> Option<Sender<Analysis>> {
-    let (tx, rx) = mpsc::channel::<Analysis>();
+fn start_retirement() -> Option<Sender<Arc<Analysis>>> {
+    let (tx, rx) = mpsc::channel::<Arc<Analysis>>();
     thread::Builder::new()
         .name("pipe-lsp-free".into())
         .spawn(move || rx.into_iter().for_each(drop))
@@ -49,6 +62,10 @@ impl<'c> State<'c> {
             documents: Documents::default(),
             analyses: HashMap::new(),
             dirty: BTreeSet::new(),
+            generations: HashMap::new(),
+            checking: BTreeSet::new(),
+            next_generation: 0,
+            cache_states: HashMap::new(),
             external: BTreeMap::new(),
             retired: start_retirement(),
         }
@@ -73,10 +90,18 @@ impl<'c> State<'c> {
         let Some(doc) = self.documents.close(name) else {
             return Vec::new();
         };
-        self.analyses.remove(name);
+        let old = self.analyses.remove(name);
+        self.retire(old);
         self.dirty.remove(name);
+        self.checking.remove(name);
+        self.generations.remove(name);
+        self.cache_states.remove(name);
         self.changed(name);
-        let mut out = vec![PublishDiagnosticsParams::new(doc.uri, Vec::new(), None)];
+        let mut out = vec![PublishDiagnosticsParams::new(
+            doc.uri.clone(),
+            Vec::new(),
+            None,
+        )];
         out.extend(self.set_external(name, BTreeMap::new()));
         out
     }
@@ -103,37 +128,77 @@ impl<'c> State<'c> {
         !self.dirty.is_empty()
     }
 
-    /// Checks `name` again if it changed; returns its new diagnostics and those of
-    /// the imported files that are not open, to publish.
-    pub fn refresh(&mut self, name: &str) -> Vec<PublishDiagnosticsParams> {
-        if !self.dirty.remove(name) {
+    /// Whether `name`'s analysis may be older than its text or its imports.
+    pub fn is_stale(&self, name: &str) -> bool {
+        self.dirty.contains(name) || self.checking.contains(name)
+    }
+
+    /// A check job for every changed document, each with a new generation.
+    pub fn take_jobs(&mut self) -> Vec<CheckJob> {
+        let names: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
+        names.into_iter().filter_map(|n| self.job(n)).collect()
+    }
+
+    fn job(&mut self, name: String) -> Option<CheckJob> {
+        let doc = self.documents.shared(&name)?;
+        self.next_generation += 1;
+        self.generations.insert(name.clone(), self.next_generation);
+        self.checking.insert(name.clone());
+        Some(CheckJob {
+            name,
+            generation: self.next_generation,
+            doc,
+            documents: self.documents.clone(),
+        })
+    }
+
+    /// Installs a finished check unless a newer one was asked for since; returns
+    /// what to publish (nothing for a stale result).
+    pub fn install(&mut self, checked: Checked) -> Vec<PublishDiagnosticsParams> {
+        let current = self.generations.get(&checked.name) == Some(&checked.generation);
+        if !current || self.documents.get(&checked.name).is_none() {
+            self.retire(checked.analysis);
             return Vec::new();
         }
-        let Some(doc) = self.documents.get(name) else {
+        let name = checked.name;
+        self.checking.remove(&name);
+        let old = match checked.analysis {
+            Some(analysis) => self.analyses.insert(name.clone(), analysis),
+            None => self.analyses.remove(&name),
+        };
+        self.retire(old);
+        let doc = &checked.doc;
+        let own =
+            PublishDiagnosticsParams::new(doc.uri.clone(), checked.diagnostics, Some(doc.version));
+        let mut out = vec![own];
+        out.extend(self.set_external(&name, checked.external));
+        out
+    }
+
+    /// Checks `name` on this thread if its analysis is missing or stale, for the
+    /// few requests that must see the newest text (rename, references); returns
+    /// what to publish.
+    pub fn refresh(&mut self, name: &str) -> Vec<PublishDiagnosticsParams> {
+        let missing = !self.analyses.contains_key(name);
+        if !missing && !self.is_stale(name) {
+            return Vec::new();
+        }
+        self.dirty.remove(name);
+        let Some(job) = self.job(name.to_string()) else {
             return Vec::new();
         };
-        let run = || Analysis::run(name, &self.documents, self.catalog);
-        let uri_of = |n: &str| self.uri_of(n);
-        let (diags, external) = match panic::catch_unwind(AssertUnwindSafe(run)) {
-            Ok(analysis) => {
-                let program = &analysis.program;
-                let mut diags = diagnostics::for_document(doc, name, &program.diagnostics);
-                diags.extend(diagnostics::import_summaries(doc, program, &uri_of));
-                let external = diagnostics::for_imports(program, &uri_of);
-                let old = self.analyses.insert(name.to_string(), analysis);
-                self.retire(old);
-                (diags, external)
-            }
-            Err(_) => {
-                let old = self.analyses.remove(name);
-                self.retire(old);
-                (vec![diagnostics::checker_crashed()], BTreeMap::new())
-            }
-        };
-        let own = PublishDiagnosticsParams::new(doc.uri.clone(), diags, Some(doc.version));
-        let mut out = vec![own];
-        out.extend(self.set_external(name, external));
-        out
+        let checked = check_worker::check(job, self.catalog);
+        self.install(checked)
+    }
+
+    /// Checks `name` on this thread only when it has no analysis at all (just
+    /// opened, its first check still running): a request needs something to
+    /// answer from.
+    pub fn ensure(&mut self, name: &str) -> Vec<PublishDiagnosticsParams> {
+        if self.analyses.contains_key(name) {
+            return Vec::new();
+        }
+        self.refresh(name)
     }
 
     /// Records what the check of `root` found in imported files; returns the
@@ -184,26 +249,35 @@ impl<'c> State<'c> {
         out
     }
 
-    fn retire(&self, old: Option<Analysis>) {
+    fn retire(&self, old: Option<Arc<Analysis>>) {
         if let (Some(old), Some(tx)) = (old, &self.retired) {
             // A closed channel hands the value back; it is then dropped here.
             let _ = tx.send(old);
         }
     }
 
-    /// Checks every changed document; returns what to publish.
+    /// Every open document with a missing or stale analysis checked on this
+    /// thread; returns what to publish.
     pub fn refresh_all(&mut self) -> Vec<PublishDiagnosticsParams> {
-        let names: Vec<String> = self.dirty.iter().cloned().collect();
+        let names: Vec<String> = self.documents.names().cloned().collect();
         names.iter().flat_map(|n| self.refresh(n)).collect()
     }
 
-    /// The document and its current analysis (call `refresh` first).
+    /// The newest text of the document and its last analysis, which may be of
+    /// an older text (for requests that read the newest text themselves).
     pub fn get(&self, name: &str) -> Option<(&Document, &Analysis)> {
-        Some((self.documents.get(name)?, self.analyses.get(name)?))
+        Some((self.documents.get(name)?, &**self.analyses.get(name)?))
+    }
+
+    /// The last analysis with the text it checked: positions stay consistent
+    /// while a newer version is being checked.
+    pub fn checked(&self, name: &str) -> Option<(&Document, &Analysis)> {
+        let analysis = self.analyses.get(name)?;
+        Some((&*analysis.doc, &**analysis))
     }
 
     pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analysis)> {
-        self.analyses.iter()
+        self.analyses.iter().map(|(name, a)| (name, &**a))
     }
 
     /// Where `span` of `module` is, for the client: an open document's own URI,

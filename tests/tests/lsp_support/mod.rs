@@ -28,6 +28,11 @@ pub struct Client {
 impl Client {
     /// Starts `pipe lsp` and completes the initialize handshake.
     pub fn start() -> Client {
+        Client::start_with(json!({}))
+    }
+
+    /// `start`, announcing the client capabilities `capabilities`.
+    pub fn start_with(capabilities: Value) -> Client {
         let mut child = Command::new(pipe_tests::pipe_bin())
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -55,10 +60,14 @@ impl Client {
         };
         let init = client.request(
             "initialize",
-            json!({"processId": null, "rootUri": null, "capabilities": {}}),
+            json!({"processId": null, "rootUri": null, "capabilities": capabilities}),
         );
         let caps = &init.expect("initialize succeeds")["capabilities"];
-        assert_eq!(caps["textDocumentSync"], json!(1), "full document sync");
+        assert_eq!(
+            caps["textDocumentSync"]["change"],
+            json!(1),
+            "full document sync"
+        );
         client.notify("initialized", json!({}));
         client
     }
@@ -110,7 +119,7 @@ impl Client {
                     None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
                 };
             }
-            if msg.get("id").is_none() {
+            if msg.get("method").is_some() {
                 self.notifications.push(msg);
             }
         }
@@ -131,8 +140,20 @@ impl Client {
 
     /// The next `publishDiagnostics` for `uri` (seen already or still to come).
     pub fn diagnostics(&mut self, uri: &str) -> Vec<Value> {
+        self.diagnostics_where(uri, |_| true)
+    }
+
+    /// The `publishDiagnostics` for version `version` of `uri`: checks run off
+    /// the request thread, so an older version's may come first.
+    pub fn diagnostics_of(&mut self, uri: &str, version: i32) -> Vec<Value> {
+        self.diagnostics_where(uri, |params| params["version"] == version)
+    }
+
+    fn diagnostics_where(&mut self, uri: &str, wanted: impl Fn(&Value) -> bool) -> Vec<Value> {
         let is_for = |n: &Value| {
-            n["method"] == "textDocument/publishDiagnostics" && n["params"]["uri"] == uri
+            n["method"] == "textDocument/publishDiagnostics"
+                && n["params"]["uri"] == uri
+                && wanted(&n["params"])
         };
         if let Some(i) = self.notifications.iter().position(is_for) {
             let n = self.notifications.remove(i);
@@ -150,7 +171,26 @@ impl Client {
                     .cloned()
                     .unwrap_or_default();
             }
-            if msg.get("id").is_none() {
+            if msg.get("method").is_some() {
+                self.notifications.push(msg);
+            }
+        }
+    }
+
+    /// The next request the server sends with `method` (seen already or still
+    /// to come); it is not answered.
+    pub fn server_request(&mut self, method: &str) -> Value {
+        let is_it = |m: &Value| m["method"] == method && m.get("id").is_some();
+        if let Some(i) = self.notifications.iter().position(is_it) {
+            return self.notifications.remove(i);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let msg = self.recv(deadline, method);
+            if is_it(&msg) {
+                return msg;
+            }
+            if msg.get("method").is_some() {
                 self.notifications.push(msg);
             }
         }
