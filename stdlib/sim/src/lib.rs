@@ -13,6 +13,7 @@ pub mod governor;
 pub mod nvm;
 pub mod plot;
 pub mod ppa;
+pub mod scalesim;
 pub mod thermal;
 pub mod workload;
 
