@@ -91,9 +91,12 @@ fn workloads() -> [(&'static str, Arch); 2] {
 }
 
 /// QUIDAM: > 5x perf/area and > 35x energy between design points. Measured per
-/// workload over the 756 points. Checked to fail with the mechanism off: with every
-/// PE row of the table set to the int16 row's energy (a PE-blind energy model) the
-/// energy spread falls to the memory-only spread and the assertion on it fails.
+/// workload over the 756 points: perf/area 94x (ResNet-50) and 161x (ViT-B/16),
+/// reproduced; energy 11.3x and 26.7x, below 35x: not reproduced, asserted as measured.
+/// Checked to fail with the mechanism off: one array (16x16) and one glb (256 KiB)
+/// leave PE type x spad x dataflow, and the perf/area spread falls to 1.9x (ResNet-50);
+/// a PE-blind table (every row the int16 row's energy, area, leakage) drops the energy
+/// spread to 8.6x (ResNet-50), under the 10x asserted.
 #[test]
 fn design_points_spread_in_perf_per_area_and_energy() {
     for (name, arch) in workloads() {
@@ -105,7 +108,11 @@ fn design_points_spread_in_perf_per_area_and_energy() {
             points.len()
         );
         assert!(perf > 5.0, "{name}: perf/area spread {perf}");
-        assert!(energy > 5.0, "{name}: energy spread {energy}");
+        assert!(energy > 10.0, "{name}: energy spread {energy}");
+        assert!(
+            energy < 35.0,
+            "{name}: energy spread {energy} now reaches QUIDAM's 35x: update docs/claims.md"
+        );
     }
 }
 
@@ -128,8 +135,12 @@ fn best(points: &[Point], pe: &str, bits: u32) -> (f64, f64) {
 
 /// QUIDAM: LightPEs up to 5.7x better perf/area and energy than the best INT16 design.
 /// Compared at 8-bit activations (as QUIDAM's LightPEs) and at 16 bits (equal to
-/// INT16's). Checked to fail with the mechanism off: giving lightpe rows the int16
-/// row's energy and area makes both ratios 1.0 or below.
+/// INT16's): measured 1.76-4.85x perf/area and 1.27-2.97x energy, the most for
+/// LightPE-1 at 8 bits on ViT-B/16. Part of the gain is the narrower weights (4 or 8
+/// bits against 16: less buffer and DRAM traffic): with a PE-blind table (LightPE rows
+/// given the int16 row's energy, area and leakage) 1.32-2.45x and 1.21-2.44x remain.
+/// Checked to fail with the mechanism off: a LightPE row identical to int16's
+/// (16-bit weights too) makes the 16-bit ratios exactly 1.
 #[test]
 fn lightpes_beat_the_best_int16_design() {
     for (name, arch) in workloads() {
@@ -146,7 +157,10 @@ fn lightpes_beat_the_best_int16_design() {
             eprintln!(
                 "{name} {pe}@{bits}: perf/area {perf_gain:.2}x, energy {energy_gain:.2}x the best int16"
             );
-            assert!(perf_gain > 1.0 && energy_gain > 1.0, "{name} {pe}@{bits}");
+            assert!(
+                perf_gain > 1.5 && energy_gain > 1.2,
+                "{name} {pe}@{bits}: {perf_gain:.2}x, {energy_gain:.2}x"
+            );
         }
     }
 }
@@ -216,9 +230,9 @@ fn accuracies(seed: i64) -> Vec<(&'static str, f64)> {
     ]
 }
 
-/// QUIDAM: LightPEs reach on-par accuracy with INT16. On-par here: LightPE-2 within one
-/// test image set's 2 points of INT16 on the mean. Checked to fail with the mechanism
-/// off: `shift_bits: 1` (exponents 0 and -1 only) drops LightPE accuracy far below.
+/// QUIDAM: LightPEs reach on-par accuracy with INT16. On-par here (set before any
+/// held-out run): LightPE-2 at most 2 accuracy points (7 of 359 test images) below
+/// INT16 on the mean over seeds.
 #[test]
 fn lightpe_accuracy_is_on_par_with_int16() {
     let seeds: Vec<i64> = pipe_claims::seeds(&HELD_OUT_SEEDS)
