@@ -115,8 +115,7 @@ fn accelerator() -> StageDef {
                     .default_note("project default, not from the paper: about one LPDDR4 channel"),
                 override_path("ppa", "CSV of per-PE-type area, power and energy replacing the shipped table; empty: the shipped table.")
                     .default_note("the shipped table is derived from Horowitz ISSCC 2014 (45 nm) with the project's documented choices for shifters, accumulators, leakage and clock (stdlib/sim/data/ppa_default.csv); not QUIDAM's unpublished one"),
-                override_path("config", "A SCALE-Sim `.cfg` file: its ArrayHeight, ArrayWidth and Dataflow replace `rows`, `cols` and `dataflow`, and its three SRAMs together replace `glb`; empty: those parameters.")
-                    .default_note("USER bandwidth mode, sparsity and custom layouts are rejected with the line: their counts are not modelled"),
+                override_path("config", "A SCALE-Sim `.cfg` file (CALC bandwidth mode, no sparsity, no custom layout): its ArrayHeight, ArrayWidth and Dataflow replace `rows`, `cols` and `dataflow`, and its three SRAMs together replace `glb`; empty: those parameters."),
                 override_path("memory", "CSV of SRAM/DRAM access energy, area and leakage (columns kind, capacity_kib, access_pj_16b, area_um2_per_kib, leak_uw_per_kib) replacing the shipped model; empty: the shipped model.")
                     .default_note("the shipped model: Horowitz ISSCC 2014 SRAM and DRAM access energies, Eyeriss's register-file cost, a 45 nm 6T cell area; project choices for width scaling, leakage and register-file area (stdlib/sim/data/memory_default.csv)"),
             ],
