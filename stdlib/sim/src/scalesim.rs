@@ -16,8 +16,10 @@ use crate::arch::Op;
 use crate::dataflow::{Dataflow, Gemm, Mapping};
 use crate::error::SimError;
 
-/// The most SRAM requests one layer may replay: bounds the replay's time.
-pub const MAX_REPLAY_REQUESTS: u64 = 1 << 31;
+/// The most SRAM requests one layer may replay: bounds the replay's time and the
+/// memory of its address set (at most one entry per request). The largest layer of
+/// the benchmark (ResNet-50 layer4 3x3 conv, 32x32, os) needs 8.3 M.
+pub const MAX_REPLAY_REQUESTS: u64 = 1 << 26;
 
 /// The architecture part of a SCALE-Sim `.cfg` file that decides its counts.
 #[derive(Debug, Clone, PartialEq)]

@@ -194,3 +194,20 @@ fn bad_cfg_files_name_file_line_and_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn a_layer_too_large_to_replay_is_an_error_not_a_long_run() {
+    let arch = pipe_sim::workload::topology_from_text(
+        "big.csv",
+        "Layer, M, N, K,\nbig, 4096, 4096, 4096,\n",
+    )
+    .unwrap();
+    let cfg = ScaleSimConfig::parse("my.cfg", CFG).unwrap();
+    let err = layer_counts(&arch.layers[0].op, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SRAM requests") && err.contains("larger array"),
+        "{err}"
+    );
+}
