@@ -2,7 +2,9 @@
 //! 1. design points per second of `sim.accelerator`'s model on the whole
 //!    MobileNetV2 (one thread);
 //! 2. on a handful of real layers, the speed-up over SCALE-Sim v3 on identical
-//!    points, both timed in this run, and their compute cycles side by side.
+//!    points, both timed in this run, and their compute cycles side by side; also the
+//!    time of `pipe_sim::scalesim::layer_counts`, the replay that reproduces SCALE-Sim's
+//!    SRAM and DRAM counts exactly (linear in the layer's SRAM requests).
 //!
 //! Run: `cargo run --release -p pipe-sim --example sim_bench -- [--python PY] [--quick]`
 //! (`--quick` uses smaller layers; without a Python that imports `scalesim`,
@@ -12,6 +14,7 @@ use pipe_sim::accelerator::{simulate, Design};
 use pipe_sim::arch::Arch;
 use pipe_sim::dataflow::Dataflow;
 use pipe_sim::ppa::{MemoryModel, PpaTable};
+use pipe_sim::scalesim::{layer_counts, ScaleSimConfig};
 use pipe_sim::workload::{builtin, topology_from_text};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -121,6 +124,25 @@ fn seconds_per_point(arch: &Arch, d: &Design, ppa: &PpaTable, mem: &MemoryModel)
     (cycles, start.elapsed().as_secs_f64() / n as f64)
 }
 
+/// Seconds of one exact SCALE-Sim count replay of the layer, with the SRAM sizes
+/// `scalesim_cycles.py` gives SCALE-Sim.
+fn replay_seconds(arch: &Arch, side: u64, dataflow: &str) -> f64 {
+    let cfg = ScaleSimConfig {
+        run_name: "bench".into(),
+        rows: side,
+        cols: side,
+        ifmap_kib: 6144,
+        filter_kib: 6144,
+        ofmap_kib: 6144,
+        dataflow: Dataflow::parse(dataflow).expect("dataflow"),
+    };
+    let start = Instant::now();
+    for layer in &arch.layers {
+        std::hint::black_box(layer_counts(&layer.op, &cfg).ok());
+    }
+    start.elapsed().as_secs_f64()
+}
+
 fn scalesim(python: &str, request: &str) -> Option<Vec<(u64, f64)>> {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/sim/scalesim_cycles.py");
@@ -185,13 +207,14 @@ fn main() {
         mbv2.macs() as f64 / 1e6
     );
     println!(
-        "{n} design points: {rate:.0} design points/s ({:.1} us per point)\n",
-        1e6 / rate
+        "{n} design points: {rate:.0} design points/s ({:.1} us per point), {:.2} M (layer, design) evaluations/s\n",
+        1e6 / rate,
+        rate * mbv2.layers.len() as f64 / 1e6
     );
 
     println!("## Speed-up over SCALE-Sim v3 on identical points (same run)\n");
-    println!("| layer | array | dataflow | pipe-sim cycles | SCALE-Sim cycles | diff | pipe-sim time | SCALE-Sim time | speed-up |");
-    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| layer | array | dataflow | pipe-sim cycles | SCALE-Sim cycles | diff | pipe-sim time | SCALE-Sim time | speed-up | exact-count replay |");
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut speedups = Vec::new();
     for &(name, row, gemm, side) in layers {
         let text = if gemm {
@@ -217,9 +240,11 @@ fn main() {
             let diff = (ours as f64 - theirs as f64).abs() / theirs as f64 * 100.0;
             let speedup = their_s / our_s;
             speedups.push(speedup);
+            let replay_s = replay_seconds(&arch, side, df);
             println!(
-                "| {name} | {side}x{side} | {df} | {ours} | {theirs} | {diff:.2}% | {:.2} us | {their_s:.2} s | {speedup:.0}x |",
-                our_s * 1e6
+                "| {name} | {side}x{side} | {df} | {ours} | {theirs} | {diff:.2}% | {:.2} us | {their_s:.2} s | {speedup:.0}x | {:.1} ms |",
+                our_s * 1e6,
+                replay_s * 1e3
             );
         }
     }

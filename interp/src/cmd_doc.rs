@@ -330,7 +330,7 @@ mod tests {
     fn stage_page_shows_the_whole_signature() {
         let page = render(&stages(), Some("sim.accelerator")).expect("known stage");
         for want in [
-            "sim.accelerator  (version 1)",
+            "sim.accelerator  (version 2)",
             "pe: str = \"int8\"",
             "one of: \"int16\", \"int8\", \"int4\", \"lightpe1\", \"lightpe2\"",
             "glb: bytes = 128KiB",

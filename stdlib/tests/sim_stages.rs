@@ -516,3 +516,52 @@ fn report_table_keeps_a_value_and_a_curve_of_one_name_apart() {
     assert!(md.contains("| mae | 0.5 |"), "{md}");
     assert!(md.contains("| supmae | 0.25 |"), "{md}");
 }
+
+#[test]
+fn a_scalesim_cfg_sets_array_dataflow_and_buffer() {
+    let dir = scratch("cfg");
+    let cfg = "[general]\nrun_name = t\n[architecture_presets]\nArrayHeight: 8\nArrayWidth: 32\n\
+               IfmapSramSzkB: 16\nFilterSramSzkB: 16\nOfmapSramSzkB: 32\nDataflow: os\n\
+               [run_presets]\nInterfaceBandwidth: CALC\n";
+    std::fs::write(dir.join("scale.cfg"), cfg).unwrap();
+    let from_cfg = call_in(
+        "sim.accelerator",
+        vec![("model", workload("resnet50")), ("config", s("scale.cfg"))],
+        dir.clone(),
+    )
+    .unwrap();
+    let by_hand = call(
+        "sim.accelerator",
+        vec![
+            ("model", workload("resnet50")),
+            ("rows", i(8)),
+            ("cols", i(32)),
+            ("dataflow", s("os")),
+            ("glb", Input::Value(Value::Float(64.0 * 1024.0))),
+        ],
+    )
+    .unwrap();
+    for metric in ["compute_cycles", "energy_uj", "area_mm2"] {
+        assert_eq!(
+            from_cfg.metrics[metric], by_hand.metrics[metric],
+            "{metric}"
+        );
+    }
+    std::fs::write(dir.join("user.cfg"), cfg.replace("CALC", "USER")).unwrap();
+    let err = call_in(
+        "sim.accelerator",
+        vec![("model", workload("resnet50")), ("config", s("user.cfg"))],
+        dir,
+    )
+    .unwrap_err();
+    match err {
+        StageError::File { path, message } => {
+            assert!(path.ends_with("user.cfg"), "{path}");
+            assert!(
+                message.contains("line 11") && message.contains("CALC"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a file error, got {other}"),
+    }
+}

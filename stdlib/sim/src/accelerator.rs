@@ -174,13 +174,23 @@ pub fn simulate(
     let mut layers = Vec::with_capacity(arch.layers.len());
     let mut split = Energy::default();
     for layer in &arch.layers {
-        let (stats, energy) = simulate_layer(&layer.name, &layer.op, design, &costs);
+        let (stats, energy) = simulate_layer(&layer.name, &layer.op, design, &costs)?;
         split.mac += energy.mac;
         split.spad += energy.spad;
         split.glb += energy.glb;
         split.dram += energy.dram;
         split.leak += energy.leak;
         layers.push(stats);
+    }
+    if layers
+        .iter()
+        .try_fold(0u64, |sum, l| sum.checked_add(l.cycles))
+        .is_none()
+    {
+        return Err(SimError::Invalid(format!(
+            "`{}` needs more cycles in all than a 64-bit counter holds; enlarge `glb` or `bandwidth`",
+            arch.name
+        )));
     }
     let area_mm2 = design.area_mm2(pe, mem);
     let totals = totals(&layers, design, &costs, split, area_mm2);
@@ -283,20 +293,36 @@ fn dram_bytes(op: &Op, design: &Design, costs: &Costs) -> f64 {
     small + large * tiles + o
 }
 
-/// SCALE-Sim's SRAM traffic for one repetition: (ifmap reads, filter reads, ofmap writes).
-fn sram_traffic(g: &Gemm, map: &Mapping, dataflow: Dataflow) -> (u64, u64, u64) {
-    let (mk, kn, mn) = (g.m * g.k, g.k * g.n, g.m * g.n);
-    match dataflow {
-        Dataflow::Os => (map.col_folds * mk, map.row_folds * kn, mn),
-        Dataflow::Ws => (map.col_folds * mk, kn, map.row_folds * mn),
-        Dataflow::Is => (mk, map.col_folds * kn, map.row_folds * mn),
+/// DRAM cycles of a layer, or an error when they do not fit a cycle counter: a glb
+/// so small against the layer that every tile streams the other operand again.
+fn dram_cycles(
+    name: &str,
+    dram_bytes: f64,
+    design: &Design,
+    freq_hz: f64,
+) -> Result<u64, SimError> {
+    let cycles = (dram_bytes / (design.bandwidth / freq_hz)).ceil();
+    // 2^53: exact in f64, and thousands of such layers still sum within a u64.
+    // NaN (a zero bandwidth slipped through) fails the comparison too.
+    let fits = cycles <= 9_007_199_254_740_992.0;
+    if !fits {
+        return Err(SimError::Invalid(format!(
+            "layer `{name}` needs {cycles:e} DRAM cycles with a glb of {} B at {} B/s; \
+             enlarge `glb` or `bandwidth`",
+            design.glb_bytes, design.bandwidth
+        )));
     }
+    Ok(cycles as u64)
 }
 
-fn simulate_layer(name: &str, op: &Op, design: &Design, costs: &Costs) -> (LayerStats, Energy) {
+fn simulate_layer(
+    name: &str,
+    op: &Op,
+    design: &Design,
+    costs: &Costs,
+) -> Result<(LayerStats, Energy), SimError> {
     let dram = dram_bytes(op, design, costs);
-    let bytes_per_cycle = design.bandwidth / costs.freq_hz;
-    let dram_cycles = (dram / bytes_per_cycle).ceil() as u64;
+    let dram_cycles = dram_cycles(name, dram, design, costs.freq_hz)?;
     let mut energy = Energy {
         dram: dram * 8.0 / 16.0 * costs.dram_pj_16b,
         ..Energy::default()
@@ -308,7 +334,7 @@ fn simulate_layer(name: &str, op: &Op, design: &Design, costs: &Costs) -> (Layer
         Some(g) => {
             let map = Mapping::new(&g, design.dataflow, design.rows, design.cols);
             let cycles = map.compute_cycles() * g.count;
-            let (ir, fr, ow) = sram_traffic(&g, &map, design.dataflow);
+            let (ir, fr, ow) = map.sram_traffic(&g, design.dataflow);
             let w_scale = if matches!(op, Op::Matmul { .. }) {
                 act_scale
             } else {
@@ -365,7 +391,7 @@ fn simulate_layer(name: &str, op: &Op, design: &Design, costs: &Costs) -> (Layer
         energy_pj: energy.total(),
         latency_s,
     };
-    (stats, energy)
+    Ok((stats, energy))
 }
 
 fn op_kind(op: &Op) -> &'static str {

@@ -149,4 +149,16 @@ impl Mapping {
     pub fn compute_cycles(&self) -> u64 {
         self.folds() * self.cycles_per_fold - 1
     }
+
+    /// SCALE-Sim's SRAM requests for one repetition: (ifmap reads, filter reads,
+    /// ofmap writes). Stationary operands are read once; the moving ones once per
+    /// fold across them; partial sums are written once per row fold under ws and is.
+    pub fn sram_traffic(&self, g: &Gemm, dataflow: Dataflow) -> (u64, u64, u64) {
+        let (mk, kn, mn) = (g.m * g.k, g.k * g.n, g.m * g.n);
+        match dataflow {
+            Dataflow::Os => (self.col_folds * mk, self.row_folds * kn, mn),
+            Dataflow::Ws => (self.col_folds * mk, kn, self.row_folds * mn),
+            Dataflow::Is => (mk, self.col_folds * kn, self.row_folds * mn),
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod nvm;
 pub mod nvsim;
 pub mod plot;
 pub mod ppa;
+pub mod scalesim;
 pub mod soc;
 pub mod thermal;
 pub mod workload;

@@ -12,6 +12,7 @@ use pipe_sim::arch::Arch;
 use pipe_sim::dataflow::Dataflow;
 use pipe_sim::nvm::{self, CacheTable, Mode, System, Traffic};
 use pipe_sim::ppa::{MemoryModel, PpaTable};
+use pipe_sim::scalesim::ScaleSimConfig;
 use pipe_sim::thermal::{self, Clock, DeviceModel, Policy, Shift, Soc};
 use pipe_sim::{workload, SimError};
 use std::collections::BTreeMap;
@@ -230,10 +231,28 @@ fn metrics_artifact(values: &BTreeMap<String, f64>) -> Artifact {
     }))
 }
 
+/// The array, dataflow and buffer of a SCALE-Sim `.cfg` named by `config`, over `design`.
+fn with_scalesim_config(
+    mut design: Design,
+    input: &StageInput,
+    ctx: &StageContext,
+) -> Result<Design, StageError> {
+    let path = input.str("config")?;
+    if path.is_empty() {
+        return Ok(design);
+    }
+    let cfg = ScaleSimConfig::read(&ctx.resolve(path)).map_err(sim_error)?;
+    design.rows = cfg.rows;
+    design.cols = cfg.cols;
+    design.dataflow = cfg.dataflow;
+    design.glb_bytes = (cfg.ifmap_kib + cfg.filter_kib + cfg.ofmap_kib) as f64 * 1024.0;
+    Ok(design)
+}
+
 /// `sim.accelerator(...)` → `{metrics, layers}`.
 pub fn accelerator(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let arch = input.model("model")?.descriptor()?;
-    let design = design(input)?;
+    let design = with_scalesim_config(design(input)?, input, ctx)?;
     let ppa = table_or(input, ctx, "ppa", PpaTable::read, PpaTable::default_table)?;
     let memory = table_or(
         input,

@@ -70,8 +70,7 @@ fn topology() -> StageDef {
 }
 
 fn accelerator() -> StageDef {
-    def(
-        sig(
+    let mut s = sig(
             "sim",
             "accelerator",
             "QUIDAM-style accelerator: a rows×cols PE array with per-PE scratchpads and a \
@@ -80,8 +79,8 @@ fn accelerator() -> StageDef {
              utilization, scratchpad / global buffer / DRAM accesses, energy, latency with the \
              DRAM bandwidth limit. Metrics: `compute_cycles`, `total_cycles`, `utilization`, \
              `latency_ms`, `energy_uj`, `area_mm2`, `perf_per_area`, `edp`. PPA per PE type \
-             and width comes from the shipped table (the project's own, not the paper's) \
-             unless `ppa` names a CSV.",
+             and width comes from the shipped table (derived from Horowitz's ISSCC 2014 45 nm \
+             operation energies and areas, not QUIDAM's unpublished table) unless `ppa` names a CSV.",
             vec![
                 model("model", "The workload: any model, quantized or not, or `sim.workload(...)`."),
                 choice(
@@ -115,14 +114,16 @@ fn accelerator() -> StageDef {
                 float("bandwidth", 16.0, 1e-3, 1e6, "DRAM bandwidth in GB/s.")
                     .default_note("project default, not from the paper: about one LPDDR4 channel"),
                 override_path("ppa", "CSV of per-PE-type area, power and energy replacing the shipped table; empty: the shipped table.")
-                    .default_note("the shipped table is the project's own (basis in stdlib/sim/data/ppa_default.csv), not QUIDAM's unpublished one"),
+                    .default_note("the shipped table is derived from Horowitz ISSCC 2014 (45 nm) with the project's documented choices for shifters, accumulators, leakage and clock (stdlib/sim/data/ppa_default.csv); not QUIDAM's unpublished one"),
+                override_path("config", "A SCALE-Sim `.cfg` file (CALC bandwidth mode, no sparsity, no custom layout): its ArrayHeight, ArrayWidth and Dataflow replace `rows`, `cols` and `dataflow`, and its three SRAMs together replace `glb`; empty: those parameters."),
                 override_path("memory", "CSV of SRAM/DRAM access energy, area and leakage (columns kind, capacity_kib, access_pj_16b, area_um2_per_kib, leak_uw_per_kib) replacing the shipped model; empty: the shipped model.")
-                    .default_note("the shipped model is the project's own: Timeloop pat / Eyeriss normalised costs, see stdlib/sim/data/memory_default.csv"),
+                    .default_note("the shipped model: Horowitz ISSCC 2014 SRAM and DRAM access energies, Eyeriss's register-file cost, a 45 nm 6T cell area; project choices for width scaling, leakage and register-file area (stdlib/sim/data/memory_default.csv)"),
             ],
             per_layer(),
-        ),
-        Some(crate::run::sim::accelerator),
-    )
+    );
+    // Version 1 priced with the project's own (unsourced) tables; its cached results differ.
+    s.version = 2;
+    def(s, Some(crate::run::sim::accelerator))
 }
 
 fn nvm_cache() -> StageDef {
