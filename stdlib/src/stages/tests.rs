@@ -259,7 +259,8 @@ fn every_signature_is_consistent() {
         // quant.cptv is at 2: its fitness changed from block-local to global;
         // sim.thermal is at 2: its phone became the Exynos 5433's device tree;
         // sim.accelerator is at 2: its default tables became the sourced ones.
-        let version = if ["quant.cptv", "sim.thermal", "sim.accelerator"].contains(&stage.as_str()) {
+        let version = if ["quant.cptv", "sim.thermal", "sim.accelerator"].contains(&stage.as_str())
+        {
             2
         } else {
             1
