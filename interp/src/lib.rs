@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod cache_disk;
 pub mod cache_pack;
+pub mod cache_table;
 pub mod cmd_cache;
 pub mod cmd_check;
 pub mod cmd_doc;
