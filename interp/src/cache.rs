@@ -1245,6 +1245,43 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_in_a_pack_of_the_first_layout_is_found_and_loaded() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(&info(key, &args), &output(6.0)).unwrap();
+        let entry = dir.path().join("entries").join(key.hex());
+        let sealed = fs::read(entry.join("manifest.json")).unwrap();
+        let files = fs::read(entry.join("out/metrics.json")).unwrap();
+        drop(cache);
+        fs::remove_dir_all(&entry).unwrap();
+        // `PIPEPACK1`: records `u32 len, body`; a body is the key, `u32 len` +
+        // the sealed manifest, then the files deflated.
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(&files).unwrap();
+        let mut body = blake3::Hash::from_hex(key.hex())
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        body.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        body.extend_from_slice(&sealed);
+        body.extend_from_slice(&deflate.finish().unwrap());
+        let mut pack = b"PIPEPACK1\n".to_vec();
+        pack.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        pack.extend_from_slice(&body);
+        let name = format!("{}.pack", blake3::hash(&pack).to_hex());
+        fs::write(dir.path().join("packs").join(name), &pack).unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let Lookup::Hit(m) = cache.lookup(&key) else {
+            panic!("an old pack's entry is found")
+        };
+        assert_eq!(cache.load(&key, &m).unwrap().metrics["v"], 6.0);
+    }
+
+    #[test]
     fn names_are_escaped_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
