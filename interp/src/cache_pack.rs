@@ -15,7 +15,7 @@
 //! form 1 a table in columns (`cache_table`). Deflating
 //! neighbours together is what makes a record small: the points of a sweep share
 //! most of their manifest and table text. A lookup inflates a block's manifests
-//! once (the last few blocks stay inflated); loading a record inflates its
+//! once and keeps them; loading a record inflates its
 //! block's files up to its own. Packs written by the previous layout
 //! (`PIPEPACK1`: records `u32 LE len, body`, a body being the key, `u32 LE len` +
 //! the sealed manifest raw, then the files deflated) are still read.
@@ -29,12 +29,12 @@
 use crate::cache_disk as disk;
 use crate::cache_table;
 use crate::key::Key;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 const MAGIC_V1: &[u8] = b"PIPEPACK1\n";
 const MAGIC: &[u8] = b"PIPEPACK2\n";
@@ -47,9 +47,6 @@ pub const SMALL_BYTES: u64 = 64 << 10;
 const BLOCK_RECORDS: usize = 64;
 /// A block is closed early once its raw files reach this size.
 const BLOCK_FILE_BYTES: usize = 512 << 10;
-/// Blocks whose inflated manifests are kept (lookups go through a sweep in
-/// about the order its results were stored).
-const INFLATED_BLOCKS: usize = 8;
 /// At most this many manifest bytes in one block (a bound for damaged packs;
 /// a block holds `BLOCK_RECORDS` manifests, each far smaller).
 const MAX_BLOCK_MANIFESTS: usize = 256 << 20;
@@ -140,6 +137,10 @@ pub struct Block {
     stored: Range<usize>,
     entries: Vec<Entry>,
     layout: Layout,
+    /// The manifests, inflated at the first lookup of any of them and kept:
+    /// lookups do not come in the order records were stored (about 1.4 KB per
+    /// record, against inflating 64 manifests per lookup).
+    inflated: OnceLock<Result<Vec<u8>, String>>,
 }
 
 /// Where one record is: its block and its place in it.
@@ -147,12 +148,6 @@ pub struct Block {
 pub struct Record {
     block: Arc<Block>,
     at: usize,
-}
-
-thread_local! {
-    /// The blocks whose manifests this thread inflated last, most recent last.
-    static INFLATED: std::cell::RefCell<VecDeque<(Arc<Block>, Arc<Vec<u8>>)>> =
-        const { std::cell::RefCell::new(VecDeque::new()) };
 }
 
 /// Inflates at most `limit` bytes (lengths come from the pack, so nothing is
@@ -191,30 +186,15 @@ impl Block {
         self.entries.last().map_or(0, |e| e.manifest.end)
     }
 
-    /// The block's manifests inflated (kept for the next few lookups).
-    fn manifests(self: &Arc<Block>) -> Result<Arc<Vec<u8>>, String> {
+    /// The block's manifests, inflated once.
+    fn manifests(&self) -> Result<&[u8], String> {
         let Layout::Grouped { manifests, .. } = &self.layout else {
             return Err("not a grouped block".into());
         };
-        let found = INFLATED.with(|c| {
-            c.borrow()
-                .iter()
-                .find(|(b, _)| Arc::ptr_eq(b, self))
-                .map(|(_, m)| Arc::clone(m))
-        });
-        if let Some(m) = found {
-            return Ok(m);
-        }
-        let bytes = &self.pack.bytes[manifests.clone()];
-        let inflated = Arc::new(inflate(bytes, self.manifests_len())?);
-        INFLATED.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() == INFLATED_BLOCKS {
-                c.pop_front();
-            }
-            c.push_back((Arc::clone(self), Arc::clone(&inflated)));
-        });
-        Ok(inflated)
+        let inflated = self
+            .inflated
+            .get_or_init(|| inflate(&self.pack.bytes[manifests.clone()], self.manifests_len()));
+        inflated.as_deref().map_err(Clone::clone)
     }
 }
 
@@ -426,6 +406,7 @@ fn parse_block(pack: &Arc<Pack>, range: Range<usize>) -> Result<Block, String> {
             manifests: m_start..m_end,
             files: m_end..range.end,
         },
+        inflated: OnceLock::new(),
     })
 }
 
@@ -452,6 +433,7 @@ fn parse_v1_record(pack: &Arc<Pack>, range: Range<usize>) -> Result<Block, Strin
             manifest: m_start..m_end,
             files: m_end..range.end,
         },
+        inflated: OnceLock::new(),
     })
 }
 
