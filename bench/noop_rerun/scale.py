@@ -2,9 +2,11 @@
 SIDE x SIDE points and a dataset.sample chain of DEPTH stages.
 
 Usage: scale.py PIPE WORK [--side 100] [--depth 20000] [--reps 5]
-For each workload: the first run (seconds, peak RSS), then REPS no-op reruns
-(median seconds, peak RSS), checked to run nothing; the cache's size on disk
-(du, per point) and the files each no-op rerun writes under runs/. Then one
+For each workload: the first run (seconds, CPU seconds, peak RSS), then REPS
+no-op reruns (median seconds and CPU seconds, peak RSS), checked to run
+nothing; the cache's size on disk (du, per point) and the files each no-op
+rerun writes under runs/. CPU time (user + system) is the steady figure on a
+shared machine; the load average is printed with the table. Then one
 entry file is changed and one deleted, and the next rerun must rerun exactly
 those two nodes (the stat stamps must not hide a change).
 """
@@ -33,7 +35,8 @@ def chain(depth):
 
 
 def timed(pipe, cwd):
-    """Runs `pipe run p.pipe --format json` in a child; (seconds, peak RSS MB, json)."""
+    """Runs `pipe run p.pipe --format json` in a child; (seconds, CPU seconds,
+    peak RSS MB, json)."""
     out = subprocess.run(
         ["/usr/bin/env", "python3", "-c", RSS_CHILD, pipe, cwd],
         capture_output=True,
@@ -41,8 +44,8 @@ def timed(pipe, cwd):
     )
     if out.returncode != 0:
         sys.exit(f"pipe run failed in {cwd}:\n{out.stderr[-2000:]}")
-    rss_kb, seconds, stdout = out.stdout.split("\n", 2)
-    return float(seconds), int(rss_kb) / 1024, json.loads(stdout)
+    rss_kb, seconds, cpu, stdout = out.stdout.split("\n", 3)
+    return float(seconds), float(cpu), int(rss_kb) / 1024, json.loads(stdout)
 
 
 # The child measures only pipe: its own RUSAGE_CHILDREN after pipe exits.
@@ -55,8 +58,10 @@ dt = time.perf_counter() - t0
 if out.returncode != 0:
     sys.stderr.write(out.stderr)
     sys.exit(1)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(usage.ru_maxrss)
 print(dt)
+print(usage.ru_utime + usage.ru_stime)
 sys.stdout.write(out.stdout)
 """
 
@@ -122,27 +127,29 @@ def bench(name, text, pipe, root, reps):
     os.makedirs(work)
     with open(os.path.join(work, "p.pipe"), "w") as f:
         f.write(text)
-    first_s, first_rss, v = timed(pipe, work)
+    first_s, first_cpu, first_rss, v = timed(pipe, work)
     points = len(v["nodes"])
     cache = du_bytes(os.path.join(work, ".pipe-cache"))
     runs_before = count_files(os.path.join(work, "runs"))
-    times, rss = [], []
+    times, cpus, rss = [], [], []
     for _ in range(reps):
-        s, r, v = timed(pipe, work)
+        s, c, r, v = timed(pipe, work)
         if statuses(v).get("ran"):
             sys.exit(f"{name}: a no-op rerun ran {statuses(v)}")
         times.append(s)
+        cpus.append(c)
         rss.append(r)
     runs_after = count_files(os.path.join(work, "runs"))
     damaged = damage_two(work, v)
     time.sleep(0.05)
-    _, _, after = timed(pipe, work)
+    _, _, _, after = timed(pipe, work)
     reran = {n["name"] for n in after["nodes"] if n["status"] == "ran"}
     if not damaged <= reran or not reran:
         sys.exit(f"{name}: changed entries {damaged} were not rerun (reran {sorted(reran)[:5]})")
     print(
-        f"{name:<22} {points:>7} {first_s:>8.2f} {first_rss:>8.0f} "
-        f"{statistics.median(times) * 1000:>9.0f} {max(rss):>7.0f} "
+        f"{name:<22} {points:>7} {first_s:>8.2f} {first_cpu:>8.2f} {first_rss:>8.0f} "
+        f"{statistics.median(times) * 1000:>9.0f} {statistics.median(cpus) * 1000:>8.0f} "
+        f"{max(rss):>7.0f} "
         f"{cache / 2**20:>9.1f} {cache / points:>8.0f} {(runs_after - runs_before) / reps:>7.0f}"
     )
 
@@ -156,15 +163,17 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     print(f"no-op reruns at scale, median of {a.reps} (first run, then no-ops; RSS peak)")
+    print(f"load average at start: {os.getloadavg()}")
     print(
-        f"{'workload':<22} {'nodes':>7} {'first s':>8} {'1st MB':>8} "
-        f"{'no-op ms':>9} {'RSS MB':>7} {'cache MB':>9} {'B/node':>8} {'files':>7}"
+        f"{'workload':<22} {'nodes':>7} {'first s':>8} {'1st CPU':>8} {'1st MB':>8} "
+        f"{'no-op ms':>9} {'CPU ms':>8} {'RSS MB':>7} {'cache MB':>9} {'B/node':>8} {'files':>7}"
     )
     if a.side:
         bench(f"sweep {a.side}x{a.side}", sweep(a.side), a.pipe, a.work, a.reps)
     if a.depth:
         bench(f"chain {a.depth}", chain(a.depth), a.pipe, a.work, a.reps)
     print("(files: files a no-op rerun adds under runs/; a changed and a deleted entry file were rerun)")
+    print(f"load average at end: {os.getloadavg()}")
 
 
 main()

@@ -27,7 +27,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Output files of a single-artifact stage live under this directory of an entry.
@@ -179,14 +179,16 @@ pub struct Cache {
 
 #[derive(Default)]
 struct Packed {
-    index: HashMap<Key, Record>,
+    /// Grows when this process writes a pack (`flush`), so a long-lived
+    /// process (`pipe watch`) finds what its earlier runs packed.
+    index: RwLock<HashMap<Key, Record>>,
     /// Packed records found damaged (reported once, at their lookup).
     bad: Mutex<HashMap<Key, String>>,
 }
 
 #[derive(Default)]
 struct Pending {
-    bodies: Vec<Vec<u8>>,
+    records: Vec<pack::RawRecord>,
     bytes: usize,
 }
 
@@ -281,7 +283,7 @@ impl Cache {
     /// Whether `key` has an entry, without reading it (a cheap existence check;
     /// `lookup` verifies).
     pub fn has_entry(&self, key: &Key) -> bool {
-        self.entry_dir(key).join("manifest.json").is_file() || self.packed().index.contains_key(key)
+        self.entry_dir(key).join("manifest.json").is_file() || self.packed_record(key).is_some()
     }
 
     /// Whether `key` has anything a lookup would read: an entry, or a packed one
@@ -340,8 +342,8 @@ impl Cache {
     /// Loads the artifacts of a hit, checking the hashes again (the entry may have
     /// been damaged since the lookup).
     pub fn load(&self, key: &Key, manifest: &Manifest) -> Result<StageOutput, String> {
-        let read = match self.packed().index.get(key) {
-            Some(record) => verified_packed(record, manifest),
+        let read = match self.packed_record(key) {
+            Some(record) => verified_packed(&record, manifest),
             None => read_verified(&self.entry_dir(key), manifest),
         };
         let files = match read {
@@ -390,10 +392,15 @@ impl Cache {
                 .filter(|(k, _)| !index.contains_key(k))
                 .collect();
             Packed {
-                index,
+                index: RwLock::new(index),
                 bad: Mutex::new(bad),
             }
         })
+    }
+
+    fn packed_record(&self, key: &Key) -> Option<Record> {
+        let index = self.packed().index.read().ok()?;
+        index.get(key).cloned()
     }
 
     fn lookup_packed(&self, key: &Key) -> Option<Lookup> {
@@ -401,8 +408,8 @@ impl Cache {
         if let Some(why) = packed.bad.lock().ok().and_then(|mut b| b.remove(key)) {
             return Some(Lookup::Corrupt(why));
         }
-        let record = packed.index.get(key)?;
-        Some(match packed_manifest(record, Args::Skip) {
+        let record = self.packed_record(key)?;
+        Some(match packed_manifest(&record, Args::Skip) {
             Ok(m) if m.key == key.hex() => Lookup::Hit(m),
             Ok(_) => Lookup::Corrupt("packed manifest names another key".into()),
             Err(why) => Lookup::Corrupt(why),
@@ -411,15 +418,20 @@ impl Cache {
 
     /// Writes the results packed so far as one pack file.
     pub fn flush(&self) -> Result<(), CacheError> {
-        let bodies = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p).bodies,
+        let records = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p).records,
             Err(_) => return Ok(()),
         };
-        if bodies.is_empty() {
+        if records.is_empty() {
             return Ok(());
         }
         let dir = self.dir.join("packs");
-        pack::write(&dir, &self.fresh_tmp("pack"), &bodies).map_err(io_err(&dir))?;
+        let written = pack::write(&dir, &self.fresh_tmp("pack"), &records).map_err(io_err(&dir))?;
+        if let Some(packed) = self.packed.get() {
+            if let Ok(mut index) = packed.index.write() {
+                index.extend(pack::records_of(written));
+            }
+        }
         Ok(())
     }
 
@@ -448,14 +460,20 @@ impl Cache {
                 blobs.push(bytes);
             }
         }
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        let named: Vec<(&str, &[u8])> = paths
+            .iter()
+            .map(String::as_str)
+            .zip(blobs.iter().copied())
+            .collect();
         let manifest = self.manifest_for(info, output, kinds, files);
         let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Encode(e.to_string()))?;
-        let body =
-            pack::encode(&info.key, &disk::seal(&bytes), &blobs).map_err(CacheError::Encode)?;
+        let record = pack::RawRecord::new(&info.key, disk::seal(&bytes), &named)
+            .map_err(CacheError::Encode)?;
         let full = match self.pending.lock() {
             Ok(mut p) => {
-                p.bytes += body.len();
-                p.bodies.push(body);
+                p.bytes += record.len();
+                p.records.push(record);
                 p.bytes >= pack::FLUSH_BYTES
             }
             Err(_) => return Ok(None),
@@ -569,13 +587,14 @@ impl Cache {
             .iter()
             .filter_map(|k| read_manifest(&self.entry_dir(k), Args::Skip).ok())
             .collect();
-        out.extend(
-            self.packed()
-                .index
-                .iter()
-                .filter(|(k, _)| !in_dirs.contains(k))
-                .filter_map(|(_, r)| packed_manifest(r, Args::Skip).ok()),
-        );
+        if let Ok(index) = self.packed().index.read() {
+            out.extend(
+                index
+                    .iter()
+                    .filter(|(k, _)| !in_dirs.contains(k))
+                    .filter_map(|(_, r)| packed_manifest(r, Args::Skip).ok()),
+            );
+        }
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.cmp(&b.key)));
         out
     }
@@ -601,11 +620,13 @@ impl Cache {
             }
         }
         let mut by_pack: BTreeMap<PathBuf, Vec<Record>> = BTreeMap::new();
-        for r in self.packed().index.values() {
-            by_pack
-                .entry(r.pack.path.clone())
-                .or_default()
-                .push(r.clone());
+        if let Ok(index) = self.packed().index.read() {
+            for r in index.values() {
+                by_pack
+                    .entry(r.pack_path().to_path_buf())
+                    .or_default()
+                    .push(r.clone());
+            }
         }
         for (path, records) in by_pack {
             if !records
@@ -617,16 +638,18 @@ impl Cache {
             let (gone, kept): (Vec<Record>, Vec<Record>) = records
                 .into_iter()
                 .partition(|r| r.key().is_some_and(|k| doomed.contains(&k)));
-            let bodies: Vec<Vec<u8>> = kept.iter().map(|r| r.body_bytes().to_vec()).collect();
-            if !bodies.is_empty()
-                && pack::write(&self.dir.join("packs"), &self.fresh_tmp("pack"), &bodies).is_err()
+            // A kept record that no longer reads is dropped with the pack
+            // (the next run recomputes it).
+            let kept: Vec<pack::RawRecord> = kept.iter().filter_map(|r| r.raw().ok()).collect();
+            if !kept.is_empty()
+                && pack::write(&self.dir.join("packs"), &self.fresh_tmp("pack"), &kept).is_err()
             {
                 continue;
             }
             pack::remove(&path);
             for r in gone {
                 if let Some(k) = r.key() {
-                    out.push((k.hex(), r.body_bytes().len() as u64 + 4));
+                    out.push((k.hex(), r.stored_bytes()));
                 }
             }
         }
@@ -719,8 +742,8 @@ impl Cache {
     /// The manifest of an entry without checking its files (for `explain`).
     pub fn manifest(&self, key_hex: &str) -> Option<Manifest> {
         let key = Key::parse(key_hex)?;
-        match self.packed().index.get(&key) {
-            Some(r) => packed_manifest(r, Args::Read).ok(),
+        match self.packed_record(&key) {
+            Some(r) => packed_manifest(&r, Args::Read).ok(),
             None => read_manifest(&self.entry_dir(&key), Args::Read).ok(),
         }
     }
@@ -766,7 +789,8 @@ impl Drop for Cache {
 }
 
 fn packed_manifest(record: &Record, args: Args) -> Result<Manifest, String> {
-    let body = disk::unseal(record.manifest()?)?;
+    let sealed = record.manifest()?;
+    let body = disk::unseal(&sealed)?;
     parse_manifest(body, args).map_err(|e| format!("packed manifest does not parse: {e}"))
 }
 
@@ -1200,6 +1224,61 @@ mod tests {
         assert!(matches!(cache.lookup(&keys[0]), Lookup::Miss));
         assert!(matches!(cache.lookup(&keys[2]), Lookup::Hit(_)));
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_long_lived_process_finds_what_it_packed_in_an_earlier_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.pack_small_entries();
+        // The first run reads the (empty) packs, then stores and flushes.
+        assert!(matches!(cache.lookup(&key), Lookup::Miss));
+        cache.store(&info(key, &args), &output(4.0)).unwrap();
+        cache.flush().unwrap();
+        let Lookup::Hit(m) = cache.lookup(&key) else {
+            panic!("the second run must find the packed result")
+        };
+        assert_eq!(cache.load(&key, &m).unwrap().metrics["v"], 4.0);
+        assert!(cache.has_entry(&key));
+    }
+
+    #[test]
+    fn an_entry_in_a_pack_of_the_first_layout_is_found_and_loaded() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let args = BTreeMap::new();
+        let key = crate::key::key_of("test.add", 1, &args);
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(&info(key, &args), &output(6.0)).unwrap();
+        let entry = dir.path().join("entries").join(key.hex());
+        let sealed = fs::read(entry.join("manifest.json")).unwrap();
+        let files = fs::read(entry.join("out/metrics.json")).unwrap();
+        drop(cache);
+        fs::remove_dir_all(&entry).unwrap();
+        // `PIPEPACK1`: records `u32 len, body`; a body is the key, `u32 len` +
+        // the sealed manifest, then the files deflated.
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(&files).unwrap();
+        let mut body = blake3::Hash::from_hex(key.hex())
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        body.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        body.extend_from_slice(&sealed);
+        body.extend_from_slice(&deflate.finish().unwrap());
+        let mut pack = b"PIPEPACK1\n".to_vec();
+        pack.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        pack.extend_from_slice(&body);
+        let name = format!("{}.pack", blake3::hash(&pack).to_hex());
+        fs::write(dir.path().join("packs").join(name), &pack).unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let Lookup::Hit(m) = cache.lookup(&key) else {
+            panic!("an old pack's entry is found")
+        };
+        assert_eq!(cache.load(&key, &m).unwrap().metrics["v"], 6.0);
     }
 
     #[test]

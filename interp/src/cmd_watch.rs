@@ -95,6 +95,9 @@ pub fn watch(
         .map_err(|reason| format!("{}: {reason}", opts.file.display()))?;
     let cache = Arc::new(Cache::open(&opts.cache_dir).map_err(|e| e.to_string())?);
     cache.lock_for_run().map_err(|e| e.to_string())?;
+    // Stores like `pipe run`: small results packed (each run flushes its pack,
+    // and the cache's index takes it in, so the next run finds them).
+    cache.pack_small_entries();
     let executor = LocalExecutor::new(opts.jobs)?;
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {

@@ -11,6 +11,7 @@ pub mod binding_state;
 pub(crate) mod cache;
 pub(crate) mod cache_disk;
 pub mod cache_pack;
+pub mod cache_table;
 pub mod cmd_cache;
 pub mod cmd_check;
 pub mod cmd_doc;

@@ -203,13 +203,17 @@ pub fn write_run_dir(
     write_atomic(&dir, "summary.json", &serde_json::to_vec_pretty(&summary)?)?;
     let mut md = format!("# Run of `{file}`\n\n");
     md.push_str(&markdown_summary(reports));
+    let mut tables = 0usize;
     for e in exported {
         match &e.artifact {
             pipe_stdlib::Artifact::Table(t) => {
                 write_atomic(&dir, &format!("{}.csv", e.stem), csv(t).as_bytes())?;
                 let table_md = markdown_table(t);
                 write_atomic(&dir, &format!("{}.md", e.stem), table_md.as_bytes())?;
-                let _ = write!(md, "\n## {}\n\n{table_md}", e.stem);
+                tables += 1;
+                if tables <= INLINE_TABLES {
+                    let _ = write!(md, "\n## {}\n\n{table_md}", e.stem);
+                }
             }
             pipe_stdlib::Artifact::Plot(p) => {
                 write_atomic(&dir, &format!("{}.svg", e.stem), p.svg.as_bytes())?;
@@ -228,12 +232,23 @@ pub fn write_run_dir(
             _ => {}
         }
     }
+    if let Some(more) = tables.checked_sub(INLINE_TABLES).filter(|&n| n > 0) {
+        let _ = write!(
+            md,
+            "\n{more} more tables are in this directory (a CSV and a Markdown file each).\n"
+        );
+    }
     write_atomic(&dir, "report.md", md.as_bytes())?;
     let html = html_page(file, reports, context, exported);
     write_atomic(&dir, "report.html", html.as_bytes())?;
     prune_runs(&parent, keep);
     Ok(dir)
 }
+
+/// Tables shown inline in `report.md` and `report.html`; a 100,000-point sweep
+/// would otherwise put every point's table into both (gigabytes of page). The
+/// rest are only files in the run directory, and the reports say how many.
+const INLINE_TABLES: usize = 100;
 
 /// What the HTML page shows of a node beyond its report: the nodes it reads (as
 /// indices into the reports) and why it ran.
@@ -267,9 +282,11 @@ fn html_page(
         })
         .collect();
     let mut tables = Vec::new();
+    let mut more_tables = 0;
     let mut plots = Vec::new();
     for e in exported {
         match &e.artifact {
+            pipe_stdlib::Artifact::Table(_) if tables.len() == INLINE_TABLES => more_tables += 1,
             pipe_stdlib::Artifact::Table(t) => tables.push((e.stem.as_str(), t.as_ref())),
             pipe_stdlib::Artifact::Plot(p) => {
                 plots.push((e.stem.as_str(), p.title.as_str(), p.svg.as_str()))
@@ -283,6 +300,7 @@ fn html_page(
         finished: &finished,
         nodes,
         tables,
+        more_tables,
         plots,
     })
 }
@@ -572,6 +590,31 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let missing = dir.path().join("no/such/dir");
         assert!(write_atomic(&missing, "summary.json", b"{}").is_err());
+    }
+
+    #[test]
+    fn a_large_sweep_inlines_a_bounded_number_of_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = std::sync::Arc::new(Table {
+            title: "t".into(),
+            columns: vec!["a".into()],
+            rows: vec![vec![Cell::Num(1.0)]],
+        });
+        let exported: Vec<Exported> = (0..INLINE_TABLES + 2)
+            .map(|i| Exported {
+                stem: format!("hw{i}"),
+                artifact: pipe_stdlib::Artifact::Table(table.clone()),
+            })
+            .collect();
+        let run = write_run_dir(dir.path(), "p", "p.pipe", &[], &[], true, &exported).unwrap();
+        let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+        assert_eq!(md.matches("\n## hw").count(), INLINE_TABLES);
+        assert!(md.contains("2 more tables are in this directory"));
+        let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert_eq!(html.matches("<h2 id=\"hw").count(), INLINE_TABLES);
+        assert!(html.contains("2 more tables are in this run's directory"));
+        let last = format!("hw{}.csv", INLINE_TABLES + 1);
+        assert!(run.join(last).is_file(), "every table is still a file");
     }
 
     #[test]

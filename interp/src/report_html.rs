@@ -36,6 +36,8 @@ pub struct Page<'a> {
     pub finished: &'a str,
     pub nodes: Vec<PageNode>,
     pub tables: Vec<(&'a str, &'a Table)>,
+    /// Tables of the run not shown inline (only as files in the run directory).
+    pub more_tables: usize,
     /// (stem, title, SVG document).
     pub plots: Vec<(&'a str, &'a str, &'a str)>,
 }
@@ -66,6 +68,13 @@ pub fn render(page: &Page) -> String {
     for (stem, table) in &page.tables {
         let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(stem));
         out.push_str(&html_table(table));
+    }
+    if page.more_tables > 0 {
+        let _ = writeln!(
+            out,
+            "<p>{} more tables are in this run's directory (a CSV and a Markdown file each).</p>",
+            page.more_tables
+        );
     }
     for (stem, title, svg) in &page.plots {
         let _ = write!(
@@ -301,6 +310,7 @@ mod tests {
             finished: "2026-12-04 20:00:00 UTC",
             nodes,
             tables: vec![("res.table", table)],
+            more_tables: 0,
             plots: vec![("front", "Pareto <front>", svg)],
         }
     }

@@ -52,14 +52,12 @@ pub struct Table {
 }
 
 impl Table {
-    /// The JSON form (read back by `from_files`) plus `table.csv` and `table.md`
-    /// for people and other tools.
+    /// The JSON form only: the CSV and Markdown forms are rendered from it when a
+    /// run directory or report needs them, so the cache holds each table once
+    /// (storing all three tripled a 100,000-point sweep's cache). Entries written
+    /// with `table.csv` and `table.md` beside it still load.
     pub fn to_files(&self) -> Result<Files, StageError> {
-        Ok(Files::from([
-            ("table.json".to_string(), json_bytes(self)?),
-            ("table.csv".to_string(), self.to_csv().into_bytes()),
-            ("table.md".to_string(), self.to_markdown().into_bytes()),
-        ]))
+        Ok(Files::from([("table.json".to_string(), json_bytes(self)?)]))
     }
 
     /// RFC 4180 CSV: a header line, then one line per row; cells holding a
