@@ -8,8 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pipe_interp::cache::{Cache, Lookup};
-use pipe_interp::cache_disk::seal;
+use pipe_interp::fuzzing::{seal, Cache, Lookup};
 use pipe_interp::key::Key;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

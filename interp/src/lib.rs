@@ -39,3 +39,12 @@ pub mod schedule;
 pub mod slurm;
 pub(crate) mod stage_input;
 pub mod stage_set;
+
+/// What the cargo-fuzz targets (`fuzz/`) drive directly: the cache's reading of
+/// entries, manifests and packs. Only with the `fuzzing` feature, so these stay
+/// internal to every other user.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::cache::{Cache, Lookup};
+    pub use crate::cache_disk::seal;
+}

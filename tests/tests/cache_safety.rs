@@ -168,6 +168,47 @@ fn gc_removes_only_its_own_entries_and_counts_them_exactly() {
     assert!(photos.join("cat.jpg").is_file());
 }
 
+/// `pack` with `edit` applied to the first block whose inflated manifests it
+/// changes (it returns `None` for a block it leaves alone).
+fn edit_pack_manifests(pack: &[u8], mut edit: impl FnMut(&mut Vec<u8>) -> Option<()>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let magic = b"PIPEPACK2\n";
+    assert!(pack.starts_with(magic), "a version-2 pack");
+    let mut out = magic.to_vec();
+    let mut at = magic.len();
+    let mut edited = false;
+    while at < pack.len() {
+        let len = u32_at(pack, at);
+        let mut block = pack[at + 4..at + 4 + len].to_vec();
+        at += 4 + len;
+        let table_end = 4 + u32_at(&block, 0) * 40;
+        let deflated_len = u32_at(&block, table_end);
+        let deflated = &block[table_end + 4..table_end + 4 + deflated_len];
+        let mut manifests = Vec::new();
+        flate2::read::DeflateDecoder::new(deflated)
+            .read_to_end(&mut manifests)
+            .unwrap();
+        if !edited && edit(&mut manifests).is_some() {
+            edited = true;
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&manifests).unwrap();
+            let again = enc.finish().unwrap();
+            let files = block[table_end + 4 + deflated_len..].to_vec();
+            block.truncate(table_end);
+            block.extend_from_slice(&(again.len() as u32).to_le_bytes());
+            block.extend_from_slice(&again);
+            block.extend_from_slice(&files);
+        }
+        out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        out.extend_from_slice(&block);
+    }
+    assert!(edited, "the manifest to edit is in the pack");
+    out
+}
+
 #[test]
 fn a_hand_edited_manifest_is_detected_and_the_true_value_reported() {
     let dir = project(PRICED);
@@ -175,26 +216,29 @@ fn a_hand_edited_manifest_is_detected_and_the_true_value_reported() {
     let point = node(&first, "caches[tech=sram]");
     let area = point["metrics"]["area_mm2"].as_f64().unwrap();
     let key = point["key"].as_str().unwrap();
-    // The point is small, so its sealed manifest is a record of a pack: edit the
-    // metric's first digit in place (same length, so the pack still splits).
+    // The point is small, so its sealed manifest is a record of a pack, inside
+    // a block whose manifests are deflated together (PIPEPACK2, cache_pack.rs):
+    // inflate them, edit the metric's first digit (same length, so every
+    // recorded length still holds), deflate again and put the block back.
     let pack = std::fs::read_dir(dir.path().join(".pipe-cache/packs"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "pack"))
         .unwrap();
-    let mut bytes = std::fs::read(&pack).unwrap();
     let needle = format!("\"area_mm2\":{}", serde_json::to_string(&area).unwrap());
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
-        .expect("the metric is in the pack")
-        + "\"area_mm2\":".len();
-    bytes[at] = if bytes[at] == b'9' {
-        b'1'
-    } else {
-        bytes[at] + 1
-    };
+    let bytes = edit_pack_manifests(&std::fs::read(&pack).unwrap(), |manifests| {
+        let at = manifests
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())?
+            + "\"area_mm2\":".len();
+        manifests[at] = if manifests[at] == b'9' {
+            b'1'
+        } else {
+            manifests[at] + 1
+        };
+        Some(())
+    });
     std::thread::sleep(std::time::Duration::from_millis(30));
     std::fs::write(&pack, &bytes).unwrap();
     let out = run_in(dir.path(), &["p.pipe", "--format", "json"]);
