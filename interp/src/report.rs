@@ -284,12 +284,16 @@ fn html_page(
     let mut tables = Vec::new();
     let mut more_tables = 0;
     let mut plots = Vec::new();
+    let mut files = Vec::new();
     for e in exported {
         match &e.artifact {
             pipe_stdlib::Artifact::Table(_) if tables.len() == INLINE_TABLES => more_tables += 1,
             pipe_stdlib::Artifact::Table(t) => tables.push((e.stem.as_str(), t.as_ref())),
             pipe_stdlib::Artifact::Plot(p) => {
                 plots.push((e.stem.as_str(), p.title.as_str(), p.svg.as_str()))
+            }
+            pipe_stdlib::Artifact::File(f) => {
+                files.push((format!("{}.{}", e.stem, f.extension), f.bytes.len()))
             }
             _ => {}
         }
@@ -302,6 +306,7 @@ fn html_page(
         tables,
         more_tables,
         plots,
+        files,
     })
 }
 

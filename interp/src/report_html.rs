@@ -40,6 +40,8 @@ pub struct Page<'a> {
     pub more_tables: usize,
     /// (stem, title, SVG document).
     pub plots: Vec<(&'a str, &'a str, &'a str)>,
+    /// Files handed to the user (`model.export`), beside the page: (name, bytes).
+    pub files: Vec<(String, usize)>,
 }
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
@@ -75,6 +77,17 @@ pub fn render(page: &Page) -> String {
             "<p>{} more tables are in this run's directory (a CSV and a Markdown file each).</p>",
             page.more_tables
         );
+    }
+    if !page.files.is_empty() {
+        out.push_str("<h2>Files</h2>\n<ul>\n");
+        for (name, bytes) in &page.files {
+            let _ = writeln!(
+                out,
+                "<li><a href=\"{0}\">{0}</a> ({bytes} bytes)</li>",
+                escape(name)
+            );
+        }
+        out.push_str("</ul>\n");
     }
     for (stem, title, svg) in &page.plots {
         let _ = write!(
@@ -312,6 +325,7 @@ mod tests {
             tables: vec![("res.table", table)],
             more_tables: 0,
             plots: vec![("front", "Pareto <front>", svg)],
+            files: vec![("net.safetensors".into(), 1234)],
         }
     }
 
@@ -339,6 +353,10 @@ mod tests {
         );
         assert!(!html.contains("<?xml"));
         assert!(html.contains("Pareto &lt;front&gt;"), "titles escaped");
+        assert!(
+            html.contains("<a href=\"net.safetensors\">net.safetensors</a> (1234 bytes)"),
+            "exported files listed"
+        );
     }
 
     #[test]

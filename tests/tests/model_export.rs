@@ -48,6 +48,12 @@ fn an_exported_model_loads_back_and_scores_the_same() {
     let file = newest_run(dir.path(), "train").join("torch.safetensors");
     let bytes = std::fs::read(&file).expect("torch.safetensors in the run directory");
     assert_eq!(export["metrics"]["bytes"], bytes.len() as f64);
+    let page = std::fs::read_to_string(newest_run(dir.path(), "train").join("report.html"))
+        .expect("report.html");
+    assert!(
+        page.contains("<a href=\"torch.safetensors\">"),
+        "the page links the file"
+    );
 
     std::fs::copy(&file, dir.path().join("exported.safetensors")).expect("copy");
     std::fs::write(dir.path().join("reload.pipe"), RELOAD).expect("write");
