@@ -283,8 +283,8 @@ pub type QuantState = BTreeMap<String, FakeQuant>;
 
 /// A layer that can carry a `FakeQuant`, as quantization passes see it.
 pub struct Quantizable<'a> {
-    /// `[out, ...]` float weights, output channels first.
-    pub weight: &'a [f32],
+    /// `[out, ...]` float weights, output channels first (writable for `bake`).
+    pub weight: &'a mut [f32],
     pub out_channels: usize,
     pub quant: &'a mut Option<FakeQuant>,
 }
@@ -297,22 +297,22 @@ pub fn for_each_quantizable(net: &mut Network, f: &mut dyn FnMut(&str, Quantizab
         block.body.for_each_layer(&mut |layer| {
             let any = layer.as_any_mut();
             let hook = if let Some(l) = any.downcast_mut::<Linear>() {
-                Some((&l.weight, l.out_features, &mut l.quant))
+                Some((&mut l.weight, l.out_features, &mut l.quant))
             } else if let Some(c) = any.downcast_mut::<Conv2d>() {
-                Some((&c.weight, c.shape.out_ch, &mut c.quant))
+                Some((&mut c.weight, c.shape.out_ch, &mut c.quant))
             } else {
                 None
             };
             let Some((weight, out_channels, quant)) = hook else {
                 return;
             };
-            let Some(name) = names.get(&(weight as *const Param as usize)) else {
+            let Some(name) = names.get(&(&*weight as *const Param as usize)) else {
                 return;
             };
             f(
                 name,
                 Quantizable {
-                    weight: &weight.value.data,
+                    weight: &mut weight.value.data,
                     out_channels,
                     quant,
                 },
@@ -398,28 +398,15 @@ pub fn clear(net: &mut Network) {
 /// `8` or `4,8` (`32` is float), or `None` for a float network.
 pub fn bake(net: &mut Network) -> Option<(String, String)> {
     let (mut weight_bits, mut act_bits) = (Vec::new(), Vec::new());
-    for block in &mut net.blocks {
-        block.body.for_each_layer(&mut |layer| {
-            let any = layer.as_any_mut();
-            let target = if let Some(l) = any.downcast_mut::<Linear>() {
-                Some((&mut l.weight, l.out_features, &mut l.quant))
-            } else if let Some(c) = any.downcast_mut::<Conv2d>() {
-                Some((&mut c.weight, c.shape.out_ch, &mut c.quant))
-            } else {
-                None
-            };
-            let Some((weight, out, quant)) = target else {
-                return;
-            };
-            let Some(q) = quant.take() else {
-                return;
-            };
-            weight.value.data = q.weights(&weight.value.data, out);
-            let bits = if q.pow2.is_some() { 0 } else { q.weight_bits };
-            weight_bits.push(bits);
-            act_bits.push(q.act_bits);
-        });
-    }
+    for_each_quantizable(net, &mut |_, layer| {
+        let Some(q) = layer.quant.take() else {
+            return;
+        };
+        let quantized = q.weights(layer.weight, layer.out_channels);
+        layer.weight.copy_from_slice(&quantized);
+        weight_bits.push(if q.pow2.is_some() { 0 } else { q.weight_bits });
+        act_bits.push(q.act_bits);
+    });
     if weight_bits.is_empty() {
         return None;
     }

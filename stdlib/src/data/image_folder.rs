@@ -86,20 +86,11 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     if !input.bool("stream")? {
         return single_output(classify_set(name, load(&request)?));
     }
-    let stream = ImageStream::new(&request)?;
-    let metrics = std::collections::BTreeMap::from([
-        ("samples".to_string(), stream.len() as f64),
-        ("classes".to_string(), stream.class_names.len() as f64),
-    ]);
-    let dataset = Dataset {
+    single_output(Dataset {
         name,
         task: Task::Classify,
-        data: DatasetData::ImageStream(stream),
-    };
-    Ok(
-        StageOutput::single(crate::Artifact::Dataset(std::sync::Arc::new(dataset)))
-            .with_metrics(&metrics),
-    )
+        data: DatasetData::ImageStream(ImageStream::new(&request)?),
+    })
 }
 
 /// Reads the whole tree into one image set.

@@ -109,9 +109,10 @@ pub(crate) fn size_metrics<'a>(
     ])
 }
 
-/// A stage output holding one image dataset, with `samples` and `classes`.
+/// A stage output holding one image dataset (in memory or streamed), with
+/// `samples` and `classes`.
 pub(crate) fn single_output(dataset: Dataset) -> Result<StageOutput, StageError> {
-    let metrics = size_metrics("", dataset.images()?);
+    let metrics = size_metrics("", dataset.image_view()?);
     Ok(StageOutput::single(Artifact::Dataset(Arc::new(dataset))).with_metrics(&metrics))
 }
 
