@@ -4,7 +4,9 @@
 //! broken table is explained with its file and row.
 
 use pipe_sim::soc::Soc;
-use pipe_sim::thermal::{activities, operating_point, simulate, Clock, DeviceModel, Policy, Shift};
+use pipe_sim::thermal::{
+    activities, operating_point, simulate, Clock, DeviceModel, Policy, Shift, ThermalReport,
+};
 
 fn phone() -> Soc {
     Soc::default_table().unwrap()
@@ -49,24 +51,31 @@ fn one(flops: f64, latency_s: Option<f64>, name: &str) -> DeviceModel {
     }
 }
 
-#[test]
-fn the_governor_caps_the_clock_at_each_trip_it_reaches() {
+/// One 3e8-FLOP model asked for `fps` frames a second on the shipped phone, run
+/// for `duration_s` (steps of 50 ms), sampled every `sample_s`.
+fn full_load(fps: f64, duration_s: f64, sample_s: f64) -> ThermalReport {
     let mut soc = phone();
-    soc.fps = 1e3;
+    soc.fps = fps;
     let clock = Clock {
-        duration_s: 900.0,
+        duration_s,
         dt_s: 0.05,
-        sample_s: 0.05,
+        sample_s,
     };
-    let models = [one(3e8, None, "busy")];
-    let r = simulate(
+    let models = [one(3e8, None, "load")];
+    simulate(
         &models,
         Policy::StaticLarge,
         &soc,
         &Shift::project_default(),
         &clock,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn the_governor_caps_the_clock_at_each_trip_it_reaches() {
+    let r = full_load(1e3, 900.0, 0.05);
+    let soc = phone();
     for p in &r.trace {
         // The clock at a sample was set from the temperature one step earlier,
         // which is within 0.1 degC of this one.
@@ -163,22 +172,8 @@ fn broken_tables_are_explained_with_file_and_row() {
 /// the clock it settles at.
 #[test]
 fn a_continuous_full_load_settles_near_the_published_sustained_power() {
-    let mut soc = phone();
-    soc.fps = 1e6;
-    let clock = Clock {
-        duration_s: 1800.0,
-        dt_s: 0.05,
-        sample_s: 1.0,
-    };
-    let models = [one(3e8, None, "full")];
-    let r = simulate(
-        &models,
-        Policy::StaticLarge,
-        &soc,
-        &Shift::project_default(),
-        &clock,
-    )
-    .unwrap();
+    let r = full_load(1e6, 1800.0, 1.0);
+    let soc = phone();
     let tail: Vec<_> = r.trace.iter().filter(|p| p.time_s >= 1200.0).collect();
     let mean_w = tail.iter().map(|p| p.power_w).sum::<f64>() / tail.len() as f64;
     let mean_ghz = tail.iter().map(|p| p.freq_hz).sum::<f64>() / tail.len() as f64 / 1e9;
