@@ -13,7 +13,9 @@
 //! within ±20 %, the mean temperature while throttled within ±1.5 degC, and
 //! the RMS error over the 300 s of load at most 1.5 degC (the sensor moves in
 //! steps of about 0.54 degC). An exploratory fit of both runs had been looked at
-//! before these were written.
+//! before these were written. Outcome (docs/simulators.md): the first throttle
+//! is met, the throttled level and so the whole-load RMS are not; the RMS of
+//! the heating alone is reported beside them.
 
 use pipe_sim::csv::CsvTable;
 use pipe_sim::rc_fit::{fit_one_node, fit_two_nodes};
@@ -106,11 +108,15 @@ fn simulate_run(soc: &Soc, run: &Run) -> ThermalReport {
     .unwrap()
 }
 
-/// Measured against simulated: first throttle (s), mean while throttled (degC), RMS (degC).
+/// Measured against simulated: first throttle (s), mean while throttled
+/// (degC), and the RMS error (degC) over the whole load, before the measured
+/// first throttle and after it.
 struct Comparison {
     first_throttle_s: (f64, f64),
     throttled_mean_c: (f64, f64),
     rms_c: f64,
+    heating_rms_c: f64,
+    throttled_rms_c: f64,
 }
 
 fn compare(run: &Run, report: &ThermalReport, trip_c: f64) -> Comparison {
@@ -131,19 +137,25 @@ fn compare(run: &Run, report: &ThermalReport, trip_c: f64) -> Comparison {
         let all: Vec<f64> = v.collect();
         all.iter().sum::<f64>() / all.len() as f64
     };
-    let squared = mean(
-        &mut run
-            .loaded
-            .iter()
-            .map(|(s, c)| (simulated_at(*s) - c).powi(2)),
-    );
+    let rms = |from: f64, to: f64| {
+        mean(
+            &mut run
+                .loaded
+                .iter()
+                .filter(|(s, _)| (from..to).contains(s))
+                .map(|(s, c)| (simulated_at(*s) - c).powi(2)),
+        )
+        .sqrt()
+    };
     Comparison {
         first_throttle_s: (measured_first, simulated_first),
         throttled_mean_c: (
             mean(&mut throttled.iter().map(|(_, c)| *c)),
             mean(&mut throttled.iter().map(|(s, _)| simulated_at(*s))),
         ),
-        rms_c: squared.sqrt(),
+        rms_c: rms(0.0, f64::INFINITY),
+        heating_rms_c: rms(0.0, measured_first),
+        throttled_rms_c: rms(measured_first, f64::INFINITY),
     }
 }
 
@@ -168,8 +180,8 @@ fn print_curve(run: &Run, report: &ThermalReport) {
 
 fn print(name: &str, c: &Comparison) {
     println!(
-        "{name}: first throttle measured {:.0} s, simulated {:.1} s; mean while throttled measured {:.2} degC, simulated {:.2} degC; RMS over the load {:.2} degC",
-        c.first_throttle_s.0, c.first_throttle_s.1, c.throttled_mean_c.0, c.throttled_mean_c.1, c.rms_c
+        "{name}: first throttle measured {:.0} s, simulated {:.1} s; mean while throttled measured {:.2} degC, simulated {:.2} degC; RMS over the load {:.2} degC ({:.2} heating, {:.2} throttled)",
+        c.first_throttle_s.0, c.first_throttle_s.1, c.throttled_mean_c.0, c.throttled_mean_c.1, c.rms_c, c.heating_rms_c, c.throttled_rms_c
     );
 }
 
@@ -217,8 +229,14 @@ fn one_node_fitted_to_the_same_heating_never_reaches_the_trip() {
     assert!(naked.idle_c + fit.rise_k < trip, "{fit:?}");
 }
 
+/// The held-out run against the tolerances stated in the module comment. The
+/// heating and the first throttle meet theirs; the throttled level does not
+/// (docs/simulators.md): the modelled governor caps the clock by 100 MHz and
+/// its voltage at 80 degC and releases it at 79, while the firmware lets the die
+/// sit above 80 degC. This test pins that measured miss so a change to the
+/// governor or the table shows here.
 #[test]
-fn the_held_out_acrylic_run_is_within_the_stated_tolerances() {
+fn the_held_out_acrylic_run_heats_within_tolerance_and_throttles_too_cool() {
     let soc = pi();
     let trip = soc.first_trip_c();
     let naked = run("naked");
@@ -234,12 +252,22 @@ fn the_held_out_acrylic_run_is_within_the_stated_tolerances() {
         (simulated - measured).abs() <= 0.2 * measured,
         "first throttle {simulated} s vs {measured} s"
     );
-    let (measured, simulated) = held_out.throttled_mean_c;
     assert!(
-        (simulated - measured).abs() <= 1.5,
-        "throttled {simulated} vs {measured} degC"
+        held_out.heating_rms_c <= 1.5,
+        "heating RMS {}",
+        held_out.heating_rms_c
     );
-    assert!(held_out.rms_c <= 1.5, "RMS {} degC", held_out.rms_c);
+    let (measured, simulated) = held_out.throttled_mean_c;
+    let miss = measured - simulated;
+    assert!(
+        miss > 1.5 && miss < 2.5,
+        "throttled {simulated} vs {measured} degC: the recorded miss changed, update docs/simulators.md"
+    );
+    assert!(
+        held_out.rms_c > 1.5 && held_out.rms_c < 2.0,
+        "RMS {} degC: the recorded miss changed, update docs/simulators.md",
+        held_out.rms_c
+    );
 }
 
 #[test]
