@@ -143,7 +143,7 @@ fn differences(graph: &Graph, cache: &Cache, id: NodeId, prev: &Manifest) -> Vec
         ));
     }
     let now = match &node.canonical {
-        Ok(a) => a,
+        Ok(a) => a.args(),
         Err(msg) => {
             out.push(msg.clone());
             return out;

@@ -204,7 +204,11 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
     };
     let result = &outcome.result;
     match args.format {
-        Format::Json => println!("{}", report::summary_json(&result.reports, result.ok())),
+        Format::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::write_summary_json(&mut out, &result.reports, result.ok())?;
+            std::io::Write::flush(&mut out)?;
+        }
         Format::Table => {
             print!("{}", report::table(&result.reports));
             if let Some(d) = &outcome.run_dir {
@@ -227,13 +231,19 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
             r.error.as_deref().unwrap_or("")
         );
     }
-    Ok(ExitCode::from(if result.interrupted {
+    let code = if result.interrupted {
         130
     } else if result.ok() {
         0
     } else {
         1
-    }))
+    };
+    // The graph and the reports are plain memory the process is about to give
+    // back whole; freeing them node by node was 5 % of a 100,000-node no-op rerun.
+    // (The cache, whose drop releases the run lock, is dropped as usual.)
+    std::mem::forget(outcome);
+    std::mem::forget(loaded);
+    Ok(ExitCode::from(code))
 }
 
 #[cfg(test)]

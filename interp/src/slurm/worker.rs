@@ -169,7 +169,7 @@ impl Worker<'_> {
                     key: *key,
                     stage: node.stage_name(),
                     version: node.version,
-                    args: node.canonical.clone()?,
+                    args: node.canonical.as_ref().map_err(Clone::clone)?.args(),
                     inputs,
                 },
             ),
