@@ -14,6 +14,7 @@ pub mod registry;
 pub mod run;
 pub mod stage;
 pub mod stages;
+pub mod task_kinds;
 
 pub use artifact::Artifact;
 pub use registry::{Stdlib, NAMESPACES};

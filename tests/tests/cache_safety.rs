@@ -142,7 +142,7 @@ fn gc_removes_only_its_own_entries_and_counts_them_exactly() {
     assert!(gc.status.success(), "{}", stderr(&gc));
     let bytes = before - pack_bytes();
     assert!(bytes > 0);
-    let human = pipe_interp::cmd_cache::human_size(bytes);
+    let human = pipe_interp::human::human_size(bytes);
     assert!(
         text.contains(&format!("freed {human} in 1 entries")),
         "expected {bytes} bytes in 1 entry:\n{text}"

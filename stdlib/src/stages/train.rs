@@ -4,14 +4,15 @@
 
 use super::common::*;
 use crate::stage::StageDef;
+use crate::task_kinds;
 use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::{Task, Type};
 
 /// Datasets of paired samples for contrastive training.
-const PAIRED: &[Task] = &[Task::AvEvent, Task::Segment];
+const PAIRED: &[Task] = &[task_kinds::AV_EVENT, task_kinds::SEGMENT];
 /// What `train.supervised` learns from: labelled images, or audio-visual event
 /// videos for `model.temporal_transformer`.
-const SUPERVISED: &[Task] = &[Task::Classify, Task::AvEvent];
+const SUPERVISED: &[Task] = &[task_kinds::CLASSIFY, task_kinds::AV_EVENT];
 
 pub fn defs() -> Vec<StageDef> {
     vec![
