@@ -513,7 +513,28 @@ pub fn prune_runs(parent: &Path, keep: usize) -> (usize, u64) {
     for name in &runs[..excess] {
         freed += crate::cache_disk::remove_tree(&parent.join(name));
     }
+    remove_abandoned_staging(parent);
     (excess, freed)
+}
+
+/// A staging directory lives for the seconds a run takes to write its files;
+/// one an hour old was left by a run that crashed or was killed meanwhile.
+const ABANDONED_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes staging directories (only pipe's `.staging-` names) that runs left.
+fn remove_abandoned_staging(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let abandoned = e.file_name().to_string_lossy().starts_with(".staging-")
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_STAGING));
+        if abandoned {
+            crate::cache_disk::remove_tree(&e.path());
+        }
+    }
 }
 
 /// Sort key of a run directory name: its time stamp, then its same-millisecond suffix.
@@ -671,6 +692,17 @@ mod tests {
             std::fs::write(dir.path().join(n).join("summary.json"), b"{}").unwrap();
         }
         std::fs::create_dir(dir.path().join("mine")).unwrap();
+        let staging = |name: &str, age: u64| {
+            let path = dir.path().join(name);
+            std::fs::create_dir(&path).unwrap();
+            let then = SystemTime::now() - std::time::Duration::from_secs(age);
+            std::fs::File::open(&path)
+                .unwrap()
+                .set_modified(then)
+                .unwrap();
+        };
+        staging(".staging-1-20260101-000000.000-0", 2 * 3600);
+        staging(".staging-2-20260102-000000.000-0", 60);
         assert_eq!(prune_runs(dir.path(), 2), (2, 4));
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -680,7 +712,13 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            ["20260101-000000.000-10", "20260102-000000.000", "mine"]
+            [
+                ".staging-2-20260102-000000.000-0",
+                "20260101-000000.000-10",
+                "20260102-000000.000",
+                "mine"
+            ],
+            "a staging directory an hour old is removed, a recent one is not"
         );
     }
 
