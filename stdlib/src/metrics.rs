@@ -52,6 +52,23 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table of numbers, one row per item of `rows`: the per-epoch curve every
+    /// training stage returns is built here. `N` ties each row to the columns.
+    pub fn numeric<const N: usize>(
+        title: &str,
+        columns: [&str; N],
+        rows: impl IntoIterator<Item = [f64; N]>,
+    ) -> Table {
+        Table {
+            title: title.to_string(),
+            columns: columns.map(String::from).to_vec(),
+            rows: rows
+                .into_iter()
+                .map(|row| row.map(Cell::Num).to_vec())
+                .collect(),
+        }
+    }
+
     /// The JSON form only: the CSV and Markdown forms are rendered from it when a
     /// run directory or report needs them, so the cache holds each table once
     /// (storing all three tripled a 100,000-point sweep's cache). Entries written

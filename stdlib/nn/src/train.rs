@@ -91,6 +91,20 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+impl TrainConfig {
+    /// The learning rate by step for a run of `steps_per_epoch` steps an epoch:
+    /// the one place a schedule is built from the optimisation settings.
+    pub fn lr_schedule(&self, steps_per_epoch: usize) -> Schedule {
+        Schedule {
+            kind: self.schedule,
+            base_lr: self.lr,
+            warmup_epochs: self.warmup_epochs,
+            epochs: self.epochs,
+            steps_per_epoch,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {
     pub epoch: usize,
@@ -111,13 +125,7 @@ pub fn train<E: From<SampleError>>(
     let n = data.len();
     let bs = cfg.batch_size.clamp(1, n.max(1));
     let steps_per_epoch = n.div_ceil(bs);
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        base_lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        epochs: cfg.epochs,
-        steps_per_epoch,
-    };
+    let schedule = cfg.lr_schedule(steps_per_epoch);
     let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
     let mut rng = Rng8::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();

@@ -1,6 +1,6 @@
 //! AVE-CLIP's temporal model as stages: `model.temporal_transformer` (builds
 //! `Family::TemporalTransformer` for an audio-visual dataset), its supervised
-//! training (`train.supervised` hands audio-visual datasets here) and
+//! training (`train.supervised` on an `av_event` dataset) and
 //! `eval.ave`, the AVE code's segment-level `compute_acc` (argmax of the
 //! outputs per segment vs the truth, over every segment of every video), after
 //! the model's post-processing when the model has it on.
@@ -12,16 +12,15 @@
 
 use crate::artifact::Artifact;
 use crate::data::av::AvSegments;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::params::{Optimisation, Seed};
 use crate::run::model::{model_output, sizes};
-use crate::run::train::config;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::init::Rng8;
 use pipe_nn::loss::{argmax, cross_entropy};
 use pipe_nn::models::temporal::postprocess;
 use pipe_nn::optim::Optimizer;
-use pipe_nn::schedule::Schedule;
 use pipe_nn::{Family, Mode, ModelSpec, Network, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -48,7 +47,7 @@ pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageE
         input: [set.segments, set.audio_dim, set.visual_dim],
         classes: set.classes(),
         dropout: input.f64("dropout")? as f32,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
     model_output(&mut net, &[])
@@ -111,16 +110,10 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
     let mut net = input.model("model")?.network()?;
     let set = input.dataset("data")?.av_segments()?;
     check_fits(set, &net.spec)?;
-    let cfg = config(input)?;
+    let cfg = Optimisation::read(input)?;
     let n = set.videos();
     let bs = cfg.batch_size.clamp(1, n);
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        base_lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        epochs: cfg.epochs,
-        steps_per_epoch: n.div_ceil(bs),
-    };
+    let schedule = cfg.lr_schedule(n.div_ceil(bs));
     ctx.progress
         .set_total((cfg.epochs * n.div_ceil(bs)) as u64, "batches");
     let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
@@ -185,16 +178,11 @@ fn train_metrics(rows: &[[f64; 4]]) -> Metrics {
 }
 
 fn curve_table(rows: &[[f64; 4]]) -> Table {
-    Table {
-        title: "training curve".into(),
-        columns: ["epoch", "loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: rows
-            .iter()
-            .map(|r| r.iter().map(|&v| Cell::Num(v)).collect())
-            .collect(),
-    }
+    Table::numeric(
+        "training curve",
+        ["epoch", "loss", "accuracy", "lr"],
+        rows.iter().copied(),
+    )
 }
 
 /// Predicted label per segment (argmax of the `classes` joint outputs), before

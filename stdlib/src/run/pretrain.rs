@@ -5,9 +5,9 @@
 //! to what supervised training on all tokens costs, and a per-epoch table.
 
 use crate::artifact::Artifact;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::finetune::plain_config;
+use crate::params::Optimisation;
 use crate::run::train::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::models::mae::{Mae, MaeConfig, MaeEpoch, MaeReport, Supervision};
@@ -35,7 +35,7 @@ fn run(
     let mut net = input.model("model")?.network()?;
     let data = input.dataset("data")?.images()?;
     check_fits(data, &net.spec)?;
-    let tc = plain_config(input)?;
+    let tc = Optimisation::read(input)?;
     let cfg = MaeConfig {
         mask_ratio: input.f64("mask_ratio")? as f32,
         decoder_dim: input.usize("decoder_dim")?,
@@ -110,22 +110,17 @@ fn metrics(report: &MaeReport, samples: usize, supervised: bool) -> Metrics {
 }
 
 fn table(curve: &[MaeEpoch]) -> Table {
-    Table {
-        title: "pre-training curve".into(),
-        columns: ["epoch", "rec_loss", "cls_loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: curve
-            .iter()
-            .map(|e| {
-                vec![
-                    Cell::Num(e.epoch as f64),
-                    Cell::Num(f64::from(e.rec_loss)),
-                    Cell::Num(f64::from(e.cls_loss)),
-                    Cell::Num(f64::from(e.accuracy)),
-                    Cell::Num(f64::from(e.lr)),
-                ]
-            })
-            .collect(),
-    }
+    Table::numeric(
+        "pre-training curve",
+        ["epoch", "rec_loss", "cls_loss", "accuracy", "lr"],
+        curve.iter().map(|e| {
+            [
+                e.epoch as f64,
+                f64::from(e.rec_loss),
+                f64::from(e.cls_loss),
+                f64::from(e.accuracy),
+                f64::from(e.lr),
+            ]
+        }),
+    )
 }

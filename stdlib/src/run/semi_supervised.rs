@@ -11,8 +11,9 @@
 
 use crate::artifact::Artifact;
 use crate::dataset::VideoSet;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::params::{Augment, Optimisation};
 use crate::run::detector::{check_fits, network_for, predict_per_frame, targets};
 use crate::run::pseudolabel::{
     label_frames, quality, tune_confidence, Flows, Labeller, SsvodParams,
@@ -22,7 +23,6 @@ use pipe_lang::value::Value;
 use pipe_nn::init::Rng8;
 use pipe_nn::models::detector::{loss, LossConfig, Target};
 use pipe_nn::optim::Optimizer;
-use pipe_nn::schedule::Schedule;
 use pipe_nn::train::TrainConfig;
 use pipe_nn::{Mode, Network, Tensor};
 use rand::seq::SliceRandom;
@@ -145,15 +145,12 @@ fn tune_frames<'a>(
     Ok(Some((set, frames)))
 }
 
-/// The shared optimisation parameters, read by `train.supervised`'s reader
-/// (this stage has no label smoothing).
+/// `Optimisation` plus `augment` (this stage has no label smoothing).
 fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
-    let mut patched = input.clone();
-    patched.args.insert(
-        "label_smoothing".to_string(),
-        Input::Value(Value::Float(0.0)),
-    );
-    crate::run::train::config(&patched)
+    Ok(TrainConfig {
+        augment: Augment::read(input)?,
+        ..Optimisation::read(input)?
+    })
 }
 
 struct Run<'a> {
@@ -180,13 +177,7 @@ impl Run<'_> {
     ) -> Result<(Vec<EpochRow>, Option<Figures>), StageError> {
         let bs = self.cfg.batch_size.max(2);
         let steps_per_epoch = (self.labeled.len() + self.unlabeled.len()).div_ceil(bs);
-        let schedule = Schedule {
-            kind: self.cfg.schedule,
-            base_lr: self.cfg.lr,
-            warmup_epochs: self.cfg.warmup_epochs,
-            epochs: self.cfg.epochs,
-            steps_per_epoch,
-        };
+        let schedule = self.cfg.lr_schedule(steps_per_epoch);
         ctx.progress
             .set_total((self.cfg.epochs * steps_per_epoch) as u64, "batches");
         let mut opt = Optimizer::new(self.cfg.optimizer, self.cfg.weight_decay);
@@ -431,23 +422,18 @@ fn metrics(rows: &[EpochRow], quality: Option<BTreeMap<String, f64>>) -> Metrics
 }
 
 fn table(rows: &[EpochRow]) -> Table {
-    Table {
-        title: "semi-supervised training curve".into(),
-        columns: ["epoch", "loss", "pseudo_labels", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: rows
-            .iter()
-            .map(|r| {
-                vec![
-                    Cell::Num(r.epoch as f64),
-                    Cell::Num(f64::from(r.loss)),
-                    Cell::Num(r.pseudo_labels as f64),
-                    Cell::Num(f64::from(r.lr)),
-                ]
-            })
-            .collect(),
-    }
+    Table::numeric(
+        "semi-supervised training curve",
+        ["epoch", "loss", "pseudo_labels", "lr"],
+        rows.iter().map(|r| {
+            [
+                r.epoch as f64,
+                f64::from(r.loss),
+                r.pseudo_labels as f64,
+                f64::from(r.lr),
+            ]
+        }),
+    )
 }
 
 #[cfg(test)]

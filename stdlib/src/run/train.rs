@@ -4,19 +4,28 @@
 
 use crate::artifact::Artifact;
 use crate::dataset::ImageView;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::Model;
+use crate::params::{Augment, LabelSmoothing, Optimisation};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_nn::optim::OptimizerKind;
-use pipe_nn::schedule::ScheduleKind;
+use pipe_lang::types::Task;
 use pipe_nn::train::{train, EpochStats, TrainConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// `train.supervised` runs one of two loops, chosen by the task of `data` (part
+/// of the dataset's type, so the checker and the node key see the same choice):
+/// audio-visual event videos train the temporal model (`run/ave.rs`), every
+/// other accepted task trains on labelled images.
 pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    if let crate::dataset::DatasetData::AvSegments(_) = &input.dataset("data")?.data {
-        return crate::run::ave::train(input, ctx);
+    match input.dataset("data")?.task {
+        Task::AvEvent => crate::run::ave::train(input, ctx),
+        _ => images(input, ctx),
     }
+}
+
+/// `train.supervised` on labelled images.
+fn images(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let model = input.model("model")?;
     let mut net = model.network()?;
     let data = input.dataset("data")?.image_view()?;
@@ -41,46 +50,12 @@ pub fn supervised(input: &StageInput, ctx: &StageContext) -> Result<StageOutput,
     .with_metrics(&metrics.values))
 }
 
-/// The `optimizer` (and `momentum`) parameters.
-pub fn optimizer_kind(input: &StageInput) -> Result<OptimizerKind, StageError> {
-    match input.str("optimizer")? {
-        "adamw" => Ok(OptimizerKind::adamw()),
-        "sgd" => Ok(OptimizerKind::Sgd {
-            momentum: input.f64("momentum")? as f32,
-        }),
-        other => Err(StageError::Internal(format!("unknown optimizer `{other}`"))),
-    }
-}
-
-/// The `schedule` (and `step_every`, `step_gamma`) parameters.
-pub fn schedule_kind(input: &StageInput) -> Result<ScheduleKind, StageError> {
-    match input.str("schedule")? {
-        "cosine" => Ok(ScheduleKind::Cosine),
-        "constant" => Ok(ScheduleKind::Constant),
-        "step" => Ok(ScheduleKind::Step {
-            every: input.usize("step_every")?,
-            gamma: input.f64("step_gamma")? as f32,
-        }),
-        other => Err(StageError::Internal(format!("unknown schedule `{other}`"))),
-    }
-}
-
-/// The optimisation parameters every training stage shares.
+/// `Optimisation` plus the supervised switches `label_smoothing` and `augment`.
 pub fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
-    let optimizer = optimizer_kind(input)?;
-    let schedule = schedule_kind(input)?;
     Ok(TrainConfig {
-        epochs: input.usize("epochs")?,
-        batch_size: input.usize("batch_size")?.max(1),
-        lr: input.f64("lr")? as f32,
-        optimizer,
-        weight_decay: input.f64("weight_decay")? as f32,
-        schedule,
-        warmup_epochs: input.usize("warmup")?,
-        clip: input.f64("clip")? as f32,
-        label_smoothing: input.f64("label_smoothing")? as f32,
-        augment: input.bool("augment")?,
-        seed: input.u64("seed")?,
+        label_smoothing: LabelSmoothing::read(input)?,
+        augment: Augment::read(input)?,
+        ..Optimisation::read(input)?
     })
 }
 
@@ -133,23 +108,18 @@ pub fn metrics(curve: &[EpochStats]) -> Metrics {
 }
 
 pub fn table(curve: &[EpochStats]) -> Table {
-    Table {
-        title: "training curve".into(),
-        columns: ["epoch", "loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: curve
-            .iter()
-            .map(|s| {
-                vec![
-                    Cell::Num(s.epoch as f64),
-                    Cell::Num(f64::from(s.loss)),
-                    Cell::Num(f64::from(s.accuracy)),
-                    Cell::Num(f64::from(s.lr)),
-                ]
-            })
-            .collect(),
-    }
+    Table::numeric(
+        "training curve",
+        ["epoch", "loss", "accuracy", "lr"],
+        curve.iter().map(|s| {
+            [
+                s.epoch as f64,
+                f64::from(s.loss),
+                f64::from(s.accuracy),
+                f64::from(s.lr),
+            ]
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! per-epoch table of losses and accuracies.
 
 use super::common::*;
+use crate::params::Optimisation;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::{Task, Type};
@@ -58,7 +59,7 @@ fn supervised() -> StageDef {
                         "Label smoothing of the cross-entropy targets.",
                     ),
                 ],
-                optimisation(10, 1e-3, 64, 0.01),
+                Optimisation::params(10, 1e-3, 64, 0.01),
             ),
             trained(),
         ),
@@ -131,7 +132,7 @@ fn supmae() -> StageDef {
              classifier on its CLS token (the readout fine-tuning uses, kept after \
              pre-training). Curves: reconstruction loss, \
              classification loss and accuracy; metrics include the training FLOPs spent.",
-            with(params, optimisation(20, 1e-3, 64, 0.05)),
+            with(params, Optimisation::params(20, 1e-3, 64, 0.05)),
             trained(),
         ),
         Some(crate::run::pretrain::supmae),
@@ -145,7 +146,7 @@ fn mae() -> StageDef {
             "mae",
             "Plain MAE pre-training, the SupMAE baseline: the same masking, encoder and \
              decoder, reconstruction loss only. Metrics include the training FLOPs spent.",
-            with(masking(), optimisation(20, 1e-3, 64, 0.05)),
+            with(masking(), Optimisation::params(20, 1e-3, 64, 0.05)),
             trained(),
         ),
         Some(crate::run::pretrain::mae),
@@ -196,7 +197,7 @@ fn slimmable() -> StageDef {
                         "Label smoothing of the largest width's cross-entropy targets.",
                     ),
                 ],
-                optimisation(10, 1e-3, 64, 0.01),
+                Optimisation::params(10, 1e-3, 64, 0.01),
             ),
             trained(),
         ),
@@ -238,7 +239,7 @@ fn contrastive() -> StageDef {
                         "Learn the temperature (as CLIP's logit scale).",
                     ),
                 ],
-                optimisation(20, 1e-3, 64, 0.01),
+                Optimisation::params(20, 1e-3, 64, 0.01),
             ),
             out,
         ),
@@ -291,7 +292,7 @@ fn semi_supervised() -> StageDef {
                          pseudo-labels of these frames have the highest F1. Left out: `confidence`.",
                     ),
                 ],
-                with(super::pseudolabel::ssvod_switches(), optimisation(20, 1e-3, 16, 1e-4)),
+                with(super::pseudolabel::ssvod_switches(), Optimisation::params(20, 1e-3, 16, 1e-4)),
             ),
             trained(),
         ),
