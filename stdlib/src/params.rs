@@ -133,6 +133,16 @@ impl Optimisation {
         })
     }
 
+    /// The group's arguments plus the supervised switches `label_smoothing` and
+    /// `augment`, for the stages that declare them.
+    pub fn read_supervised(input: &StageInput) -> Result<TrainConfig, StageError> {
+        Ok(TrainConfig {
+            label_smoothing: LabelSmoothing::read(input)?,
+            augment: Augment::read(input)?,
+            ..Self::read(input)?
+        })
+    }
+
     /// The `optimizer` (and `momentum`) parameters.
     fn optimizer(input: &StageInput) -> Result<OptimizerKind, StageError> {
         match input.str("optimizer")? {

@@ -12,7 +12,7 @@ use crate::dataset::ImageSet;
 use crate::metrics::Metrics;
 use crate::model::{nn_error, Model};
 use crate::params::Optimisation;
-use crate::run::train::{metrics as curve_metrics, table as curve_table};
+use crate::run::curve::{metrics as curve_metrics, table as curve_table};
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::activation::HardSwishMask;

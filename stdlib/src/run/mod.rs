@@ -3,10 +3,12 @@
 pub mod ave;
 pub mod coco;
 pub mod contrastive;
+pub mod curve;
 pub mod detect_eval;
 pub mod detector;
 pub mod eval;
 pub mod finetune;
+pub mod fits;
 pub mod model;
 pub mod ovseg;
 pub mod pretrain;
@@ -17,4 +19,3 @@ pub mod segment;
 pub mod semi_supervised;
 pub mod sim;
 pub mod slimmable;
-pub mod train;

@@ -8,7 +8,7 @@ use crate::artifact::Artifact;
 use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
 use crate::params::Optimisation;
-use crate::run::train::check_fits;
+use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::models::mae::{Mae, MaeConfig, MaeEpoch, MaeReport, Supervision};
 use pipe_nn::train::Images;

@@ -9,8 +9,9 @@ use crate::artifact::Artifact;
 use crate::dataset::ImageSet;
 use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::params::Optimisation;
 use crate::params::Seed;
-use crate::run::train::{check_fits, config};
+use crate::run::fits::check_fits;
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::slim::sandwich::{self, SandwichConfig, SandwichEpoch};
@@ -97,7 +98,7 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
         check_fits(t, &net.spec)?;
     }
     let cfg = SandwichConfig {
-        train: config(input)?,
+        train: Optimisation::read_supervised(input)?,
         random_widths: input.usize("random_widths")?,
         distill: input.bool("distill")?,
     };

@@ -2,6 +2,8 @@
 //! least `{model, metrics, curve}`: the trained model, final metrics and a
 //! per-epoch table of losses and accuracies.
 
+pub mod supervised;
+
 use super::common::*;
 use crate::params::Optimisation;
 use crate::stage::StageDef;
@@ -10,13 +12,10 @@ use pipe_lang::types::{Task, Type};
 
 /// Datasets of paired samples for contrastive training.
 const PAIRED: &[Task] = &[Task::AvEvent, Task::Segment];
-/// What `train.supervised` learns from: labelled images, or audio-visual event
-/// videos for `model.temporal_transformer`.
-const SUPERVISED: &[Task] = &[Task::Classify, Task::AvEvent];
 
 pub fn defs() -> Vec<StageDef> {
     vec![
-        supervised(),
+        supervised::stage(),
         supmae(),
         mae(),
         slimmable(),
@@ -28,43 +27,6 @@ pub fn defs() -> Vec<StageDef> {
 fn with(mut params: Vec<ParamSig>, rest: Vec<ParamSig>) -> Vec<ParamSig> {
     params.extend(rest);
     params
-}
-
-fn supervised() -> StageDef {
-    def(
-        sig(
-            "train",
-            "supervised",
-            "Supervised training with cross-entropy: AdamW or SGD with momentum, cosine, \
-             step or constant schedule, optional warm-up and gradient clipping. Curve: loss \
-             and accuracy per epoch. Deterministic for a seed at a fixed thread count.",
-            with(
-                vec![
-                    model("model", "The network to train (any `model.*`)."),
-                    dataset(
-                        "data",
-                        SUPERVISED,
-                        "Labelled training images (or audio-visual event videos for a `model.temporal_transformer`).",
-                    ),
-                    flag(
-                        "augment",
-                        false,
-                        "Random crop (pad 2) and horizontal flip of training images.",
-                    ),
-                    float(
-                        "label_smoothing",
-                        0.0,
-                        0.0,
-                        1.0,
-                        "Label smoothing of the cross-entropy targets.",
-                    ),
-                ],
-                Optimisation::params(10, 1e-3, 64, 0.01),
-            ),
-            trained(),
-        ),
-        Some(crate::run::train::supervised),
-    )
 }
 
 /// The masked-autoencoder parameters SupMAE and MAE share (docs/papers.md section 10).

@@ -20,7 +20,7 @@ use super::fitness::Loss;
 use super::{accuracy, apply, batches, float_network, optional_images, output, Batch, Options};
 use crate::metrics::{Cell, Table};
 use crate::params::Seed;
-use crate::run::train::check_fits;
+use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::quant::{attention_projections, QuantState};
 use pipe_nn::{Layer, Mode, Network, Tensor};
