@@ -1,4 +1,4 @@
-//! `train.contrastive`: CLIP-style symmetric InfoNCE between two encoders with
+//! `train.contrastive`, whole (signature and implementation): CLIP-style symmetric InfoNCE between two encoders with
 //! a learnable temperature (`pipe_nn::clip`). Dispatches on the dataset's
 //! payload: audio-visual segments train the audio tower of `a` against the
 //! visual tower of `b` (both `model.temporal_transformer`; when `a` and `b` are
@@ -17,7 +17,10 @@ use crate::metrics::{Metrics, Table};
 use crate::model::Model;
 use crate::params::Optimisation;
 use crate::run::ave::check_fits;
+use crate::stage::StageDef;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::stages::common::*;
+use pipe_lang::types::{Task, Type};
 use pipe_nn::clip::{clip_loss, retrieval_hits, LogitScale};
 use pipe_nn::init::Rng8;
 use pipe_nn::models::temporal::{towers, AvEncoders};
@@ -263,4 +266,49 @@ fn audio_visual(
         ("curve", Artifact::Table(Arc::new(curve))),
     ])
     .with_metrics(&metrics.values))
+}
+
+/// Datasets of paired samples for contrastive training.
+const PAIRED: &[Task] = &[Task::AvEvent, Task::Segment];
+
+pub fn stage() -> StageDef {
+    let out = record(&[
+        ("a", Type::Model),
+        ("b", Type::Model),
+        ("metrics", Type::Metrics),
+        ("curve", Type::Table),
+    ]);
+    def(
+        sig(
+            "train",
+            "contrastive",
+            "CLIP-style symmetric InfoNCE between two encoders over paired samples (audio \
+             vs visual segment features, or region crops vs nouns), with a learnable \
+             temperature. `a` and `b` may be the same `model.dual_encoder`, whose two \
+             towers are then trained against each other. Metrics: retrieval accuracy both \
+             ways.",
+            super::with(
+                vec![
+                    model("a", "The first encoder (audio, or image tower)."),
+                    model("b", "The second encoder (visual, or text tower)."),
+                    dataset("data", PAIRED, "Paired samples."),
+                    float(
+                        "temperature",
+                        0.07,
+                        1e-4,
+                        100.0,
+                        "Initial softmax temperature (CLIP's 0.07).",
+                    ),
+                    flag(
+                        "learn_temperature",
+                        true,
+                        "Learn the temperature (as CLIP's logit scale).",
+                    ),
+                ],
+                Optimisation::params(20, 1e-3, 64, 0.01),
+            ),
+            out,
+        ),
+        Some(run),
+    )
 }

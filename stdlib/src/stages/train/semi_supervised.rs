@@ -1,4 +1,4 @@
-//! `train.semi_supervised`: mean-teacher training of a `model.detector` on
+//! `train.semi_supervised`, whole (signature and implementation): mean-teacher training of a `model.detector` on
 //! sparsely labelled videos. Every epoch has the same number of steps,
 //! (labelled + unlabelled frames) / batch size, whatever the mode, so the
 //! supervised-only baseline (`pseudolabel: "none"`) gets the same optimisation
@@ -18,7 +18,11 @@ use crate::run::detector::{check_fits, network_for, predict_per_frame, targets};
 use crate::run::pseudolabel::{
     label_frames, quality, tune_confidence, Flows, Labeller, SsvodParams,
 };
+use crate::stage::StageDef;
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
+use crate::stages::common::*;
+use pipe_lang::catalog::ParamSig;
+use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use pipe_nn::init::Rng8;
 use pipe_nn::models::detector::{loss, LossConfig, Target};
@@ -433,6 +437,59 @@ fn table(rows: &[EpochRow]) -> Table {
                 f64::from(r.lr),
             ]
         }),
+    )
+}
+
+pub fn stage() -> StageDef {
+    def(
+        sig(
+            "train",
+            "semi_supervised",
+            "Mean-teacher semi-supervised detection: a burn-in on the labelled frames, then \
+             the student learns from labels and pseudo-labels (soft targets through a KL \
+             term) while the teacher follows it by EMA. Pseudo-labels are refreshed online \
+             with `pseudolabel`, or pass a dataset from `pseudolabel.*` as `unlabeled` with \
+             `pseudolabel: \"given\"` to use it as is.",
+            super::with(
+                vec![
+                    model("model", "A `model.detector`."),
+                    dataset("labeled", DETECT, "Frames with visible labels."),
+                    dataset("unlabeled", DETECT, "Frames without visible labels, or a pseudo-labelled dataset."),
+                    choice(
+                        "pseudolabel",
+                        "ssvod",
+                        &["ssvod", "threshold", "given", "none"],
+                        "Online pseudo-labels (`ssvod` or `threshold`), `given` (use the labels in `unlabeled`), or `none` (supervised only).",
+                    ),
+                    float("ema", 0.9996, 0.0, 1.0, "Teacher EMA decay.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's 0.9996"),
+                    int("burn_in", 2, 0, 100_000, "Supervised-only epochs before pseudo-labels are used.")
+                        .default_note("project default, not from the paper"),
+                    float("unsup_weight", 4.0, 0.0, 100.0, "Weight of the pseudo-label loss.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's λ_u = 4.0"),
+                    int("window", 2, 0, 64, "For online `ssvod`: neighbouring frames on each side.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("iou", 0.5, 0.0, 1.0, "For online `ssvod`: cross-IoU needed to keep a box.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("divergence", 0.3, 0.0, 1.0, "For online `ssvod`: largest cross-divergence (JS) to keep a class label.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below; for online `threshold`, the detection score cut.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7"),
+                    flag("augment", true, "Random horizontal flips of training frames (and their boxes)."),
+                    ParamSig::optional(
+                        "tune",
+                        Type::Any,
+                        pipe_lang::value::Value::List(Vec::new()),
+                        "For online `threshold`: videos whose labelled frames the training never sees; \
+                         every refresh sets the score cut to the one of 0.05, 0.10, ..., 0.95 whose \
+                         pseudo-labels of these frames have the highest F1. Left out: `confidence`.",
+                    ),
+                ],
+                super::with(crate::stages::pseudolabel::ssvod_switches(), Optimisation::params(20, 1e-3, 16, 1e-4)),
+            ),
+            trained(),
+        ),
+        Some(semi_supervised),
     )
 }
 
