@@ -17,13 +17,10 @@ use crate::model::{nn_error, Model};
 use crate::params::{Optimisation, Seed};
 use crate::run::model::{model_output, sizes};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_nn::init::Rng8;
 use pipe_nn::loss::{argmax, cross_entropy};
 use pipe_nn::models::temporal::postprocess;
-use pipe_nn::optim::Optimizer;
+use pipe_nn::train_loop::{run_epochs, BatchLoss};
 use pipe_nn::{Family, Mode, ModelSpec, Network, Tensor};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -112,42 +109,41 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
     check_fits(set, &net.spec)?;
     let cfg = Optimisation::read(input)?;
     let n = set.videos();
-    let bs = cfg.batch_size.clamp(1, n);
-    let schedule = cfg.lr_schedule(n.div_ceil(bs));
-    ctx.progress
-        .set_total((cfg.epochs * n.div_ceil(bs)) as u64, "batches");
-    let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
-    let mut rng = Rng8::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = (0..n).collect();
+    ctx.progress.set_total(
+        (cfg.epochs * n.div_ceil(cfg.batch_size.clamp(1, n))) as u64,
+        "batches",
+    );
     let [t, da, dv] = net.spec.input;
-    let mut rows = Vec::with_capacity(cfg.epochs);
-    let mut step = 0;
-    for epoch in 0..cfg.epochs {
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct, mut lr) = (0.0f64, 0usize, cfg.lr);
-        for batch in order.chunks(bs) {
+    let sums = run_epochs(
+        &mut net,
+        n,
+        &cfg,
+        |net, batch, _| {
             let x = Tensor::from_vec(&[batch.len(), t, da + dv], set.joint(batch));
             let labels = set.labels_of(batch);
             net.zero_grad();
             let out = net.forward(x, Mode::Train);
             let mut grad = Tensor::zeros(&out.shape);
-            let (l, c) = loss(&out, &labels, set.background(), &mut grad);
+            let (loss, correct) = loss(&out, &labels, set.background(), &mut grad);
             net.backward(grad);
-            lr = schedule.lr(step);
-            net.step(&mut opt, lr, cfg.clip);
-            step += 1;
-            loss_sum += f64::from(l) * batch.len() as f64;
-            correct += c;
+            Ok::<_, StageError>(BatchLoss { loss, correct })
+        },
+        |_| {
             ctx.progress.advance(1);
-            ctx.check_cancelled()?;
-        }
-        rows.push([
-            (epoch + 1) as f64,
-            loss_sum / n as f64,
-            correct as f64 / (n * t) as f64,
-            f64::from(lr),
-        ]);
-    }
+            ctx.check_cancelled()
+        },
+    )?;
+    let rows: Vec<[f64; 4]> = sums
+        .iter()
+        .map(|s| {
+            [
+                s.epoch as f64,
+                s.loss_sum / n as f64,
+                s.correct as f64 / (n * t) as f64,
+                f64::from(s.lr),
+            ]
+        })
+        .collect();
     let metrics = train_metrics(&rows);
     let trained = Model::from_network(&mut net)?;
     Ok(StageOutput::record([
