@@ -14,6 +14,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// A training run's metrics from its per-epoch series: each series is a
+    /// curve, the last value of each `headline` series a value (NaN when no
+    /// epoch ran), and `epochs` the number of epochs.
+    pub fn from_epochs(epochs: usize, series: Vec<(&str, Vec<f64>)>, headline: &[&str]) -> Metrics {
+        let mut values = BTreeMap::from([("epochs".to_string(), epochs as f64)]);
+        for (name, points) in &series {
+            if headline.contains(name) {
+                values.insert(name.to_string(), points.last().copied().unwrap_or(f64::NAN));
+            }
+        }
+        let curves = series
+            .into_iter()
+            .map(|(name, points)| (name.to_string(), points))
+            .collect();
+        Metrics { values, curves }
+    }
+
     pub fn to_files(&self) -> Result<Files, StageError> {
         Ok(Files::from([(
             "metrics.json".to_string(),

@@ -155,22 +155,16 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
 }
 
 fn train_metrics(rows: &[[f64; 4]]) -> Metrics {
-    let last = rows.last();
-    let values = BTreeMap::from([
-        ("train_loss".to_string(), last.map_or(f64::NAN, |r| r[1])),
-        (
-            "train_accuracy".to_string(),
-            last.map_or(f64::NAN, |r| r[2]),
-        ),
-        ("epochs".to_string(), rows.len() as f64),
-    ]);
     let series = |i: usize| rows.iter().map(|r| r[i]).collect();
-    let curves = BTreeMap::from([
-        ("train_loss".to_string(), series(1)),
-        ("train_accuracy".to_string(), series(2)),
-        ("lr".to_string(), series(3)),
-    ]);
-    Metrics { values, curves }
+    Metrics::from_epochs(
+        rows.len(),
+        vec![
+            ("train_loss", series(1)),
+            ("train_accuracy", series(2)),
+            ("lr", series(3)),
+        ],
+        &["train_loss", "train_accuracy"],
+    )
 }
 
 fn curve_table(rows: &[[f64; 4]]) -> Table {

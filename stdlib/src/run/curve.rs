@@ -4,28 +4,18 @@
 
 use crate::metrics::{Metrics, Table};
 use pipe_nn::train::EpochStats;
-use std::collections::BTreeMap;
 
 pub fn metrics(curve: &[EpochStats]) -> Metrics {
-    let last = curve.last();
-    let values = BTreeMap::from([
-        (
-            "train_loss".to_string(),
-            last.map_or(f64::NAN, |s| f64::from(s.loss)),
-        ),
-        (
-            "train_accuracy".to_string(),
-            last.map_or(f64::NAN, |s| f64::from(s.accuracy)),
-        ),
-        ("epochs".to_string(), curve.len() as f64),
-    ]);
     let series = |f: fn(&EpochStats) -> f32| curve.iter().map(|s| f64::from(f(s))).collect();
-    let curves = BTreeMap::from([
-        ("train_loss".to_string(), series(|s| s.loss)),
-        ("train_accuracy".to_string(), series(|s| s.accuracy)),
-        ("lr".to_string(), series(|s| s.lr)),
-    ]);
-    Metrics { values, curves }
+    Metrics::from_epochs(
+        curve.len(),
+        vec![
+            ("train_loss", series(|s| s.loss)),
+            ("train_accuracy", series(|s| s.accuracy)),
+            ("lr", series(|s| s.lr)),
+        ],
+        &["train_loss", "train_accuracy"],
+    )
 }
 
 pub fn table(curve: &[EpochStats]) -> Table {

@@ -398,31 +398,25 @@ fn ema_update(teacher: &mut Network, student: &mut Network, decay: f32) {
 }
 
 fn metrics(rows: &[EpochRow], quality: Option<BTreeMap<String, f64>>) -> Metrics {
-    let mut values = BTreeMap::from([
-        (
-            "train_loss".to_string(),
-            rows.last().map_or(f64::NAN, |r| f64::from(r.loss)),
-        ),
-        ("epochs".to_string(), rows.len() as f64),
-    ]);
+    let mut metrics = Metrics::from_epochs(
+        rows.len(),
+        vec![
+            (
+                "train_loss",
+                rows.iter().map(|r| f64::from(r.loss)).collect(),
+            ),
+            (
+                "pseudo_labels",
+                rows.iter().map(|r| r.pseudo_labels as f64).collect(),
+            ),
+            ("lr", rows.iter().map(|r| f64::from(r.lr)).collect()),
+        ],
+        &["train_loss"],
+    );
     for (k, v) in quality.into_iter().flatten() {
-        values.insert(format!("pseudo_{k}"), v);
+        metrics.values.insert(format!("pseudo_{k}"), v);
     }
-    let curves = BTreeMap::from([
-        (
-            "train_loss".to_string(),
-            rows.iter().map(|r| f64::from(r.loss)).collect(),
-        ),
-        (
-            "pseudo_labels".to_string(),
-            rows.iter().map(|r| r.pseudo_labels as f64).collect(),
-        ),
-        (
-            "lr".to_string(),
-            rows.iter().map(|r| f64::from(r.lr)).collect(),
-        ),
-    ]);
-    Metrics { values, curves }
+    metrics
 }
 
 fn table(rows: &[EpochRow]) -> Table {
