@@ -7,13 +7,17 @@ import subprocess
 import sys
 
 OURS = "pipe-"
-# (crate, forbidden dependency, why); "pipe-*" means every crate of this workspace.
+# (crate, forbidden dependency, why); "pipe-*" means every crate of this workspace;
+# any other name is one crate (ours or a registry's).
 FORBIDDEN = [
     ("pipe-lang", "pipe-*", "the front end stands alone: stages come through the Catalog trait"),
     ("pipe-stdlib", "pipe-interp", "stages never see the interpreter"),
     ("pipe-interp", "pipe-nn", "the interpreter speaks stages, not tensors"),
     ("pipe-interp", "pipe-lsp", "the binary (pipe-cli) wires the language server"),
     ("pipe-interp", "pipe-cli", "the binary sits on top"),
+    ("pipe-interp", "clap", "the command line is the binary's (pipe-cli); the interpreter exposes typed APIs"),
+    ("pipe-interp", "anyhow", "the interpreter's errors are typed (thiserror); anyhow only in the binary"),
+    ("pipe-interp", "ctrlc", "signal handlers are the process's, installed by the binary"),
     ("pipe-lsp", "pipe-interp", "the language server checks; it never runs"),
 ]
 

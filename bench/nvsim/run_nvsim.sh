@@ -19,6 +19,9 @@
 # Capacities are powers of two (NVSim rejects e.g. 12 MB: "DATA capacity violation"),
 # 4-64 MB: each run took 0.5-1 CPU minute (more at 64 MB), and 1-2 MB did not fit the
 # time the project had on its shared machine; below 4 MB the model extrapolates.
+# cfg/refused_sram_12MB.cfg (12 MB) and cfg/refused_sram_12MB_12way.cfg (12 MB, 12 ways) are
+# kept with their outputs out/refused_*.txt as the record of both refusals (this script does not
+# rerun them: `cd cells && nvsim ../cfg/refused_sram_12MB.cfg`).
 # These outputs are the rows of stdlib/sim/data/nvm_default.csv; the parity test
 # (stdlib/sim/tests/nvm_nvsim_parity.rs) predicts every interior capacity from the
 # table without that row (leave-one-out) and compares with NVSim's output.

@@ -7,7 +7,7 @@
 //! these plain values to the server's provider trait.
 
 use crate::cache::{now_secs, Cache, Lookup};
-use crate::cmd_explain::{explain, human_duration};
+use crate::explain::{explain, human_duration};
 use crate::frontend;
 use crate::graph::{Graph, NodeId};
 use crate::input_hash::InputHasher;
@@ -30,7 +30,7 @@ pub type FileStates = BTreeMap<String, BindingState>;
 
 /// The states of `file`'s bindings against its default cache.
 pub fn states_of(file: &Path, stages: &dyn StageSet) -> Result<FileStates, String> {
-    let cache_dir = crate::cmd_run::cache_dir(file, None);
+    let cache_dir = crate::frontend::cache_dir(file, None);
     let cache = Cache::open_existing(&cache_dir)
         .map_err(|_| format!("no cache at {} yet: nothing has run", cache_dir.display()))?;
     let inputs = InputHasher::new(&frontend::base_dir(file), &cache_dir);

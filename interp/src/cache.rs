@@ -982,7 +982,7 @@ mod tests {
         let cache = Cache::open(dir.path()).unwrap();
         cache.lock_for_run().unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         assert!(matches!(cache.lookup(&key), Lookup::Miss));
         cache.store(&info(key, &args), &output(3.0)).unwrap();
         let Lookup::Hit(m) = cache.lookup(&key) else {
@@ -1005,7 +1005,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         let file = dir
             .path()
@@ -1037,7 +1037,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         assert!(entry_path(dir.path(), &key, STAMP).is_file());
         assert!(matches!(cache.lookup(&key), Lookup::Hit(_)));
@@ -1059,7 +1059,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         let stamp = entry_path(dir.path(), &key, STAMP);
         let before = fs::read(&stamp).unwrap();
@@ -1086,7 +1086,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(3.0)).unwrap();
         let path = entry_path(dir.path(), &key, "manifest.json");
         let text = fs::read_to_string(&path).unwrap();
@@ -1106,7 +1106,7 @@ mod tests {
             deep = serde_json::json!({ "list": [deep] });
         }
         let args = BTreeMap::from([("x".to_string(), deep)]);
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         assert!(
             matches!(cache.lookup(&key), Lookup::Hit(_)),
@@ -1148,7 +1148,7 @@ mod tests {
         let cache_dir = dir.path().join("c");
         let cache = Cache::open(&cache_dir).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         cache.store(&info(key, &args), &output(1.0)).unwrap();
         let file = entry_path(&cache_dir, &key, "out/metrics.json");
         let copy = target.join("metrics.json");
@@ -1172,7 +1172,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         let m = cache.store(&info(key, &args), &output(1.0)).unwrap();
         let entry = dir.path().join("entries").join(key.hex());
         let on_disk: u64 = ["manifest.json", STAMP, "out/metrics.json"]
@@ -1190,7 +1190,7 @@ mod tests {
         let keys: Vec<Key> = (0..3)
             .map(|i| {
                 let args = BTreeMap::from([("i".to_string(), serde_json::json!(i))]);
-                crate::key::key_of("test.add", 1, &args)
+                crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()))
             })
             .collect();
         {
@@ -1230,7 +1230,7 @@ mod tests {
     fn a_long_lived_process_finds_what_it_packed_in_an_earlier_run() {
         let dir = tempfile::tempdir().unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         let cache = Cache::open(dir.path()).unwrap();
         cache.pack_small_entries();
         // The first run reads the (empty) packs, then stores and flushes.
@@ -1249,7 +1249,7 @@ mod tests {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let args = BTreeMap::new();
-        let key = crate::key::key_of("test.add", 1, &args);
+        let key = crate::key::key_of("test.add", 1, &crate::key::Canonical::new(args.clone()));
         let cache = Cache::open(dir.path()).unwrap();
         cache.store(&info(key, &args), &output(6.0)).unwrap();
         let entry = dir.path().join("entries").join(key.hex());
@@ -1285,7 +1285,7 @@ mod tests {
     fn names_are_escaped_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        let key = crate::key::key_of("x", 1, &BTreeMap::new());
+        let key = crate::key::key_of("x", 1, &crate::key::Canonical::new(BTreeMap::new()));
         cache.record_names(&[("hw[pe=int8,rows=16]".into(), key, "sim.accelerator".into())]);
         assert_eq!(
             cache.last_key("hw[pe=int8,rows=16]").unwrap().key,

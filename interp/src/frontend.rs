@@ -54,6 +54,14 @@ pub fn base_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// The cache directory for `file`: `flag` (`--cache DIR`), or `.pipe-cache/` beside it.
+pub fn cache_dir(file: &Path, flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(d) => d.to_path_buf(),
+        None => base_dir(file).join(".pipe-cache"),
+    }
+}
+
 /// `load` for a subcommand: on failure the errors are printed and the exit code
 /// the subcommand should return is given back.
 pub fn load_or_report(

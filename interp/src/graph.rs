@@ -53,14 +53,17 @@ pub fn coords_label(coords: &[(String, Value)]) -> String {
 
 impl Lowered {
     /// Every node this value reads, in first-seen order, without duplicates.
+    /// (A set, not a scan of `out`: a sweep binding reads one node per point,
+    /// and the scan made a 100,000-point binding quadratic.)
     pub fn nodes(&self) -> Vec<NodeId> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut stack = vec![self];
         while let Some(v) = stack.pop() {
             match v {
                 Lowered::Plain(_) => {}
                 Lowered::Output { node, .. } => {
-                    if !out.contains(node) {
+                    if seen.insert(*node) {
                         out.push(*node);
                     }
                 }
@@ -90,7 +93,7 @@ pub struct Node {
     pub key: Result<Key, String>,
     /// The canonical arguments the key hashes (computed once, at lowering, so a
     /// run never re-reads `path` inputs), or why there are none.
-    pub canonical: Result<BTreeMap<String, serde_json::Value>, String>,
+    pub canonical: Result<crate::key::Canonical, String>,
     /// The file (as the loader named it) and span of the call, for diagnostics.
     pub file: String,
     pub span: Span,

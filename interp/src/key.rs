@@ -45,8 +45,36 @@ impl fmt::Display for Key {
     }
 }
 
+/// A call's canonical arguments, serialized once at lowering: the JSON object
+/// (sorted keys at every level) its key hashes. Kept as text because a parsed
+/// `serde_json` object costs about 20 times its serialized size (every object is
+/// a B-tree node), which at 100,000 sweep points was most of a run's memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canonical(Box<str>);
+
+impl Canonical {
+    /// A map serializes in key order, as a `Json::Object` of it would.
+    pub fn new(args: BTreeMap<String, Json>) -> Canonical {
+        let text = serde_json::to_string(&args).unwrap_or_default();
+        Canonical(text.into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The arguments as JSON values, for `explain`'s diff and the manifest of a
+    /// node that runs.
+    pub fn args(&self) -> BTreeMap<String, Json> {
+        match serde_json::from_str::<Json>(&self.0) {
+            Ok(Json::Object(map)) => map.into_iter().collect(),
+            _ => BTreeMap::new(),
+        }
+    }
+}
+
 /// The key of a stage call from its canonical arguments.
-pub fn key_of(stage: &str, version: u32, canonical_args: &BTreeMap<String, Json>) -> Key {
+pub fn key_of(stage: &str, version: u32, canonical: &Canonical) -> Key {
     let mut h = blake3::Hasher::new();
     // The number changes whenever an artifact's file layout does (2: datasets
     // name their payload kind), so entries written in an older layout never match.
@@ -57,8 +85,7 @@ pub fn key_of(stage: &str, version: u32, canonical_args: &BTreeMap<String, Json>
     h.update(b"\n");
     // A BTreeMap of serde_json values serializes with sorted keys at every level
     // we build (we only build objects from BTreeMaps), so this is deterministic.
-    let args: serde_json::Map<String, Json> = canonical_args.clone().into_iter().collect();
-    h.update(Json::Object(args).to_string().as_bytes());
+    h.update(canonical.as_str().as_bytes());
     Key(*h.finalize().as_bytes())
 }
 
@@ -70,7 +97,7 @@ pub fn canonical_args(
     base_dir: &Path,
     inputs: &InputHasher,
     key_of_node: &dyn Fn(NodeId) -> Result<Key, String>,
-) -> Result<BTreeMap<String, Json>, String> {
+) -> Result<Canonical, String> {
     let mut out = BTreeMap::new();
     for param in &sig.params {
         let Some(value) = args.get(param.name) else {
@@ -83,7 +110,7 @@ pub fn canonical_args(
         };
         out.insert(param.name.to_string(), canon);
     }
-    Ok(out)
+    Ok(Canonical::new(out))
 }
 
 fn canonical_path_arg(
@@ -162,12 +189,14 @@ mod tests {
     fn key_is_stable_and_sensitive() {
         let mut a = BTreeMap::new();
         a.insert("n".to_string(), json!({"t": "int", "v": 3}));
-        let k1 = key_of("dataset.sample", 1, &a);
-        assert_eq!(k1, key_of("dataset.sample", 1, &a));
-        assert_ne!(k1, key_of("dataset.sample", 2, &a));
-        assert_ne!(k1, key_of("dataset.split", 1, &a));
+        let c = Canonical::new(a.clone());
+        let k1 = key_of("dataset.sample", 1, &c);
+        assert_eq!(k1, key_of("dataset.sample", 1, &c));
+        assert_ne!(k1, key_of("dataset.sample", 2, &c));
+        assert_ne!(k1, key_of("dataset.split", 1, &c));
+        assert_eq!(c.args(), a);
         a.insert("n".to_string(), json!({"t": "int", "v": 4}));
-        assert_ne!(k1, key_of("dataset.sample", 1, &a));
+        assert_ne!(k1, key_of("dataset.sample", 1, &Canonical::new(a)));
         assert_eq!(Key::parse(&k1.hex()), Some(k1));
     }
 }

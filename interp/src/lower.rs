@@ -553,12 +553,9 @@ impl<'a> Lowerer<'a> {
         }
         self.note_paths(sig, &args);
         let mut inputs = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for v in args.values() {
-            for n in v.nodes() {
-                if !inputs.contains(&n) {
-                    inputs.push(n);
-                }
-            }
+            inputs.extend(v.nodes().into_iter().filter(|&n| seen.insert(n)));
         }
         let implemented = sig.implemented
             && self

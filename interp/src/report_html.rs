@@ -213,12 +213,34 @@ fn graph_svg(nodes: &[PageNode]) -> String {
     svg
 }
 
+/// Rows of the node tables of `report.html` and `report.md`: a 100,000-point
+/// sweep made each page tens of megabytes that no one reads row by row, and
+/// writing them was a fifth of a no-op rerun. Every node is in `summary.json`.
+pub const MAX_TABLE_NODES: usize = 1000;
+
+/// Which of `n` nodes the node tables show (indices, in order) and how many
+/// they leave out: every node when there are at most [`MAX_TABLE_NODES`], else
+/// the ones that did not come from the cache first (they are what a reader
+/// looks for), then cached ones, up to the limit.
+pub fn shown_nodes(cached: &[bool]) -> (Vec<usize>, usize) {
+    if cached.len() <= MAX_TABLE_NODES {
+        return ((0..cached.len()).collect(), 0);
+    }
+    let fresh = (0..cached.len()).filter(|&i| !cached[i]);
+    let old = (0..cached.len()).filter(|&i| cached[i]);
+    let mut shown: Vec<usize> = fresh.chain(old).take(MAX_TABLE_NODES).collect();
+    shown.sort_unstable();
+    (shown, cached.len() - MAX_TABLE_NODES)
+}
+
 fn node_table(nodes: &[PageNode]) -> String {
     let mut out = String::from(
         "<h2>Nodes</h2>\n<table><tr><th>node</th><th>stage</th><th>status</th>\
          <th>time (s)</th><th>key</th><th>why</th><th>metrics</th></tr>\n",
     );
-    for n in nodes {
+    let cached: Vec<bool> = nodes.iter().map(|n| n.status == "cached").collect();
+    let (shown, left_out) = shown_nodes(&cached);
+    for n in shown.iter().map(|&i| &nodes[i]) {
         let metrics: Vec<String> = n
             .metrics
             .iter()
@@ -238,6 +260,12 @@ fn node_table(nodes: &[PageNode]) -> String {
         );
     }
     out.push_str("</table>\n");
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "<p>{left_out} more nodes (from the cache) are listed in <code>summary.json</code>.</p>"
+        );
+    }
     out
 }
 
@@ -299,6 +327,26 @@ pub fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_tables_show_every_node_up_to_the_limit_then_fresh_ones_first() {
+        let few = vec![true; MAX_TABLE_NODES];
+        assert_eq!(shown_nodes(&few), ((0..MAX_TABLE_NODES).collect(), 0));
+        let mut many = vec![true; MAX_TABLE_NODES + 500];
+        many[MAX_TABLE_NODES + 10] = false;
+        many[MAX_TABLE_NODES + 400] = false;
+        let (shown, left_out) = shown_nodes(&many);
+        assert_eq!(left_out, 500);
+        assert_eq!(shown.len(), MAX_TABLE_NODES);
+        assert!(shown.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert!(
+            shown.contains(&(MAX_TABLE_NODES + 10)) && shown.contains(&(MAX_TABLE_NODES + 400))
+        );
+        assert_eq!(
+            shown[..MAX_TABLE_NODES - 2],
+            (0..MAX_TABLE_NODES - 2).collect::<Vec<_>>()[..]
+        );
+    }
 
     fn node(name: &str, status: &'static str, inputs: Vec<usize>) -> PageNode {
         PageNode {

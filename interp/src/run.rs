@@ -154,7 +154,7 @@ fn rerun_reasons(req: &RunRequest, needed: &[NodeId]) -> HashMap<NodeId, String>
                 .is_ok_and(|key| !req.cache.has_entry_or_damage(key))
         })
         .filter_map(|&id| {
-            let text = crate::cmd_explain::explain(graph, req.cache, id);
+            let text = crate::explain::explain(graph, req.cache, id);
             let reasons: Vec<&str> = text
                 .lines()
                 .filter_map(|l| l.strip_prefix("  - "))

@@ -4,7 +4,7 @@
 //! to exercise scheduling, caching and versioning without real ML stages.
 //! This module only looks stages up; it never runs one.
 
-use pipe_lang::catalog::{Catalog, StageSig};
+use pipe_lang::catalog::{Catalog, StageSig, TaskKind};
 use pipe_stdlib::stage::RunFn;
 use pipe_stdlib::Stdlib;
 
@@ -48,6 +48,11 @@ impl Catalog for StageTable {
     /// The standard library's namespaces: a table holds stdlib-shaped stages.
     fn namespaces(&self) -> &[&'static str] {
         pipe_stdlib::NAMESPACES
+    }
+
+    /// The standard library's task kinds, for the same reason.
+    fn task_kinds(&self) -> &[TaskKind] {
+        pipe_stdlib::task_kinds::TASK_KINDS
     }
 
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {

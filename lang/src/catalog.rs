@@ -1,7 +1,7 @@
-//! What the front end knows about stages: their namespaces and signatures, through
-//! the `Catalog` trait. `pipe-stdlib` implements it; the front end never links an
-//! implementation and names no namespace itself, so adding a namespace is a change
-//! to the catalog only.
+//! What the front end knows about stages: their namespaces, task kinds and
+//! signatures, through the `Catalog` trait. `pipe-stdlib` implements it; the front
+//! end never links an implementation and names no namespace or task kind itself, so
+//! adding either is a change to the catalog only.
 
 use crate::types::{Task, Type};
 use crate::value::Value;
@@ -105,11 +105,26 @@ impl StageSig {
     }
 }
 
+/// A task kind a catalog declares: the `Task` its dataset stages produce and its
+/// parameters accept, and what such a dataset holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskKind {
+    pub task: Task,
+    pub doc: &'static str,
+}
+
 /// The stage catalog as the checker, the LSP and `pipe doc` see it.
 pub trait Catalog: Sync {
     /// The namespaces stage functions live in, in catalog order. A user binding
     /// may not shadow one.
     fn namespaces(&self) -> &[&'static str];
+    /// The task kinds its datasets have, in catalog order. Every `Task` a
+    /// signature names is one of them.
+    fn task_kinds(&self) -> &[TaskKind];
+    /// The declared kind named `name`.
+    fn task_kind(&self, name: &str) -> Option<&TaskKind> {
+        self.task_kinds().iter().find(|k| k.task.name() == name)
+    }
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig>;
     /// All stages of a namespace, in catalog order.
     fn stages(&self, namespace: &str) -> Vec<&StageSig>;

@@ -2,42 +2,30 @@
 //! dimension, lists, records, artifacts produced by stages, and sweeps.
 
 use crate::units::Dim;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// What a dataset is for; stages constrain which tasks they accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Classify,
-    Detect,
-    VideoDetect,
-    Segment,
-    AvEvent,
-}
+/// What a dataset is for (`classify`, `detect`, ...), by the name its catalog
+/// declares (`Catalog::task_kinds`). The front end only compares names: it never
+/// lists the kinds, so a new kind is a change to the catalog alone. Serialized as
+/// the bare name, which is what dataset manifests store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Task(&'static str);
 
 impl Task {
-    pub const ALL: [Task; 5] = [
-        Task::Classify,
-        Task::Detect,
-        Task::VideoDetect,
-        Task::Segment,
-        Task::AvEvent,
-    ];
+    /// A kind named `name`; catalogs declare theirs as constants.
+    pub const fn new(name: &'static str) -> Task {
+        Task(name)
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Task::Classify => "classify",
-            Task::Detect => "detect",
-            Task::VideoDetect => "video_detect",
-            Task::Segment => "segment",
-            Task::AvEvent => "av_event",
-        }
+        self.0
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Type {
     Int,
     Float,

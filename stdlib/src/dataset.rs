@@ -169,6 +169,7 @@ impl<'a> From<&'a ImageSet> for ImageView<'a> {
 #[derive(Serialize, Deserialize)]
 struct Header {
     name: String,
+    #[serde(deserialize_with = "crate::task_kinds::deserialize")]
     task: Task,
     /// Which `DatasetData` variant the other files hold.
     kind: String,
@@ -349,7 +350,7 @@ mod tests {
     fn named(name: &str) -> Dataset {
         Dataset {
             name: name.to_string(),
-            task: Task::Classify,
+            task: crate::task_kinds::CLASSIFY,
             data: DatasetData::Images(ImageSet {
                 channels: 1,
                 height: 1,

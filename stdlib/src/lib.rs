@@ -15,6 +15,7 @@ pub mod registry;
 pub mod run;
 pub mod stage;
 pub mod stages;
+pub mod task_kinds;
 
 pub use artifact::Artifact;
 pub use registry::{Stdlib, NAMESPACES};

@@ -5,7 +5,7 @@ use crate::stage::{
     Input, NoProgress, RunFn, StageContext, StageDef, StageError, StageInput, StageOutput,
 };
 use crate::stages;
-use pipe_lang::catalog::{Catalog, StageSig};
+use pipe_lang::catalog::{Catalog, StageSig, TaskKind};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
@@ -98,6 +98,10 @@ impl Stdlib {
 impl Catalog for Stdlib {
     fn namespaces(&self) -> &[&'static str] {
         NAMESPACES
+    }
+
+    fn task_kinds(&self) -> &[TaskKind] {
+        crate::task_kinds::TASK_KINDS
     }
 
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {

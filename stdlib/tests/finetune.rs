@@ -3,7 +3,6 @@
 //! in-memory images. This binary installs the counting allocator, as the
 //! `pipe` binary does, so the memory metrics are measured.
 
-use pipe_lang::types::Task;
 use pipe_lang::value::Value;
 use pipe_nn::memory::Counting;
 use pipe_nn::{Family, ModelSpec, Network};
@@ -11,6 +10,7 @@ use pipe_stdlib::artifact::Artifact;
 use pipe_stdlib::dataset::{Dataset, DatasetData, ImageSet};
 use pipe_stdlib::model::Model;
 use pipe_stdlib::stage::{Input, StageOutput};
+use pipe_stdlib::task_kinds;
 use pipe_stdlib::{StageError, Stdlib};
 use std::alloc::System;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ fn images(n: usize, side: usize, classes: usize) -> Input {
     };
     Input::Artifact(Artifact::Dataset(Arc::new(Dataset {
         name: "squares".into(),
-        task: Task::Classify,
+        task: task_kinds::CLASSIFY,
         data: DatasetData::Images(set),
     })))
 }

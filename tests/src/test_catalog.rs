@@ -2,7 +2,7 @@
 //! docs/catalog.md's (names, outputs, ranges, choices, task constraints), so checker
 //! fixtures do not change when the real catalog grows.
 
-use pipe_lang::catalog::{Catalog, ParamSig, StageSig};
+use pipe_lang::catalog::{Catalog, ParamSig, StageSig, TaskKind};
 use pipe_lang::types::{Task, Type};
 use pipe_lang::units::Dim;
 use pipe_lang::value::Value;
@@ -37,9 +37,29 @@ const NAMESPACES: &[&str] = &[
     "report",
 ];
 
+pub const CLASSIFY: Task = Task::new("classify");
+pub const VIDEO_DETECT: Task = Task::new("video_detect");
+
+/// The kinds its stages name, declared here as a catalog must: the front end
+/// knows none of its own.
+const TASK_KINDS: &[TaskKind] = &[
+    TaskKind {
+        task: CLASSIFY,
+        doc: "Labelled images.",
+    },
+    TaskKind {
+        task: VIDEO_DETECT,
+        doc: "Video frames with boxes.",
+    },
+];
+
 impl Catalog for TestCatalog {
     fn namespaces(&self) -> &[&'static str] {
         NAMESPACES
+    }
+
+    fn task_kinds(&self) -> &[TaskKind] {
+        TASK_KINDS
     }
 
     fn stage(&self, namespace: &str, name: &str) -> Option<&StageSig> {
@@ -83,7 +103,7 @@ fn any_dataset(name: &'static str) -> ParamSig {
 }
 
 fn stages() -> Vec<StageSig> {
-    let classify = Type::Dataset(Some(Task::Classify));
+    let classify = Type::Dataset(Some(CLASSIFY));
     let trained = Type::record([
         ("model", Type::Model),
         ("metrics", Type::Metrics),
@@ -98,7 +118,7 @@ fn stages() -> Vec<StageSig> {
                 ParamSig::optional("videos", Type::Int, Value::Int(8), "videos").range(1.0, 1e4),
                 seed(),
             ],
-            Type::Dataset(Some(Task::VideoDetect)),
+            Type::Dataset(Some(VIDEO_DETECT)),
         ),
         StageSig {
             output_task_from: Some("d"),
@@ -147,7 +167,7 @@ fn stages() -> Vec<StageSig> {
             "supervised",
             vec![
                 ParamSig::required("model", Type::Model, "model"),
-                any_dataset("data").tasks(&[Task::Classify]),
+                any_dataset("data").tasks(&[CLASSIFY]),
                 ParamSig::optional("epochs", Type::Int, Value::Int(10), "epochs").range(1.0, 1e6),
                 ParamSig::optional("lr", Type::Float, Value::Float(1e-3), "lr").range(0.0, 10.0),
                 ParamSig::optional("optimizer", Type::Str, Value::Str("adamw".into()), "opt")
@@ -161,7 +181,7 @@ fn stages() -> Vec<StageSig> {
             "mobiletl",
             vec![
                 ParamSig::required("model", Type::Model, "model"),
-                any_dataset("data").tasks(&[Task::Classify]),
+                any_dataset("data").tasks(&[CLASSIFY]),
                 ParamSig::optional("blocks", Type::Int, Value::Int(2), "blocks").range(1.0, 64.0),
                 seed(),
             ],
@@ -187,7 +207,7 @@ fn stages() -> Vec<StageSig> {
             "classify",
             vec![
                 ParamSig::required("model", Type::Model, "model"),
-                any_dataset("data").tasks(&[Task::Classify]),
+                any_dataset("data").tasks(&[CLASSIFY]),
             ],
             Type::Metrics,
         ),

@@ -129,7 +129,7 @@ fn stage_outputs_sweeps_and_broadcasts_have_the_documented_types() {
          let out = {p: parts, t: totals, e: evals, n: nested, x: xs, pp: per_point}\n",
     );
     assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-    let video = Type::Dataset(Some(pipe_lang::types::Task::VideoDetect));
+    let video = Type::Dataset(Some(pipe_tests::test_catalog::VIDEO_DETECT));
     assert_eq!(
         binding_type(&p, "parts"),
         Type::record([("train", video.clone()), ("test", video)])

@@ -4,7 +4,7 @@
 
 mod run_support;
 
-use pipe_interp::cmd_watch::{watch, WatchOptions};
+use pipe_interp::watch::{watch, WatchOptions};
 use pipe_tests::pipe;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

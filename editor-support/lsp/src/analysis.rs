@@ -18,6 +18,8 @@ pub struct Analysis {
     pub doc: Arc<Document>,
     /// The root module's occurrences, sorted by position, once asked for.
     occurrences: OnceLock<Vec<Occurrence>>,
+    /// The catalog's namespaces, which the occurrences resolve free names against.
+    namespaces: Vec<&'static str>,
 }
 
 impl Analysis {
@@ -34,13 +36,14 @@ impl Analysis {
             program: pipe_lang::check(name, &loader, catalog),
             doc,
             occurrences: OnceLock::new(),
+            namespaces: catalog.namespaces().to_vec(),
         }
     }
 
     /// The root module's occurrences, sorted by position.
     pub fn occurrences(&self) -> &[Occurrence] {
         self.occurrences
-            .get_or_init(|| occurrences::collect(&self.root().ast))
+            .get_or_init(|| occurrences::collect(&self.root().ast, &self.namespaces))
     }
 
     pub fn root(&self) -> &Module {

@@ -19,7 +19,6 @@ use pipe_lang::program::Module;
 use pipe_lang::span::Span;
 use pipe_lang::types::Type;
 use pipe_lang::units::UNITS;
-use pipe_stdlib::NAMESPACES;
 
 /// What the completion request works on.
 pub struct Site<'a> {
@@ -183,7 +182,8 @@ fn members(site: &Site, tokens: &[Token], dot: usize) -> Vec<CompletionItem> {
         return Vec::new();
     };
     let root = site.analysis.root();
-    if rest.is_empty() && NAMESPACES.contains(&head.as_str()) && !root.bindings.contains_key(head) {
+    let namespaces = site.catalog.namespaces();
+    if rest.is_empty() && namespaces.contains(&head.as_str()) && !root.bindings.contains_key(head) {
         return site
             .catalog
             .stages(head)
@@ -349,7 +349,7 @@ fn scope_items(site: &Site, items: &mut Vec<CompletionItem>) {
             ..Default::default()
         });
     }
-    for ns in NAMESPACES {
+    for ns in site.catalog.namespaces() {
         items.push(CompletionItem {
             label: ns.to_string(),
             kind: Some(CompletionItemKind::MODULE),

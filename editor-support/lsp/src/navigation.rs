@@ -137,6 +137,6 @@ pub fn find_module<'s>(state: &'s State, analysis: &'s Analysis, name: &str) -> 
 fn module_occurrences(state: &State, module: &Module) -> Vec<Occurrence> {
     match state.get(&module.name) {
         Some((_, own)) => own.occurrences().to_vec(),
-        None => occurrences::collect(&module.ast),
+        None => occurrences::collect(&module.ast, state.catalog.namespaces()),
     }
 }

@@ -8,7 +8,6 @@
 use pipe_lang::ast::{Expr, ExprKind, File, Ident, StmtKind, TypeExpr};
 use pipe_lang::catalog::BUILTINS;
 use pipe_lang::span::Span;
-use pipe_stdlib::NAMESPACES;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +62,19 @@ enum Work<'a> {
 }
 
 struct Walker<'a> {
+    /// The catalog's namespaces: a free name among them names a namespace.
+    namespaces: &'a [&'a str],
     top_level: BTreeSet<&'a str>,
     aliases: BTreeSet<&'a str>,
     scopes: Vec<Vec<(String, Span)>>,
     out: Vec<Occurrence>,
 }
 
-/// All occurrences of `file`, sorted by position.
-pub fn collect(file: &File) -> Vec<Occurrence> {
+/// All occurrences of `file`, sorted by position; `namespaces` are the catalog's
+/// (`Catalog::namespaces`).
+pub fn collect<'a>(file: &'a File, namespaces: &'a [&'a str]) -> Vec<Occurrence> {
     let mut walker = Walker {
+        namespaces,
         top_level: BTreeSet::new(),
         aliases: BTreeSet::new(),
         scopes: Vec::new(),
@@ -163,7 +166,7 @@ impl<'a> Walker<'a> {
         if self.top_level.contains(id.name.as_str()) {
             return Symbol::Binding(name);
         }
-        if NAMESPACES.contains(&id.name.as_str()) {
+        if self.namespaces.contains(&id.name.as_str()) {
             return Symbol::Namespace(name);
         }
         if BUILTINS.contains(&id.name.as_str()) {
@@ -293,7 +296,7 @@ mod tests {
 
     fn occs(text: &str) -> Vec<(String, Symbol, bool)> {
         let parsed = pipe_lang::parse("t.pipe", text);
-        collect(&parsed.ast)
+        collect(&parsed.ast, pipe_stdlib::NAMESPACES)
             .into_iter()
             .map(|o| (text[o.span.start..o.span.end].to_string(), o.symbol, o.def))
             .collect()
@@ -395,7 +398,7 @@ mod tests {
             stmts: vec![stmt],
             comments: Vec::new(),
         };
-        assert_eq!(collect(&file).len(), 2);
+        assert_eq!(collect(&file, pipe_stdlib::NAMESPACES).len(), 2);
         // Dropping the tree would recurse 100,000 deep in drop glue; the test
         // process ends soon, so leaking it is harmless.
         std::mem::forget(file);

@@ -9,7 +9,6 @@ use crate::state::State;
 use crate::tokens::KEYWORDS;
 use lsp_types::{Range, TextEdit, Uri, WorkspaceEdit};
 use pipe_lang::catalog::BUILTINS;
-use pipe_stdlib::NAMESPACES;
 use std::collections::HashMap;
 
 /// The range of the name to rename, or why it cannot be renamed.
@@ -32,7 +31,7 @@ pub fn rename(
     offset: usize,
     new_name: &str,
 ) -> Result<WorkspaceEdit, String> {
-    check_new_name(new_name)?;
+    check_new_name(new_name, state.catalog.namespaces())?;
     let (_, analysis) = state
         .get(doc_name)
         .ok_or("the document is not checked yet")?;
@@ -58,8 +57,9 @@ pub fn rename(
     Ok(WorkspaceEdit::new(changes))
 }
 
-/// Why `new_name` cannot be a binding's name, if it cannot.
-pub fn check_new_name(new_name: &str) -> Result<(), String> {
+/// Why `new_name` cannot be a binding's name, if it cannot; `namespaces` are the
+/// catalog's.
+pub fn check_new_name(new_name: &str, namespaces: &[&str]) -> Result<(), String> {
     let mut chars = new_name.chars();
     let starts_well = chars
         .next()
@@ -72,7 +72,7 @@ pub fn check_new_name(new_name: &str) -> Result<(), String> {
     if KEYWORDS.contains(&new_name) {
         return Err(format!("`{new_name}` is a keyword"));
     }
-    if NAMESPACES.contains(&new_name) {
+    if namespaces.contains(&new_name) {
         return Err(format!(
             "`{new_name}` is a stage namespace; a binding may not shadow it"
         ));
@@ -106,22 +106,37 @@ fn refusal(symbol: &occurrences::Symbol) -> String {
 mod tests {
     use super::check_new_name;
 
+    /// A catalog's namespaces, one of them not the standard library's: the
+    /// refusal follows the catalog given.
+    const NAMESPACES: &[&str] = &["quant", "optics"];
+
     #[test]
     fn refuses_keywords_namespaces_builtins_and_non_identifiers() {
         for bad in ["use", "as", "param", "let", "for", "in", "true", "false"] {
             assert!(
-                check_new_name(bad).unwrap_err().contains("keyword"),
+                check_new_name(bad, NAMESPACES)
+                    .unwrap_err()
+                    .contains("keyword"),
                 "{bad}"
             );
         }
-        assert!(check_new_name("quant").unwrap_err().contains("namespace"));
-        assert!(check_new_name("range").unwrap_err().contains("builtin"));
+        for ns in NAMESPACES {
+            assert!(check_new_name(ns, NAMESPACES)
+                .unwrap_err()
+                .contains("namespace"));
+        }
+        assert_eq!(check_new_name("optics", &["quant"]), Ok(()));
+        assert!(check_new_name("range", NAMESPACES)
+            .unwrap_err()
+            .contains("builtin"));
         for bad in ["", "1x", "a-b", "é", "a b"] {
             assert!(
-                check_new_name(bad).unwrap_err().contains("identifier"),
+                check_new_name(bad, NAMESPACES)
+                    .unwrap_err()
+                    .contains("identifier"),
                 "{bad:?}"
             );
         }
-        assert_eq!(check_new_name("_tmp2"), Ok(()));
+        assert_eq!(check_new_name("_tmp2", NAMESPACES), Ok(()));
     }
 }

@@ -187,8 +187,8 @@ mod tests {
     fn tasks_and_job_records_round_trip() {
         let root = tempfile::tempdir().unwrap();
         let a = ArrayDir::create(root.path()).unwrap();
-        let k1 = crate::key::key_of("sim.a", 1, &Default::default());
-        let k2 = crate::key::key_of("sim.b", 1, &Default::default());
+        let k1 = crate::key::key_of("sim.a", 1, &crate::key::Canonical::new(Default::default()));
+        let k2 = crate::key::key_of("sim.b", 1, &crate::key::Canonical::new(Default::default()));
         let tasks = vec![vec![k1, k2], vec![k2]];
         a.write_tasks(&tasks).unwrap();
         assert_eq!(read_task(&a.tasks_file(), 0).unwrap(), vec![k1, k2]);

@@ -7,8 +7,9 @@
 //! the controller reports it instead of retrying a deterministic failure. A
 //! node already in the cache is not run again.
 
+use super::commands::SlurmError;
 use super::state::{self, ArrayDir};
-use crate::cache::{Cache, Lookup};
+use crate::cache::{Cache, CacheError, Lookup};
 use crate::executor::{run_job, store_in_cache, Job, StoreInfo};
 use crate::graph::{Graph, NodeId};
 use crate::key::Key;
@@ -20,39 +21,39 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-#[derive(clap::Args)]
+/// What one array task is told (the hidden `pipe worker` flags, parsed by pipe-cli).
 pub struct Args {
     /// The .pipe file, as the controller named it.
     pub file: PathBuf,
     /// The shared cache directory.
-    #[arg(long, value_name = "DIR")]
     pub cache: PathBuf,
     /// The task list: line i holds the keys array task i runs.
-    #[arg(long, value_name = "FILE")]
     pub tasks: PathBuf,
     /// Which line to run (default: `$SLURM_ARRAY_TASK_ID`).
-    #[arg(long, value_name = "N")]
     pub task: Option<usize>,
     /// The run's param overrides, as given to `pipe run`.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    run_with(args, pipe_stdlib::Stdlib::get())
+/// Why a worker could not start on its nodes (a node's own failure is recorded
+/// beside the task list instead, and the exit code is 1).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("no array task: pass `--task N` or run under Slurm (SLURM_ARRAY_TASK_ID)")]
+    NoTask,
+    #[error(transparent)]
+    Tasks(#[from] SlurmError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
-pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
+pub fn run_with(args: Args, stages: &dyn StageSet) -> Result<ExitCode, WorkerError> {
     let index = match args.task {
         Some(i) => i,
         None => std::env::var("SLURM_ARRAY_TASK_ID")
             .ok()
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no array task: pass `--task N` or run under Slurm (SLURM_ARRAY_TASK_ID)"
-                )
-            })?,
+            .ok_or(WorkerError::NoTask)?,
     };
     let keys = state::read_task(&args.tasks, index)?;
     let dir = ArrayDir::of_tasks_file(&args.tasks);
@@ -169,7 +170,7 @@ impl Worker<'_> {
                     key: *key,
                     stage: node.stage_name(),
                     version: node.version,
-                    args: node.canonical.clone()?,
+                    args: node.canonical.as_ref().map_err(Clone::clone)?.args(),
                     inputs,
                 },
             ),

@@ -1,7 +1,8 @@
 //! pipe-sim: deterministic, plain-Rust hardware simulators and the architecture
 //! descriptor they price: an accelerator model (QUIDAM-style, SCALE-Sim-exact
 //! compute cycles), last-level NVM caches (DeepNVM++-style), a phone SoC thermal
-//! model (dynamic shifting vs throttling), reference workloads and SVG plots.
+//! model (dynamic shifting vs throttling) with the fit of its RC to a measured
+//! heating curve, reference workloads and SVG plots.
 //! No file is read here except through the explicit `read` functions.
 
 pub mod accelerator;
@@ -16,6 +17,7 @@ pub mod nvm;
 pub mod nvsim;
 pub mod plot;
 pub mod ppa;
+pub mod rc_fit;
 pub mod scalesim;
 pub mod soc;
 pub mod thermal;

@@ -1,6 +1,7 @@
 //! The phone that `sim.thermal` simulates: its DVFS operating points
 //! (frequency, voltage), its thermal zone's trip points (temperature, frequency
-//! cap), its lumped thermal RC and its power constants, read from a
+//! cap), its lumped thermal RC (one node, or die and board when the table gives
+//! the board's constants) and its power constants, read from a
 //! `kind,key,value` table (`data/thermal_exynos5433.csv` is the shipped one,
 //! with every constant's source in its comments). It only describes the phone:
 //! the time stepping lives in `thermal.rs`, the app-side policy in
@@ -26,14 +27,28 @@ pub struct Trip {
     pub cap_hz: f64,
 }
 
+/// A second thermal node between the die and the room (the board or package):
+/// heat flows die → board through the die's `r_k_per_w`, board → room through
+/// this `r_k_per_w`. A die that jumps within seconds and then creeps for minutes
+/// needs it; one node has a single time constant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Board {
+    /// Board-to-ambient thermal resistance, K/W.
+    pub r_k_per_w: f64,
+    /// The board's thermal capacitance, J/K.
+    pub c_j_per_k: f64,
+}
+
 /// The phone: thermal RC, DVFS table, trip points, power and workload rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Soc {
     pub ambient_c: f64,
-    /// Junction-to-ambient thermal resistance, K/W.
+    /// Die-to-ambient thermal resistance (die-to-board with a `board`), K/W.
     pub r_k_per_w: f64,
-    /// Thermal capacitance, J/K.
+    /// The die's thermal capacitance (the whole phone's without a `board`), J/K.
     pub c_j_per_k: f64,
+    /// The second node, when the table gives one.
+    pub board: Option<Board>,
     /// Operating points, ascending frequency.
     pub opps: Vec<Opp>,
     /// Trip points, ascending temperature.
@@ -62,6 +77,9 @@ const CONSTANTS: [&str; 7] = [
     "flops_per_cycle",
 ];
 
+/// The constants of the optional second node: both or neither.
+const BOARD_CONSTANTS: [&str; 2] = ["board_resistance_k_per_w", "board_capacitance_j_per_k"];
+
 impl Soc {
     /// The shipped phone (Exynos 5433) in a 25 °C room at 30 requests per second.
     pub fn default_table() -> Result<Soc, SimError> {
@@ -80,6 +98,7 @@ impl Soc {
         let [kind, key, value] = t.columns(["kind", "key", "value"])?;
         let (mut opps, mut trips) = (Vec::new(), Vec::new());
         let mut constants = [f64::NAN; CONSTANTS.len()];
+        let mut board = [f64::NAN; BOARD_CONSTANTS.len()];
         for row in &t.rows {
             match t.text(row, kind)? {
                 "opp" => opps.push(Opp {
@@ -92,13 +111,9 @@ impl Soc {
                 }),
                 "constant" => {
                     let name = t.text(row, key)?;
-                    let slot = CONSTANTS.iter().position(|c| *c == name).ok_or_else(|| {
-                        t.row_error(
-                            row,
-                            format!("unknown constant `{name}`; known: {}", CONSTANTS.join(", ")),
-                        )
-                    })?;
-                    constants[slot] = t.non_negative(row, value)?;
+                    let slot = constant_slot(&mut constants, &mut board, name)
+                        .ok_or_else(|| unknown_constant(t, row, name))?;
+                    *slot = t.non_negative(row, value)?;
                 }
                 other => return Err(unknown_kind(t, row, other)),
             }
@@ -119,6 +134,7 @@ impl Soc {
             ambient_c: 25.0,
             r_k_per_w,
             c_j_per_k,
+            board: board_node(t, board)?,
             opps,
             trips,
             hysteresis_c,
@@ -169,6 +185,48 @@ impl Soc {
         let opp = self.opps[level];
         let switched = self.c_eff_f * (self.base_share + (1.0 - self.base_share) * activity);
         switched * opp.volt_v * opp.volt_v * opp.freq_hz
+    }
+}
+
+/// Where the value of constant `name` goes: a required constant or a board one.
+fn constant_slot<'a>(
+    constants: &'a mut [f64; CONSTANTS.len()],
+    board: &'a mut [f64; BOARD_CONSTANTS.len()],
+    name: &str,
+) -> Option<&'a mut f64> {
+    if let Some(i) = CONSTANTS.iter().position(|c| *c == name) {
+        return Some(&mut constants[i]);
+    }
+    let i = BOARD_CONSTANTS.iter().position(|c| *c == name)?;
+    Some(&mut board[i])
+}
+
+fn unknown_constant(t: &CsvTable, row: &CsvRow, name: &str) -> SimError {
+    t.row_error(
+        row,
+        format!(
+            "unknown constant `{name}`; known: {}, and optionally {}",
+            CONSTANTS.join(", "),
+            BOARD_CONSTANTS.join(", ")
+        ),
+    )
+}
+
+/// The second node from its two constants: none given is one node, one alone is an error.
+fn board_node(t: &CsvTable, board: [f64; 2]) -> Result<Option<Board>, SimError> {
+    match board {
+        [r, c] if r.is_nan() && c.is_nan() => Ok(None),
+        [r, c] if r.is_nan() || c.is_nan() => Err(SimError::table(
+            &t.source,
+            format!(
+                "a board node needs both `constant,{},...` and `constant,{},...` rows, or neither",
+                BOARD_CONSTANTS[0], BOARD_CONSTANTS[1]
+            ),
+        )),
+        [r_k_per_w, c_j_per_k] => Ok(Some(Board {
+            r_k_per_w,
+            c_j_per_k,
+        })),
     }
 }
 

@@ -7,7 +7,8 @@
 //! temperature, frequency and the first trip point, never the phone's
 //! constants). The phone itself (`soc.rs`) is the Exynos 5433 of mainline
 //! Linux's device tree unless a table replaces it:
-//! `C·dT/dt = P − (T − T_amb)/R`;
+//! `C·dT/dt = P − (T − T_amb)/R`, or with a board node (`soc::Board`)
+//! `C·dT/dt = P − (T − T_b)/R`, `C_b·dT_b/dt = (T − T_b)/R − (T_b − T_amb)/R_b`;
 //! `P = P_idle + u·c_eff·(base + (1 − base)·activity)·V²·f` with `u = min(1,
 //! latency·fps)` the busy fraction and `activity` the model's achieved FLOPs per
 //! second over the largest model's, at most 1; `latency = measured·f_max/f`, or
@@ -16,7 +17,7 @@
 use crate::error::SimError;
 pub use crate::governor::Shift;
 use crate::governor::{Observation, ShiftGovernor};
-pub use crate::soc::{Opp, Soc, Trip};
+pub use crate::soc::{Board, Opp, Soc, Trip};
 
 /// One model (or one width of a slimmable model) the device can run.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,11 +136,21 @@ fn validate(
         ("duration", clock.duration_s),
         ("sample", clock.sample_s),
     ];
-    if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+    let board = soc.board.map_or([1.0, 1.0], |b| [b.r_k_per_w, b.c_j_per_k]);
+    let named_board = [
+        ("board_resistance_k_per_w", board[0]),
+        ("board_capacitance_j_per_k", board[1]),
+    ];
+    if let Some((name, v)) = positive
+        .iter()
+        .chain(&named_board)
+        .find(|(_, v)| !(v.is_finite() && *v > 0.0))
+    {
         return Err(SimError::Invalid(format!(
             "`{name}` must be positive, got {v}"
         )));
     }
+    check_step(soc, clock)?;
     if clock.duration_s / clock.dt_s > MAX_STEPS {
         return Err(SimError::Invalid(format!(
             "{} s in steps of {} s is more than {MAX_STEPS} steps; use a larger `step`",
@@ -154,6 +165,57 @@ fn validate(
         )));
     }
     Ok(())
+}
+
+/// Explicit Euler overshoots, then oscillates, once a step nears a node's time
+/// constant: refuse steps above half the fastest one.
+fn check_step(soc: &Soc, clock: &Clock) -> Result<(), SimError> {
+    let fastest = fastest_time_constant_s(soc);
+    if clock.dt_s <= fastest / 2.0 {
+        return Ok(());
+    }
+    Err(SimError::Invalid(format!(
+        "`step` {} s is more than half the phone's fastest thermal time constant ({fastest:.3} s): \
+         the temperature would overshoot or oscillate; use a `step` of at most {:.3} s",
+        clock.dt_s,
+        fastest / 2.0
+    )))
+}
+
+/// The shortest time constant of a node, seconds: `R·C` of the die alone, with a
+/// board also the board's capacitance over both resistances in parallel.
+fn fastest_time_constant_s(soc: &Soc) -> f64 {
+    let die = soc.r_k_per_w * soc.c_j_per_k;
+    soc.board.map_or(die, |b| {
+        let parallel = soc.r_k_per_w * b.r_k_per_w / (soc.r_k_per_w + b.r_k_per_w);
+        die.min(b.c_j_per_k * parallel)
+    })
+}
+
+/// The temperatures of the die and, with a second node, the board (the
+/// ambient without one).
+struct Heat {
+    die_c: f64,
+    board_c: f64,
+}
+
+impl Heat {
+    fn new(soc: &Soc) -> Heat {
+        Heat {
+            die_c: soc.ambient_c,
+            board_c: soc.ambient_c,
+        }
+    }
+
+    /// One explicit Euler step of `dt_s` with `power_w` dissipated in the die.
+    fn step(&mut self, soc: &Soc, power_w: f64, dt_s: f64) {
+        let to_board_w = (self.die_c - self.board_c) / soc.r_k_per_w;
+        self.die_c += dt_s / soc.c_j_per_k * (power_w - to_board_w);
+        if let Some(b) = soc.board {
+            let to_room_w = (self.board_c - soc.ambient_c) / b.r_k_per_w;
+            self.board_c += dt_s / b.c_j_per_k * (to_board_w - to_room_w);
+        }
+    }
 }
 
 /// Latency (s) of a model at operating point `level`.
@@ -287,7 +349,7 @@ pub fn simulate(
     let activity = activities(models, soc);
     let steps = (clock.duration_s / clock.dt_s).ceil() as usize;
     let sample_every = ((clock.sample_s / clock.dt_s).round() as usize).max(1);
-    let (mut temp, mut level) = (soc.ambient_c, top);
+    let (mut heat, mut level) = (Heat::new(soc), top);
     let mut trips = TripGovernor::new(soc);
     let top_freq_hz = soc.top_freq_hz();
     let observe = |time_s: f64, temp_c: f64, freq_hz: f64| Observation {
@@ -298,11 +360,11 @@ pub fn simulate(
         trip_c: soc.first_trip_c(),
     };
     let mut driver = Driver::new(policy, models.len(), shift);
-    let mut model = driver.choose(&observe(0.0, temp, top_freq_hz));
+    let mut model = driver.choose(&observe(0.0, heat.die_c, top_freq_hz));
     let start_latency_ms = latency_at(&models[model], soc, top) * 1e3;
     let mut report = ThermalReport {
         trace: Vec::with_capacity(steps / sample_every + 1),
-        max_temp_c: temp,
+        max_temp_c: heat.die_c,
         min_freq_hz: top_freq_hz,
         start_latency_ms,
         max_latency_ms: 0.0,
@@ -317,6 +379,7 @@ pub fn simulate(
     let (mut latency_sum, mut accuracy_sum, mut power_sum) = (0.0, 0.0, 0.0);
     let mut steps_on = vec![0usize; models.len()];
     for step in 0..=steps {
+        let temp = heat.die_c;
         let freq = soc.opps[level].freq_hz;
         let next = driver.choose(&observe(step as f64 * clock.dt_s, temp, freq));
         report.switches += usize::from(next != model);
@@ -342,8 +405,8 @@ pub fn simulate(
         power_sum += power;
         accuracy_sum += models[model].accuracy.unwrap_or(0.0);
         steps_on[model] += 1;
-        temp += clock.dt_s / soc.c_j_per_k * (power - (temp - soc.ambient_c) / soc.r_k_per_w);
-        level = trips.level(soc, temp);
+        heat.step(soc, power, clock.dt_s);
+        level = trips.level(soc, heat.die_c);
     }
     let n = (steps + 1) as f64;
     report.mean_latency_ms = latency_sum / n;

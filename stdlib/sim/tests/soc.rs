@@ -153,6 +153,10 @@ fn broken_tables_are_explained_with_file_and_row() {
             "kind,name\nopp,1\n".to_string(),
             "missing column(s) `key`, `value`",
         ),
+        (
+            format!("{header}{constants}constant,board_resistance_k_per_w,3\n"),
+            "a board node needs both",
+        ),
     ];
     for (text, expected) in cases {
         let err = Soc::parse("phone.csv", &text).unwrap_err().to_string();

@@ -166,3 +166,36 @@ fn bad_inputs_are_explained() {
     .unwrap_err();
     assert!(err.to_string().contains("larger `step`"), "{err}");
 }
+
+/// `sim.thermal`'s default request rate (30 per second, `Soc::default_table`'s
+/// and the stage's) keeps MobileNetV2 1.0 busy under a third of the time: the
+/// shipped phone never reaches its first trip, so a study must raise `fps` or
+/// set `load` (pipelines/thermal.pipe sets `load: 0.9`).
+#[test]
+fn the_default_request_rate_never_throttles_the_shipped_phone() {
+    let soc = Soc::default_table().unwrap();
+    assert_eq!(soc.fps, 30.0);
+    let clock = Clock {
+        duration_s: 1800.0,
+        dt_s: 0.05,
+        sample_s: 1.0,
+    };
+    let r = simulate(
+        &models(),
+        Policy::StaticLarge,
+        &soc,
+        &Shift::project_default(),
+        &clock,
+    )
+    .unwrap();
+    let busy = r.start_latency_ms * 1e-3 * soc.fps;
+    println!(
+        "30 req/s: busy {:.0} %, max {:.1} degC, mean {:.2} W, throttled {} s",
+        busy * 100.0,
+        r.max_temp_c,
+        r.mean_power_w,
+        r.throttled_s
+    );
+    assert_eq!(r.throttled_s, 0.0);
+    assert!(r.max_temp_c < soc.first_trip_c() - 10.0, "{r:?}");
+}

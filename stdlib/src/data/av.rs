@@ -30,8 +30,8 @@ use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Fi
 use crate::dataset::{Dataset, DatasetData};
 use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::task_kinds;
 use crate::Artifact;
-use pipe_lang::types::Task;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -160,7 +160,7 @@ pub(crate) fn av_output(name: &str, set: AvSegments) -> StageOutput {
     ]);
     let dataset = Dataset {
         name: name.to_string(),
-        task: Task::AvEvent,
+        task: task_kinds::AV_EVENT,
         data: DatasetData::AvSegments(set),
     };
     StageOutput::single(Artifact::Dataset(Arc::new(dataset))).with_metrics(&metrics)

@@ -13,7 +13,7 @@ use super::{file_error, read_file};
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_lang::types::Task;
+use crate::task_kinds;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     let metrics = set.summary();
     let dataset = Dataset {
         name: "coco_vid".into(),
-        task: Task::VideoDetect,
+        task: task_kinds::VIDEO_DETECT,
         data: DatasetData::Videos(set),
     };
     Ok(StageOutput::single(Artifact::Dataset(Arc::new(dataset))).with_metrics(&metrics))

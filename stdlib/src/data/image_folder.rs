@@ -17,9 +17,9 @@ use super::image_stream::ImageStream;
 use super::{classify_set, file_error, single_output};
 use crate::dataset::{Dataset, DatasetData, ImageSet};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::task_kinds;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageReader, Limits};
-use pipe_lang::types::Task;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +88,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     }
     single_output(Dataset {
         name,
-        task: Task::Classify,
+        task: task_kinds::CLASSIFY,
         data: DatasetData::ImageStream(ImageStream::new(&request)?),
     })
 }

@@ -22,8 +22,8 @@ pub mod video;
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData, ImageSet};
 use crate::stage::{StageError, StageOutput};
+use crate::task_kinds;
 use flate2::read::GzDecoder;
-use pipe_lang::types::Task;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -92,7 +92,7 @@ pub(crate) fn digit_names(classes: usize) -> Vec<String> {
 pub(crate) fn classify_set(name: impl Into<String>, images: ImageSet) -> Dataset {
     Dataset {
         name: name.into(),
-        task: Task::Classify,
+        task: task_kinds::CLASSIFY,
         data: DatasetData::Images(images),
     }
 }

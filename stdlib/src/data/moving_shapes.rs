@@ -16,7 +16,7 @@ use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData};
 use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_lang::types::Task;
+use crate::task_kinds;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -62,7 +62,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     let metrics = set.summary();
     let dataset = Dataset {
         name: "moving_shapes".into(),
-        task: Task::VideoDetect,
+        task: task_kinds::VIDEO_DETECT,
         data: DatasetData::Videos(set),
     };
     Ok(StageOutput::single(Artifact::Dataset(Arc::new(dataset))).with_metrics(&metrics))

@@ -15,7 +15,7 @@ use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Ar
 use crate::dataset::{Dataset, DatasetData};
 use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_lang::types::Task;
+use crate::task_kinds;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -175,7 +175,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
     ]);
     let dataset = Dataset {
         name: format!("regions/{}", if spec.test { "test" } else { "train" }),
-        task: Task::Segment,
+        task: task_kinds::SEGMENT,
         data: DatasetData::Regions(set),
     };
     Ok(StageOutput::single(Artifact::Dataset(Arc::new(dataset))).with_metrics(&metrics))

@@ -158,8 +158,8 @@ mod tests {
     use super::*;
     use crate::data::testutil::{args, dataset as single, field, run_in, val};
     use crate::dataset::ImageSet;
+    use crate::task_kinds;
     use crate::Input;
-    use pipe_lang::types::Task;
     use pipe_lang::value::Value;
 
     /// 100 one-pixel images whose pixel is the sample index, 3 unbalanced classes.
@@ -185,7 +185,7 @@ mod tests {
         };
         let d = Dataset {
             name: "toy".into(),
-            task: Task::Classify,
+            task: task_kinds::CLASSIFY,
             data: DatasetData::Images(set),
         };
         Input::Artifact(Artifact::Dataset(Arc::new(d)))

@@ -3,6 +3,7 @@
 //! no stage behaviour lives here.
 
 use crate::stage::{RunFn, StageDef};
+use crate::task_kinds;
 use pipe_lang::catalog::{ParamSig, StageSig};
 use pipe_lang::types::{Task, Type};
 use pipe_lang::units::Dim;
@@ -149,9 +150,9 @@ pub fn trained() -> Type {
     ])
 }
 
-pub const CLASSIFY: &[Task] = &[Task::Classify];
-pub const DETECT: &[Task] = &[Task::Detect, Task::VideoDetect];
-pub const VIDEO: &[Task] = &[Task::VideoDetect];
-pub const SEGMENT: &[Task] = &[Task::Segment];
-pub const AV_EVENT: &[Task] = &[Task::AvEvent];
+pub const CLASSIFY: &[Task] = &[task_kinds::CLASSIFY];
+pub const DETECT: &[Task] = &[task_kinds::DETECT, task_kinds::VIDEO_DETECT];
+pub const VIDEO: &[Task] = &[task_kinds::VIDEO_DETECT];
+pub const SEGMENT: &[Task] = &[task_kinds::SEGMENT];
+pub const AV_EVENT: &[Task] = &[task_kinds::AV_EVENT];
 pub const ANY_TASK: &[Task] = &[];

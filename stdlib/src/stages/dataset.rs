@@ -4,8 +4,9 @@
 use super::common::*;
 use crate::params::Seed;
 use crate::stage::StageDef;
+use crate::task_kinds;
 use pipe_lang::catalog::ParamSig;
-use pipe_lang::types::{Task, Type};
+use pipe_lang::types::Type;
 
 pub fn defs() -> Vec<StageDef> {
     vec![
@@ -26,7 +27,7 @@ pub fn defs() -> Vec<StageDef> {
 }
 
 fn classify() -> Type {
-    Type::Dataset(Some(Task::Classify))
+    Type::Dataset(Some(task_kinds::CLASSIFY))
 }
 
 fn digits() -> StageDef {
@@ -207,7 +208,7 @@ fn moving_shapes() -> StageDef {
                     "project default, not from the paper: camera-like noise that flow and detector must tolerate",
                 ),
             ],
-            Type::Dataset(Some(Task::VideoDetect)),
+            Type::Dataset(Some(task_kinds::VIDEO_DETECT)),
         ),
         Some(crate::data::moving_shapes::run),
     )
@@ -236,7 +237,7 @@ fn coco_vid() -> StageDef {
                      each video (in `frame_id` order); the rest are kept for evaluation.",
                 ),
             ],
-            Type::Dataset(Some(Task::VideoDetect)),
+            Type::Dataset(Some(task_kinds::VIDEO_DETECT)),
         ),
         Some(crate::data::coco_vid::run),
     )
@@ -289,7 +290,7 @@ fn av_events() -> StageDef {
                 )
                 .default_note("project default, not from the paper: one segment alone is ambiguous (about 80% accuracy)"),
             ],
-            Type::Dataset(Some(Task::AvEvent)),
+            Type::Dataset(Some(task_kinds::AV_EVENT)),
         ),
         Some(crate::data::av::run),
     )
@@ -324,7 +325,7 @@ fn ave() -> StageDef {
                      when `dir` is empty.",
                 ),
             ],
-            Type::Dataset(Some(Task::AvEvent)),
+            Type::Dataset(Some(task_kinds::AV_EVENT)),
         ),
         Some(crate::data::ave_h5::run),
     )
@@ -367,7 +368,7 @@ fn regions() -> StageDef {
                      are different images.",
                 ),
             ],
-            Type::Dataset(Some(Task::Segment)),
+            Type::Dataset(Some(task_kinds::SEGMENT)),
         ),
         Some(crate::data::regions::run),
     )

@@ -44,10 +44,8 @@ fn blocks() -> ParamSig {
 }
 
 /// `finetune.full` also takes region images, for a `model.dual_encoder`.
-const CLASSIFY_OR_REGIONS: &[pipe_lang::types::Task] = &[
-    pipe_lang::types::Task::Classify,
-    pipe_lang::types::Task::Segment,
-];
+const CLASSIFY_OR_REGIONS: &[pipe_lang::types::Task] =
+    &[crate::task_kinds::CLASSIFY, crate::task_kinds::SEGMENT];
 
 fn full() -> StageDef {
     let mut params = transfer(vec![]);

@@ -212,7 +212,7 @@ fn thermal() -> StageDef {
                 .default_note("project default, not from the paper"),
             quantity("ambient", Dim::Temp, 25.0, -40.0, 60.0, "Ambient temperature.")
                 .default_note("project default: a room; the shipped table's resistance assumes 25 degC"),
-            override_path("soc", "CSV `kind,key,value` of the phone: `opp` rows (MHz, microvolts), `trip` rows (degC, frequency cap in MHz) and `constant` rows (hysteresis_c, resistance_k_per_w, capacitance_j_per_k, c_eff_nf, base_share, idle_w, flops_per_cycle); empty: the shipped Exynos 5433 table.")
+            override_path("soc", "CSV `kind,key,value` of the phone: `opp` rows (MHz, microvolts), `trip` rows (degC, frequency cap in MHz) and `constant` rows (hysteresis_c, resistance_k_per_w, capacitance_j_per_k, c_eff_nf, base_share, idle_w, flops_per_cycle, and optionally board_resistance_k_per_w with board_capacitance_j_per_k for a second, board node); empty: the shipped Exynos 5433 table. `stdlib/sim/data/thermal_bcm2837.csv` is a Raspberry Pi 3B fitted to a published heating curve (set `ambient` to its idle temperature).")
                 .default_note("the Exynos 5433 table; sources in its comments"),
             quantity("margin", Dim::Temp, 3.0, 0.0, 50.0, "`dynamic_shift` moves one width smaller when the temperature it predicts `horizon` ahead (from the heating rate it observed) is this far below the first trip point, or the clock is throttled.")
                 .default_note("project default, not from the paper"),

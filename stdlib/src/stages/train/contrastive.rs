@@ -20,6 +20,7 @@ use crate::run::ave::check_fits;
 use crate::stage::StageDef;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use crate::stages::common::*;
+use crate::task_kinds;
 use pipe_lang::types::{Task, Type};
 use pipe_nn::clip::{clip_loss, retrieval_hits, LogitScale};
 use pipe_nn::init::Rng8;
@@ -269,7 +270,7 @@ fn audio_visual(
 }
 
 /// Datasets of paired samples for contrastive training.
-const PAIRED: &[Task] = &[Task::AvEvent, Task::Segment];
+const PAIRED: &[Task] = &[task_kinds::AV_EVENT, task_kinds::SEGMENT];
 
 pub fn stage() -> StageDef {
     let out = record(&[

@@ -12,22 +12,24 @@ use crate::run::curve::{metrics, table};
 use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageDef, StageError, StageInput, StageOutput};
 use crate::stages::common::*;
+use crate::task_kinds;
 use pipe_lang::types::Task;
 use pipe_nn::train::train;
 use std::sync::Arc;
 
 /// What `train.supervised` learns from: labelled images, or audio-visual event
 /// videos for `model.temporal_transformer`.
-const SUPERVISED: &[Task] = &[Task::Classify, Task::AvEvent];
+const SUPERVISED: &[Task] = &[task_kinds::CLASSIFY, task_kinds::AV_EVENT];
 
 /// `train.supervised` runs one of two loops, chosen by the task of `data` (part
 /// of the dataset's type, so the checker and the node key see the same choice):
 /// audio-visual event videos train the temporal model (`run/ave.rs`), every
 /// other accepted task trains on labelled images.
 pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
-    match input.dataset("data")?.task {
-        Task::AvEvent => crate::run::ave::train(input, ctx),
-        _ => images(input, ctx),
+    if input.dataset("data")?.task == task_kinds::AV_EVENT {
+        crate::run::ave::train(input, ctx)
+    } else {
+        images(input, ctx)
     }
 }
 

@@ -1,53 +1,9 @@
-//! `pipe graph FILE [--format dot|mermaid]`: the stage graph of every binding, as
-//! Graphviz DOT or a Mermaid flowchart; edges are labelled with the argument
-//! that reads the output. Prints only; runs nothing.
+//! The stage graph of every binding as text (`pipe graph`): Graphviz DOT or a
+//! Mermaid flowchart, edges labelled with the argument that reads the output.
+//! Renders only: never runs, reads or prints anything.
 
-use crate::frontend;
 use crate::graph::Graph;
-use crate::input_hash::InputHasher;
-use crate::stage_set::StageSet;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Dot,
-    Mermaid,
-}
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// The .pipe file.
-    pub file: PathBuf,
-    #[arg(long, value_enum, default_value = "dot")]
-    pub format: Format,
-    /// Override a param: `--set bits=3` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub sets: Vec<String>,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::cmd_run::exit_on_ctrl_c();
-    run_with(args, pipe_stdlib::Stdlib::get())
-}
-
-pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
-    let color = std::io::stderr().is_terminal();
-    let cache_dir = crate::cmd_run::cache_dir(&args.file, None);
-    let inputs = InputHasher::new(&frontend::base_dir(&args.file), &cache_dir);
-    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color, &inputs) {
-        Ok(l) => l,
-        Err(code) => return Ok(code),
-    };
-    let text = match args.format {
-        Format::Dot => dot(&loaded.graph),
-        Format::Mermaid => mermaid(&loaded.graph),
-    };
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
-}
 
 /// (input node, node, argument) for every edge of the nodes the bindings need.
 fn edges(graph: &Graph, nodes: &[usize]) -> Vec<(usize, usize, String)> {

@@ -4,8 +4,8 @@
 //! names `pipe run` gives are removed; links are removed, never followed. Never
 //! runs a stage and never touches the cache.
 
-use crate::cmd_cache::human_size;
-use crate::report;
+use pipe_interp::human::human_size;
+use pipe_interp::report;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -56,5 +56,7 @@ fn runs_dir(file: &Path) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "pipeline".into());
-    crate::frontend::base_dir(file).join("runs").join(stem)
+    pipe_interp::frontend::base_dir(file)
+        .join("runs")
+        .join(stem)
 }

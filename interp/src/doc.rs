@@ -1,4 +1,4 @@
-//! `pipe doc [NAME]`: the stage catalog as text. Without NAME, every namespace
+//! The stage catalog as text (`pipe doc [NAME]`). Without NAME, every namespace
 //! with one line per stage; with `ns`, that namespace; with `ns.stage`, the full
 //! signature (parameters with type, default, range, choices, tasks and docs;
 //! outputs; version). Reads only the catalog: never runs a stage or reads a file.
@@ -8,30 +8,8 @@ use pipe_lang::suggest::closest;
 use pipe_lang::types::Type;
 use pipe_lang::units::{Dim, UNITS};
 use pipe_lang::value::Value;
-use pipe_stdlib::Stdlib;
 use pipe_stdlib::NAMESPACES;
 use std::fmt::Write;
-use std::process::ExitCode;
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// A namespace (`sim`) or a stage (`sim.accelerator`); the whole catalog when omitted.
-    pub name: Option<String>,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let stages: Vec<&StageSig> = Stdlib::get().all().collect();
-    match render(&stages, args.name.as_deref()) {
-        Ok(text) => {
-            print!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            Ok(ExitCode::from(2))
-        }
-    }
-}
 
 /// Text width the docs are wrapped to.
 const WIDTH: usize = 88;
@@ -300,7 +278,7 @@ mod tests {
     use super::*;
 
     fn stages() -> Vec<&'static StageSig> {
-        Stdlib::get().all().collect()
+        pipe_stdlib::Stdlib::get().all().collect()
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! reachable from the given files and/or older than `--older-than`, under the
 //! exclusive lock, and prints what it freed. Never runs a stage.
 
-use crate::cache::{Cache, Manifest};
-use crate::cmd_explain::human_duration;
-use crate::frontend;
-use crate::input_hash::InputHasher;
-use crate::stage_set::StageSet;
+use pipe_interp::cache::{Cache, Manifest};
+use pipe_interp::explain::human_duration;
+use pipe_interp::frontend;
+use pipe_interp::human::human_size;
+use pipe_interp::input_hash::InputHasher;
+use pipe_interp::stage_set::StageSet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
 fn dir_for(file: Option<&Path>, flag: Option<&Path>) -> PathBuf {
     match (flag, file) {
         (Some(d), _) => d.to_path_buf(),
-        (None, Some(f)) => crate::cmd_run::cache_dir(f, None),
+        (None, Some(f)) => pipe_interp::frontend::cache_dir(f, None),
         (None, None) => PathBuf::from(".pipe-cache"),
     }
 }
@@ -102,7 +103,7 @@ fn ls(dir: &Path) -> anyhow::Result<ExitCode> {
             &m.key[..12],
             m.stage,
             human_size(m.size()),
-            human_duration(crate::cache::now_secs().saturating_sub(m.created)),
+            human_duration(pipe_interp::cache::now_secs().saturating_sub(m.created)),
             names.join(", ")
         );
     }
@@ -154,7 +155,7 @@ fn gc(
         Err(code) => return Ok(code),
     };
     cache.lock_exclusive()?;
-    let now = crate::cache::now_secs();
+    let now = pipe_interp::cache::now_secs();
     let doomed: Vec<Manifest> = cache
         .entries()
         .into_iter()
@@ -213,19 +214,6 @@ pub fn parse_age(text: &str) -> Result<u64, String> {
         _ => return Err(format!("`{text}`: unknown unit `{unit}`; use s, m, h or d")),
     };
     Ok(n * factor)
-}
-
-pub fn human_size(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1024.0 {
-        format!("{bytes} B")
-    } else if b < 1024.0 * 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else if b < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
-    }
 }
 
 #[cfg(test)]

@@ -1,69 +1,18 @@
-//! `pipe explain FILE NAME`: whether NAME's nodes are cached, and when not, why
-//! they would rerun: which argument, input or stage version differs from the
-//! entry of the node's last run (found through the cache's `names/` index).
-//! Reads the cache; never runs or writes anything but discarding a damaged entry.
+//! Why a node would rerun (`pipe explain`, and each rerun node of a report):
+//! whether it is cached and, when not, which argument, input or stage version
+//! differs from the entry of the node's last run (found through the cache's
+//! `names/` index). Reads the cache; never runs or writes anything but discarding
+//! a damaged entry, and never prints.
 
 use crate::cache::{Cache, Lookup, Manifest};
-use crate::frontend;
 use crate::graph::{Graph, NodeId};
-use crate::input_hash::InputHasher;
 use crate::key;
-use crate::stage_set::StageSet;
 use pipe_lang::value::Value;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// The .pipe file.
-    pub file: PathBuf,
-    /// A binding or node name (`acc`, `hw[pe=int8,rows=16]`).
-    pub name: String,
-    /// Override a param: `--set bits=3` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub sets: Vec<String>,
-    /// Cache directory (default: `.pipe-cache/` beside the file).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::cmd_run::exit_on_ctrl_c();
-    run_with(args, pipe_stdlib::Stdlib::get())
-}
-
-pub fn run_with(args: Args, stages: &dyn StageSet) -> anyhow::Result<ExitCode> {
-    let color = std::io::stderr().is_terminal();
-    let cache_dir = crate::cmd_run::cache_dir(&args.file, args.cache.as_deref());
-    let inputs = InputHasher::new(&frontend::base_dir(&args.file), &cache_dir);
-    let loaded = match frontend::load_or_report(&args.file, stages, &args.sets, color, &inputs) {
-        Ok(l) => l,
-        Err(code) => return Ok(code),
-    };
-    let graph = &loaded.graph;
-    let ids = match nodes_named(graph, &args.name) {
-        Ok(ids) => ids,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let cache = Cache::open(&crate::cmd_run::cache_dir(
-        &args.file,
-        args.cache.as_deref(),
-    ))?;
-    cache.lock_for_run()?;
-    for id in ids {
-        print!("{}", explain(graph, &cache, id));
-    }
-    Ok(ExitCode::SUCCESS)
-}
 
 /// The nodes a name stands for: a node name or alias, else every node a binding reads.
-fn nodes_named(graph: &Graph, name: &str) -> Result<Vec<NodeId>, String> {
+pub fn nodes_named(graph: &Graph, name: &str) -> Result<Vec<NodeId>, String> {
     let exact: Vec<NodeId> = (0..graph.nodes.len())
         .filter(|&i| {
             graph.nodes[i].name == name || graph.nodes[i].aliases.iter().any(|a| a == name)
@@ -143,7 +92,7 @@ fn differences(graph: &Graph, cache: &Cache, id: NodeId, prev: &Manifest) -> Vec
         ));
     }
     let now = match &node.canonical {
-        Ok(a) => a,
+        Ok(a) => a.args(),
         Err(msg) => {
             out.push(msg.clone());
             return out;

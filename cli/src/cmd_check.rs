@@ -2,7 +2,7 @@
 //! imports) against the stdlib catalog without running anything, and prints every
 //! diagnostic. Exit code: 0 clean or warnings only, 1 errors, 2 a file could not be read.
 
-use crate::loader::{normalize, read_source, DiskLoader};
+use pipe_interp::loader::{normalize, read_source, DiskLoader};
 use pipe_lang::render;
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};

@@ -4,7 +4,7 @@
 //! nothing to change), 1 syntax errors or (with `--check`) files to reformat, 2 a
 //! file could not be read or written.
 
-use crate::loader::{normalize, read_source};
+use pipe_interp::loader::{normalize, read_source};
 use pipe_lang::render;
 use std::io::IsTerminal;
 use std::process::ExitCode;

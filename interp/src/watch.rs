@@ -1,4 +1,4 @@
-//! `pipe watch FILE [NAME...]`: on every save of the file, an imported file or an
+//! Watch mode (`pipe watch FILE [NAME...]`): on every save of the file, an imported file or an
 //! input data file (notify, debounced ~100 ms), re-check and show diagnostics at
 //! once, then rerun only what changed (keys decide). Nodes still running whose
 //! keys are no longer wanted are cancelled; the next run starts when the old one
@@ -24,7 +24,6 @@ use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -33,23 +32,6 @@ use std::time::Duration;
 /// Quiet time after the last file event before re-checking.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// The .pipe file.
-    pub file: PathBuf,
-    /// Bindings to keep up to date; all when none is given.
-    pub names: Vec<String>,
-    /// Override a param: `--set bits=3` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub sets: Vec<String>,
-    /// Nodes run at once (default: one per core).
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Cache directory (default: `.pipe-cache/` beside the file).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-}
-
 /// What a watch session needs.
 pub struct WatchOptions {
     pub file: PathBuf,
@@ -57,31 +39,6 @@ pub struct WatchOptions {
     pub sets: Vec<String>,
     pub cache_dir: PathBuf,
     pub jobs: usize,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    let opts = WatchOptions {
-        cache_dir: crate::cmd_run::cache_dir(&args.file, args.cache.as_deref()),
-        file: args.file,
-        names: args.names,
-        sets: args.sets,
-        jobs: crate::cmd_run::capped_local_jobs(args.jobs.unwrap_or(0)),
-    };
-    let emit = |line: &str| println!("{line}");
-    match watch(&opts, pipe_stdlib::Stdlib::get(), &stop, &emit) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            Ok(ExitCode::from(2))
-        }
-    }
 }
 
 /// Watches until `stop` is set. Every line of output goes through `emit`.
