@@ -10,6 +10,7 @@ pub mod flow;
 pub mod metrics;
 pub mod model;
 pub mod output_file;
+pub mod params;
 pub mod registry;
 pub mod run;
 pub mod stage;

@@ -14,6 +14,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// A training run's metrics from its per-epoch series: each series is a
+    /// curve, the last value of each `headline` series a value (NaN when no
+    /// epoch ran), and `epochs` the number of epochs.
+    pub fn from_epochs(epochs: usize, series: Vec<(&str, Vec<f64>)>, headline: &[&str]) -> Metrics {
+        let mut values = BTreeMap::from([("epochs".to_string(), epochs as f64)]);
+        for (name, points) in &series {
+            if headline.contains(name) {
+                values.insert(name.to_string(), points.last().copied().unwrap_or(f64::NAN));
+            }
+        }
+        let curves = series
+            .into_iter()
+            .map(|(name, points)| (name.to_string(), points))
+            .collect();
+        Metrics { values, curves }
+    }
+
     pub fn to_files(&self) -> Result<Files, StageError> {
         Ok(Files::from([(
             "metrics.json".to_string(),
@@ -52,6 +69,23 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table of numbers, one row per item of `rows`: the per-epoch curve every
+    /// training stage returns is built here. `N` ties each row to the columns.
+    pub fn numeric<const N: usize>(
+        title: &str,
+        columns: [&str; N],
+        rows: impl IntoIterator<Item = [f64; N]>,
+    ) -> Table {
+        Table {
+            title: title.to_string(),
+            columns: columns.map(String::from).to_vec(),
+            rows: rows
+                .into_iter()
+                .map(|row| row.map(Cell::Num).to_vec())
+                .collect(),
+        }
+    }
+
     /// The JSON form only: the CSV and Markdown forms are rendered from it when a
     /// run directory or report needs them, so the cache holds each table once
     /// (storing all three tripled a 100,000-point sweep's cache). Entries written

@@ -40,6 +40,7 @@ pub mod tensor;
 pub mod tokens;
 pub mod torch_names;
 pub mod train;
+pub mod train_loop;
 
 pub use error::NnError;
 pub use layer::{Layer, Mode};

@@ -10,10 +10,10 @@ use crate::init::Rng8;
 use crate::layer::{Mode, Tensor};
 use crate::loss::{argmax, cross_entropy};
 use crate::network::Network;
-use crate::optim::{Optimizer, OptimizerKind};
+use crate::optim::OptimizerKind;
 use crate::schedule::{Schedule, ScheduleKind};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use crate::train_loop::{run_epochs, BatchLoss};
+use rand::Rng;
 
 /// Labelled images, sample-major.
 #[derive(Clone, Copy)]
@@ -91,6 +91,20 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+impl TrainConfig {
+    /// The learning rate by step for a run of `steps_per_epoch` steps an epoch:
+    /// the one place a schedule is built from the optimisation settings.
+    pub fn lr_schedule(&self, steps_per_epoch: usize) -> Schedule {
+        Schedule {
+            kind: self.schedule,
+            base_lr: self.lr,
+            warmup_epochs: self.warmup_epochs,
+            epochs: self.epochs,
+            steps_per_epoch,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {
     pub epoch: usize,
@@ -106,50 +120,37 @@ pub fn train<E: From<SampleError>>(
     net: &mut Network,
     data: &dyn SampleSource,
     cfg: &TrainConfig,
-    mut on_batch: impl FnMut(usize) -> Result<(), E>,
+    on_batch: impl FnMut(usize) -> Result<(), E>,
 ) -> Result<Vec<EpochStats>, E> {
     let n = data.len();
-    let bs = cfg.batch_size.clamp(1, n.max(1));
-    let steps_per_epoch = n.div_ceil(bs);
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        base_lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        epochs: cfg.epochs,
-        steps_per_epoch,
-    };
-    let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
-    let mut rng = Rng8::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut curve = Vec::with_capacity(cfg.epochs);
-    let mut step = 0;
-    for epoch in 0..cfg.epochs {
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        let mut lr = schedule.lr(step);
-        for batch in order.chunks(bs) {
+    let sums = run_epochs(
+        net,
+        n,
+        cfg,
+        |net, batch, rng| {
             let samples = data.read(batch)?;
-            let x = augmented(samples, data.shape(), cfg.augment.then_some(&mut rng));
+            let x = augmented(samples, data.shape(), cfg.augment.then_some(rng));
             let labels: Vec<u32> = batch.iter().map(|&i| data.labels()[i]).collect();
             net.zero_grad();
             let logits = net.forward(x, Mode::Train);
             let out = cross_entropy(&logits, &labels, cfg.label_smoothing);
             net.backward(out.grad);
-            lr = schedule.lr(step);
-            net.step(&mut opt, lr, cfg.clip);
-            step += 1;
-            loss_sum += f64::from(out.loss) * batch.len() as f64;
-            correct += out.correct;
-            on_batch(step)?;
-        }
-        curve.push(EpochStats {
-            epoch: epoch + 1,
-            loss: (loss_sum / n.max(1) as f64) as f32,
-            accuracy: correct as f32 / n.max(1) as f32,
-            lr,
-        });
-    }
-    Ok(curve)
+            Ok(BatchLoss {
+                loss: out.loss,
+                correct: out.correct,
+            })
+        },
+        on_batch,
+    )?;
+    Ok(sums
+        .iter()
+        .map(|s| EpochStats {
+            epoch: s.epoch,
+            loss: (s.loss_sum / n.max(1) as f64) as f32,
+            accuracy: s.correct as f32 / n.max(1) as f32,
+            lr: s.lr,
+        })
+        .collect())
 }
 
 /// The batch `[B, C, H, W]` of samples `indices`, randomly shifted (and, for

@@ -28,6 +28,7 @@
 
 use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Files};
 use crate::dataset::{Dataset, DatasetData};
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use crate::task_kinds;
 use crate::Artifact;
@@ -224,7 +225,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         distractors: input.f64("distractors")? as f32,
         glitches: input.f64("glitches")? as f32,
         noise: input.f64("noise")? as f32,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     ctx.check_cancelled()?;
     Ok(av_output("av_events", generate(&spec)?))

@@ -14,6 +14,7 @@ use super::shapes::{gaussian, inside, KINDS};
 use super::video::{BoxLabel, FrameInfo, VideoSet};
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData};
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use crate::task_kinds;
 use rand::{Rng, SeedableRng};
@@ -52,7 +53,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         objects: input.usize("objects")?,
         classes: input.usize("classes")?,
         labeled_every: input.usize("labeled_every")?,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
         max_speed: input.f64("max_speed")? as f32,
         noise: input.f64("noise")? as f32,
     };

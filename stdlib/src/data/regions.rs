@@ -13,6 +13,7 @@
 
 use crate::artifact::{f32_bytes, f32_from_bytes, file, json_bytes, json_file, Artifact, Files};
 use crate::dataset::{Dataset, DatasetData};
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use crate::task_kinds;
 use rand::seq::SliceRandom;
@@ -162,7 +163,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         unseen: input.f64("unseen")?,
         regions: input.usize("regions")?,
         test: input.str("part")? == "test",
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     ctx.check_cancelled()?;
     let set = generate(&spec)?;

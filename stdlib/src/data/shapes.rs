@@ -6,6 +6,7 @@
 
 use super::{classify_set, single_output};
 use crate::dataset::ImageSet;
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -24,7 +25,7 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
         size: input.usize("size")?,
         classes: input.usize("classes")?,
         noise: input.f64("noise")? as f32,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     ctx.check_cancelled()?;
     single_output(classify_set("shapes", generate(&spec)?))

@@ -7,6 +7,7 @@
 use crate::artifact::Artifact;
 use crate::data::size_metrics;
 use crate::dataset::{Dataset, DatasetData, ImageView};
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use rand::seq::{index, SliceRandom};
 use rand::SeedableRng;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 pub fn run_split(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput, StageError> {
     let data = input.dataset("data")?;
     let test = input.f64("test")?;
-    let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
+    let mut rng = ChaCha8Rng::seed_from_u64(Seed::read(input)?);
     if let DatasetData::AvSegments(set) = &data.data {
         return crate::data::av::split(data, set, test, &mut rng);
     }
@@ -42,7 +43,7 @@ pub fn run_sample(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput
             data.name
         )));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
+    let mut rng = ChaCha8Rng::seed_from_u64(Seed::read(input)?);
     let picked = index::sample(&mut rng, set.len(), n).into_vec();
     let part = subset(data, "sample", &picked)?;
     let metrics = size_metrics("", part.image_view()?);
@@ -52,7 +53,7 @@ pub fn run_sample(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput
 pub fn run_labeled(input: &StageInput, _ctx: &StageContext) -> Result<StageOutput, StageError> {
     let data = input.dataset("data")?;
     let fraction = input.f64("fraction")?;
-    let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
+    let mut rng = ChaCha8Rng::seed_from_u64(Seed::read(input)?);
     let (labeled, unlabeled) = stratified(data.image_view()?, fraction, 1, &mut rng);
     require_nonempty(
         "fraction",

@@ -1,6 +1,6 @@
 //! AVE-CLIP's temporal model as stages: `model.temporal_transformer` (builds
 //! `Family::TemporalTransformer` for an audio-visual dataset), its supervised
-//! training (`train.supervised` hands audio-visual datasets here) and
+//! training (`train.supervised` on an `av_event` dataset) and
 //! `eval.ave`, the AVE code's segment-level `compute_acc` (argmax of the
 //! outputs per segment vs the truth, over every segment of every video), after
 //! the model's post-processing when the model has it on.
@@ -12,19 +12,15 @@
 
 use crate::artifact::Artifact;
 use crate::data::av::AvSegments;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::params::{Optimisation, Seed};
 use crate::run::model::{model_output, sizes};
-use crate::run::train::config;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
-use pipe_nn::init::Rng8;
 use pipe_nn::loss::{argmax, cross_entropy};
 use pipe_nn::models::temporal::postprocess;
-use pipe_nn::optim::Optimizer;
-use pipe_nn::schedule::Schedule;
+use pipe_nn::train_loop::{run_epochs, BatchLoss};
 use pipe_nn::{Family, Mode, ModelSpec, Network, Tensor};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -48,7 +44,7 @@ pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageE
         input: [set.segments, set.audio_dim, set.visual_dim],
         classes: set.classes(),
         dropout: input.f64("dropout")? as f32,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
     model_output(&mut net, &[])
@@ -111,50 +107,43 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
     let mut net = input.model("model")?.network()?;
     let set = input.dataset("data")?.av_segments()?;
     check_fits(set, &net.spec)?;
-    let cfg = config(input)?;
+    let cfg = Optimisation::read(input)?;
     let n = set.videos();
-    let bs = cfg.batch_size.clamp(1, n);
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        base_lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        epochs: cfg.epochs,
-        steps_per_epoch: n.div_ceil(bs),
-    };
-    ctx.progress
-        .set_total((cfg.epochs * n.div_ceil(bs)) as u64, "batches");
-    let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
-    let mut rng = Rng8::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = (0..n).collect();
+    ctx.progress.set_total(
+        (cfg.epochs * n.div_ceil(cfg.batch_size.clamp(1, n))) as u64,
+        "batches",
+    );
     let [t, da, dv] = net.spec.input;
-    let mut rows = Vec::with_capacity(cfg.epochs);
-    let mut step = 0;
-    for epoch in 0..cfg.epochs {
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct, mut lr) = (0.0f64, 0usize, cfg.lr);
-        for batch in order.chunks(bs) {
+    let sums = run_epochs(
+        &mut net,
+        n,
+        &cfg,
+        |net, batch, _| {
             let x = Tensor::from_vec(&[batch.len(), t, da + dv], set.joint(batch));
             let labels = set.labels_of(batch);
             net.zero_grad();
             let out = net.forward(x, Mode::Train);
             let mut grad = Tensor::zeros(&out.shape);
-            let (l, c) = loss(&out, &labels, set.background(), &mut grad);
+            let (loss, correct) = loss(&out, &labels, set.background(), &mut grad);
             net.backward(grad);
-            lr = schedule.lr(step);
-            net.step(&mut opt, lr, cfg.clip);
-            step += 1;
-            loss_sum += f64::from(l) * batch.len() as f64;
-            correct += c;
+            Ok::<_, StageError>(BatchLoss { loss, correct })
+        },
+        |_| {
             ctx.progress.advance(1);
-            ctx.check_cancelled()?;
-        }
-        rows.push([
-            (epoch + 1) as f64,
-            loss_sum / n as f64,
-            correct as f64 / (n * t) as f64,
-            f64::from(lr),
-        ]);
-    }
+            ctx.check_cancelled()
+        },
+    )?;
+    let rows: Vec<[f64; 4]> = sums
+        .iter()
+        .map(|s| {
+            [
+                s.epoch as f64,
+                s.loss_sum / n as f64,
+                s.correct as f64 / (n * t) as f64,
+                f64::from(s.lr),
+            ]
+        })
+        .collect();
     let metrics = train_metrics(&rows);
     let trained = Model::from_network(&mut net)?;
     Ok(StageOutput::record([
@@ -166,35 +155,24 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
 }
 
 fn train_metrics(rows: &[[f64; 4]]) -> Metrics {
-    let last = rows.last();
-    let values = BTreeMap::from([
-        ("train_loss".to_string(), last.map_or(f64::NAN, |r| r[1])),
-        (
-            "train_accuracy".to_string(),
-            last.map_or(f64::NAN, |r| r[2]),
-        ),
-        ("epochs".to_string(), rows.len() as f64),
-    ]);
     let series = |i: usize| rows.iter().map(|r| r[i]).collect();
-    let curves = BTreeMap::from([
-        ("train_loss".to_string(), series(1)),
-        ("train_accuracy".to_string(), series(2)),
-        ("lr".to_string(), series(3)),
-    ]);
-    Metrics { values, curves }
+    Metrics::from_epochs(
+        rows.len(),
+        vec![
+            ("train_loss", series(1)),
+            ("train_accuracy", series(2)),
+            ("lr", series(3)),
+        ],
+        &["train_loss", "train_accuracy"],
+    )
 }
 
 fn curve_table(rows: &[[f64; 4]]) -> Table {
-    Table {
-        title: "training curve".into(),
-        columns: ["epoch", "loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: rows
-            .iter()
-            .map(|r| r.iter().map(|&v| Cell::Num(v)).collect())
-            .collect(),
-    }
+    Table::numeric(
+        "training curve",
+        ["epoch", "loss", "accuracy", "lr"],
+        rows.iter().copied(),
+    )
 }
 
 /// Predicted label per segment (argmax of the `classes` joint outputs), before

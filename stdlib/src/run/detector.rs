@@ -7,6 +7,7 @@
 use crate::dataset::{BoxLabel, VideoSet};
 use crate::detection::Detection;
 use crate::model::{nn_error, Model};
+use crate::params::Seed;
 use crate::run::model::model_output;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::models::detector::{detect, Target};
@@ -31,7 +32,7 @@ pub fn detector(input: &StageInput, _: &StageContext) -> Result<StageOutput, Sta
         input: [set.channels, set.height, set.width],
         classes: set.classes(),
         dropout: backbone_spec.dropout,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
     let copied = if backbone_spec.input == spec.input {

@@ -5,7 +5,7 @@
 
 use crate::artifact::Artifact;
 use crate::metrics::Metrics;
-use crate::run::train::check_fits;
+use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::train::classify_source;
 use std::collections::BTreeMap;

@@ -11,7 +11,8 @@ use crate::artifact::Artifact;
 use crate::dataset::ImageSet;
 use crate::metrics::Metrics;
 use crate::model::{nn_error, Model};
-use crate::run::train::{config, metrics as curve_metrics, table as curve_table};
+use crate::params::Optimisation;
+use crate::run::curve::{metrics as curve_metrics, table as curve_table};
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::activation::HardSwishMask;
@@ -64,7 +65,7 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
     let test = test_set(input, data)?;
     let mut net = target_network(input, data)?;
     configure(&mut net, method).map_err(nn_error)?;
-    let cfg = plain_config(input)?;
+    let cfg = Optimisation::read(input)?;
     let memory = measure(&mut net, data, &cfg)?;
     let flops_per_sample = backward_flops(&mut net);
     let steps = cfg.epochs * data.len().div_ceil(cfg.batch_size.clamp(1, data.len()));
@@ -106,22 +107,6 @@ fn run(input: &StageInput, ctx: &StageContext, method: Method) -> Result<StageOu
         ("curve", Artifact::Table(Arc::new(curve_table(&curve)))),
     ])
     .with_metrics(&metrics.values))
-}
-
-/// The optimisation parameters of a stage without `label_smoothing` and
-/// `augment` (fine-tuning and pre-training use neither).
-pub(crate) fn plain_config(input: &StageInput) -> Result<TrainConfig, StageError> {
-    let mut input = input.clone();
-    for (name, value) in [
-        ("label_smoothing", Value::Float(0.0)),
-        ("augment", Value::Bool(false)),
-    ] {
-        input
-            .args
-            .entry(name.to_string())
-            .or_insert(Input::Value(value));
-    }
-    config(&input)
 }
 
 /// The optional held-out set, which must match `data`'s image shape and classes.

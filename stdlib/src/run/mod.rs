@@ -2,19 +2,17 @@
 
 pub mod ave;
 pub mod coco;
-pub mod contrastive;
+pub mod curve;
 pub mod detect_eval;
 pub mod detector;
 pub mod eval;
 pub mod finetune;
+pub mod fits;
 pub mod model;
 pub mod ovseg;
-pub mod pretrain;
 pub mod pseudolabel;
 pub mod quant;
 pub mod report;
 pub mod segment;
-pub mod semi_supervised;
 pub mod sim;
 pub mod slimmable;
-pub mod train;

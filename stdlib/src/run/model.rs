@@ -7,6 +7,7 @@
 use crate::artifact::Artifact;
 use crate::dataset::{Dataset, DatasetData};
 use crate::model::{nn_error, Model};
+use crate::params::Seed;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::{Family, ModelSpec, Network};
@@ -115,7 +116,7 @@ fn build(
         input: shape,
         classes,
         dropout: input.f64("dropout")? as f32,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
     };
     let mut net = Network::build(&spec).map_err(nn_error)?;
     load_pytorch_weights(input, ctx, &mut net)?;

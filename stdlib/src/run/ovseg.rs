@@ -9,9 +9,9 @@
 
 use crate::artifact::Artifact;
 use crate::data::regions::{Noun, RegionSet};
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::train::{optimizer_kind, schedule_kind};
+use crate::params::{Optimisation, Seed};
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::clip::{clip_loss, MAX_LOG_SCALE};
 use pipe_nn::init::Rng8;
@@ -19,8 +19,8 @@ use pipe_nn::layer::{Mode, Tensor};
 use pipe_nn::loss::argmax;
 use pipe_nn::mask_prompt::{token_mask, PromptInit};
 use pipe_nn::models::dual_encoder::{DualEncoder, DualEncoderSpec, Trainable};
-use pipe_nn::optim::{Optimizer, OptimizerKind};
-use pipe_nn::schedule::{Schedule, ScheduleKind};
+use pipe_nn::optim::Optimizer;
+use pipe_nn::train::TrainConfig;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -71,7 +71,7 @@ pub fn dual_encoder(input: &StageInput, _: &StageContext) -> Result<StageOutput,
         context: context_length(&data.nouns),
         mean,
         std,
-        seed: input.u64("seed")?,
+        seed: Seed::read(input)?,
         mask_prompt: None,
     };
     let mut model = DualEncoder::build(&spec).map_err(nn_error)?;
@@ -403,47 +403,6 @@ pub fn classify(model: &mut DualEncoder, crops: &Crops, text: &[f32]) -> Vec<usi
         .collect()
 }
 
-/// The optimisation parameters the OVSeg training stages share.
-struct Optimisation {
-    epochs: usize,
-    batch: usize,
-    lr: f32,
-    optimizer: OptimizerKind,
-    weight_decay: f32,
-    schedule: ScheduleKind,
-    warmup: usize,
-    clip: f32,
-    seed: u64,
-}
-
-fn optimisation(input: &StageInput) -> Result<Optimisation, StageError> {
-    let optimizer = optimizer_kind(input)?;
-    let schedule = schedule_kind(input)?;
-    Ok(Optimisation {
-        epochs: input.usize("epochs")?,
-        batch: input.usize("batch_size")?.max(1),
-        lr: input.f64("lr")? as f32,
-        optimizer,
-        weight_decay: input.f64("weight_decay")? as f32,
-        schedule,
-        warmup: input.usize("warmup")?,
-        clip: input.f64("clip")? as f32,
-        seed: input.u64("seed")?,
-    })
-}
-
-impl Optimisation {
-    fn schedule(&self, steps_per_epoch: usize) -> Schedule {
-        Schedule {
-            kind: self.schedule,
-            base_lr: self.lr,
-            warmup_epochs: self.warmup,
-            epochs: self.epochs,
-            steps_per_epoch,
-        }
-    }
-}
-
 /// One epoch's numbers.
 struct Epoch {
     loss: f64,
@@ -512,7 +471,7 @@ fn cosine_ce(emb: &Tensor, text: &[f32], labels: &[usize]) -> (f64, usize, Tenso
 fn tune(
     model: &mut DualEncoder,
     data: &RegionSet,
-    opt: &Optimisation,
+    opt: &TrainConfig,
     which: Trainable,
     ctx: &StageContext,
 ) -> Result<Vec<Epoch>, StageError> {
@@ -526,8 +485,8 @@ fn tune(
         .map(|k| seen.iter().position(|s| s == k).unwrap_or(0))
         .collect();
     model.set_trainable(which);
-    let steps = crops.len().div_ceil(opt.batch);
-    let schedule = opt.schedule(steps);
+    let steps = crops.len().div_ceil(opt.batch_size);
+    let schedule = opt.lr_schedule(steps);
     ctx.progress
         .set_total((opt.epochs * steps) as u64, "batches");
     let mut optimizer = Optimizer::new(opt.optimizer, opt.weight_decay);
@@ -538,7 +497,7 @@ fn tune(
     for _ in 0..opt.epochs {
         order.shuffle(&mut rng);
         let (mut loss, mut correct, mut lr) = (0.0, 0, opt.lr);
-        for idx in order.chunks(opt.batch) {
+        for idx in order.chunks(opt.batch_size) {
             let (x, masks) = crops.batch(idx);
             let tokens = prompt_mask(model, &masks, crops.side);
             let batch_labels: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
@@ -582,7 +541,7 @@ fn seen_accuracy(model: &mut DualEncoder, data: &RegionSet) -> Result<f64, Stage
 pub fn mask_prompt(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let mut model = input.model("model")?.dual_encoder()?;
     let data = input.dataset("data")?.regions()?;
-    let opt = optimisation(input)?;
+    let opt = Optimisation::read(input)?;
     let init = match input.str("init")? {
         "zeros" => PromptInit::Zeros,
         "uniform" => PromptInit::Uniform,
@@ -606,7 +565,7 @@ pub fn mask_prompt(input: &StageInput, ctx: &StageContext) -> Result<StageOutput
 pub fn full(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageError> {
     let mut model = input.model("model")?.dual_encoder()?;
     let data = input.dataset("data")?.regions()?;
-    let opt = optimisation(input)?;
+    let opt = Optimisation::read(input)?;
     let before = seen_accuracy(&mut model, data)?;
     let which = Trainable {
         image: true,
@@ -620,7 +579,7 @@ pub fn full(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stage
 fn tune_output(
     mut model: DualEncoder,
     data: &RegionSet,
-    opt: &Optimisation,
+    opt: &TrainConfig,
     which: Trainable,
     before: f64,
     ctx: &StageContext,
@@ -660,24 +619,14 @@ fn tune_output(
 }
 
 fn curve_table(curve: &[Epoch]) -> Table {
-    Table {
-        title: "training curve".into(),
-        columns: ["epoch", "loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: curve
+    Table::numeric(
+        "training curve",
+        ["epoch", "loss", "accuracy", "lr"],
+        curve
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                vec![
-                    Cell::Num((i + 1) as f64),
-                    Cell::Num(e.loss),
-                    Cell::Num(e.accuracy),
-                    Cell::Num(f64::from(e.lr)),
-                ]
-            })
-            .collect(),
-    }
+            .map(|(i, e)| [(i + 1) as f64, e.loss, e.accuracy, f64::from(e.lr)]),
+    )
 }
 
 /// Batches of distinct nouns: CLIP's loss treats every other pair in a batch
@@ -721,7 +670,7 @@ pub fn contrastive(input: &StageInput, ctx: &StageContext) -> Result<StageOutput
     }
     let mut model = a.dual_encoder()?;
     let data = input.dataset("data")?.regions()?;
-    let opt = optimisation(input)?;
+    let opt = Optimisation::read(input)?;
     let learn = input.bool("learn_temperature")?;
     model.logit_scale.value.data[0] = (1.0 / input.f64("temperature")? as f32).ln();
     model.set_trainable(Trainable {
@@ -765,21 +714,14 @@ pub fn contrastive(input: &StageInput, ctx: &StageContext) -> Result<StageOutput
         ),
     ]);
     let metrics = Metrics { values, curves };
-    let table = Table {
-        title: "contrastive training curve".into(),
-        columns: ["epoch", "loss", "image_to_text", "text_to_image"]
-            .map(String::from)
-            .to_vec(),
-        rows: curve
+    let table = Table::numeric(
+        "contrastive training curve",
+        ["epoch", "loss", "image_to_text", "text_to_image"],
+        curve
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                [(i + 1) as f64, e.loss, e.i2t, e.t2i]
-                    .map(Cell::Num)
-                    .to_vec()
-            })
-            .collect(),
-    };
+            .map(|(i, e)| [(i + 1) as f64, e.loss, e.i2t, e.t2i]),
+    );
     let saved = Arc::new(Model::from_dual_encoder(&mut model)?);
     Ok(StageOutput::record([
         ("a", Artifact::Model(saved.clone())),
@@ -800,12 +742,12 @@ fn contrastive_epochs(
     model: &mut DualEncoder,
     data: &RegionSet,
     crops: &Crops,
-    opt: &Optimisation,
+    opt: &TrainConfig,
     ctx: &StageContext,
 ) -> Result<Vec<ContrastiveEpoch>, StageError> {
     let mut rng = Rng8::seed_from_u64(opt.seed);
-    let steps = distinct_batches(&crops.nouns, opt.batch, &mut rng.clone()).len();
-    let schedule = opt.schedule(steps);
+    let steps = distinct_batches(&crops.nouns, opt.batch_size, &mut rng.clone()).len();
+    let schedule = opt.lr_schedule(steps);
     ctx.progress
         .set_total((opt.epochs * steps) as u64, "batches");
     let mut optimizer = Optimizer::new(opt.optimizer, opt.weight_decay);
@@ -813,7 +755,7 @@ fn contrastive_epochs(
     let mut step = 0;
     for _ in 0..opt.epochs {
         let (mut loss, mut i2t, mut t2i) = (0.0, 0, 0);
-        for idx in distinct_batches(&crops.nouns, opt.batch, &mut rng) {
+        for idx in distinct_batches(&crops.nouns, opt.batch_size, &mut rng) {
             let (x, _) = crops.batch(&idx);
             let mut ids = Vec::new();
             for &i in &idx {

@@ -7,9 +7,11 @@
 
 use crate::artifact::Artifact;
 use crate::dataset::ImageSet;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::train::{check_fits, config};
+use crate::params::Optimisation;
+use crate::params::Seed;
+use crate::run::fits::check_fits;
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
 use pipe_lang::value::Value;
 use pipe_nn::slim::sandwich::{self, SandwichConfig, SandwichEpoch};
@@ -59,7 +61,7 @@ fn profile_metrics(profile: &[WidthProfile]) -> BTreeMap<String, f64> {
 pub fn model(input: &StageInput, _: &StageContext) -> Result<StageOutput, StageError> {
     let mut base = input.model("base")?.network()?;
     let mut net =
-        slim::from_base(&mut base, widths(input)?, input.u64("seed")?).map_err(nn_error)?;
+        slim::from_base(&mut base, widths(input)?, Seed::read(input)?).map_err(nn_error)?;
     let profile = latency::profile(&mut net, input.usize("repeats")?).map_err(nn_error)?;
     let mut metrics = profile_metrics(&profile);
     metrics.insert("params".into(), net.trainable_params() as f64);
@@ -96,7 +98,7 @@ pub fn train(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, Stag
         check_fits(t, &net.spec)?;
     }
     let cfg = SandwichConfig {
-        train: config(input)?,
+        train: Optimisation::read_supervised(input)?,
         random_widths: input.usize("random_widths")?,
         distill: input.bool("distill")?,
     };
@@ -177,28 +179,23 @@ fn record_accuracy(
 }
 
 fn table(curve: &[SandwichEpoch]) -> Table {
-    Table {
-        title: "sandwich training curve".into(),
-        columns: [
+    Table::numeric(
+        "sandwich training curve",
+        [
             "epoch",
             "loss",
             "accuracy_largest",
             "accuracy_smallest",
             "lr",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: curve
-            .iter()
-            .map(|s| {
-                vec![
-                    Cell::Num(s.epoch as f64),
-                    Cell::Num(f64::from(s.loss)),
-                    Cell::Num(f64::from(s.accuracy_largest)),
-                    Cell::Num(f64::from(s.accuracy_smallest)),
-                    Cell::Num(f64::from(s.lr)),
-                ]
-            })
-            .collect(),
-    }
+        ],
+        curve.iter().map(|s| {
+            [
+                s.epoch as f64,
+                f64::from(s.loss),
+                f64::from(s.accuracy_largest),
+                f64::from(s.accuracy_smallest),
+                f64::from(s.lr),
+            ]
+        }),
+    )
 }

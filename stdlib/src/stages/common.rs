@@ -41,17 +41,6 @@ pub fn keeps_task(mut sig: StageSig, param: &'static str) -> StageSig {
     sig
 }
 
-/// `seed: int = 0`, taken by every stochastic stage.
-pub fn seed() -> ParamSig {
-    int(
-        "seed",
-        0,
-        0,
-        i64::MAX,
-        "Random seed; the stage is deterministic for a fixed seed.",
-    )
-}
-
 pub fn int(name: &'static str, default: i64, lo: i64, hi: i64, doc: &'static str) -> ParamSig {
     ParamSig::optional(name, Type::Int, Value::Int(default), doc).range(lo as f64, hi as f64)
 }
@@ -167,83 +156,3 @@ pub const VIDEO: &[Task] = &[task_kinds::VIDEO_DETECT];
 pub const SEGMENT: &[Task] = &[task_kinds::SEGMENT];
 pub const AV_EVENT: &[Task] = &[task_kinds::AV_EVENT];
 pub const ANY_TASK: &[Task] = &[];
-
-pub const OPTIMIZERS: &[&str] = &["adamw", "sgd"];
-pub const SCHEDULES: &[&str] = &["cosine", "step", "constant"];
-
-/// The optimisation parameters every training and fine-tuning stage shares.
-/// `epochs` and `lr` defaults differ per method, so they are arguments.
-pub fn optimisation(epochs: i64, lr: f64, batch_size: i64, weight_decay: f64) -> Vec<ParamSig> {
-    vec![
-        int(
-            "epochs",
-            epochs,
-            1,
-            100_000,
-            "Passes over the training data.",
-        ),
-        int(
-            "batch_size",
-            batch_size,
-            1,
-            65_536,
-            "Samples per optimisation step.",
-        ),
-        float("lr", lr, 0.0, 10.0, "Peak learning rate."),
-        choice(
-            "optimizer",
-            "adamw",
-            OPTIMIZERS,
-            "`adamw` (betas 0.9, 0.999) or `sgd` with momentum.",
-        ),
-        float(
-            "momentum",
-            0.9,
-            0.0,
-            1.0,
-            "SGD momentum (ignored by AdamW).",
-        ),
-        float(
-            "weight_decay",
-            weight_decay,
-            0.0,
-            10.0,
-            "Decoupled weight decay (AdamW) or L2 penalty (SGD).",
-        ),
-        choice(
-            "schedule",
-            "cosine",
-            SCHEDULES,
-            "Learning-rate schedule over the run: cosine decay to 0, step decay, or constant.",
-        ),
-        int(
-            "warmup",
-            0,
-            0,
-            100_000,
-            "Epochs of linear learning-rate warm-up before the schedule.",
-        ),
-        int(
-            "step_every",
-            30,
-            1,
-            100_000,
-            "For `schedule: \"step\"`: epochs between decays.",
-        ),
-        float(
-            "step_gamma",
-            0.1,
-            0.0,
-            1.0,
-            "For `schedule: \"step\"`: factor applied at each decay.",
-        ),
-        float(
-            "clip",
-            0.0,
-            0.0,
-            1e6,
-            "Gradient clipping by global norm; 0 turns it off.",
-        ),
-        seed(),
-    ]
-}

@@ -2,6 +2,7 @@
 //! implementation runs it. Decoding and generation live in `crate::data`.
 
 use super::common::*;
+use crate::params::Seed;
 use crate::stage::StageDef;
 use crate::task_kinds;
 use pipe_lang::catalog::ParamSig;
@@ -154,7 +155,7 @@ fn shapes() -> StageDef {
                 int("n", 1000, 1, 1_000_000, "Number of images."),
                 int("size", 16, 8, 256, "Image side in pixels."),
                 int("classes", 4, 2, 8, "Number of shape classes (the first `classes` kinds)."),
-                seed(),
+                Seed::param(),
                 float(
                     "noise",
                     0.05,
@@ -193,7 +194,7 @@ fn moving_shapes() -> StageDef {
                     10_000,
                     "Frames whose labels training may see: one in every `labeled_every`.",
                 ),
-                seed(),
+                Seed::param(),
                 float("max_speed", 2.0, 0.0, 64.0, "Largest object speed in pixels per frame.")
                     .default_note("project default, not from the paper: slow enough for optical flow on small frames"),
                 float(
@@ -256,7 +257,7 @@ fn av_events() -> StageDef {
                 int("videos", 400, 1, 1_000_000, "Number of videos."),
                 int("segments", 10, 1, 1000, "One-second segments per video (AVE: 10)."),
                 int("classes", 10, 1, 28, "Event classes (AVE has 28); background is extra."),
-                seed(),
+                Seed::param(),
                 int("audio_dim", 128, 1, 4096, "Audio feature size (AVE's VGGish features: 128)."),
                 int("visual_dim", 512, 1, 4096, "Visual feature size (AVE's VGG-19 pooled features: 512)."),
                 float(
@@ -343,7 +344,7 @@ fn regions() -> StageDef {
                 int("n", 500, 1, 1_000_000, "Number of images."),
                 int("size", 32, 8, 512, "Image side in pixels."),
                 int("vocab", 12, 2, 1000, "Number of nouns in the vocabulary."),
-                seed(),
+                Seed::param(),
                 float(
                     "unseen",
                     0.25,
@@ -395,7 +396,7 @@ fn split() -> StageDef {
                         1.0,
                         "Fraction of samples in the test part.",
                     ),
-                    seed(),
+                    Seed::param(),
                     flag(
                         "stratify",
                         true,
@@ -426,7 +427,7 @@ fn sample() -> StageDef {
                         1_000_000_000,
                         "Number of samples; at most the dataset's size.",
                     ),
-                    seed(),
+                    Seed::param(),
                 ],
                 Type::Dataset(None),
             ),
@@ -458,7 +459,7 @@ fn labeled() -> StageDef {
                         1.0,
                         "Fraction of samples that keep their labels.",
                     ),
-                    seed(),
+                    Seed::param(),
                 ],
                 out,
             ),

@@ -3,6 +3,7 @@
 //! include `backward_bytes`, `peak_bytes`, `backward_flops` and `accuracy`.
 
 use super::common::*;
+use crate::params::Optimisation;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
 
@@ -27,7 +28,7 @@ fn transfer(extra: Vec<ParamSig>) -> Vec<ParamSig> {
         ),
     ];
     params.extend(extra);
-    params.extend(optimisation(10, 1e-3, 64, 0.0));
+    params.extend(Optimisation::params(10, 1e-3, 64, 0.0));
     params
 }
 
@@ -134,7 +135,7 @@ fn mask_prompt() -> StageDef {
             "Prompt initialisation: normal(std 0.02) as the paper's training code, zeros, or uniform.",
         ),
     ];
-    params.extend(optimisation(5, 0.05, 32, 0.0));
+    params.extend(Optimisation::params(5, 0.05, 32, 0.0));
     def(
         sig(
             "finetune",

@@ -4,6 +4,7 @@
 //! model back to PyTorch.
 
 use super::common::*;
+use crate::params::Seed;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::Type;
@@ -58,7 +59,7 @@ fn mlp() -> StageDef {
                 )
                 .default_note("project default, not from a paper"),
                 dropout(),
-                seed(),
+                Seed::param(),
                 weights(),
             ],
             Type::Model,
@@ -98,7 +99,7 @@ fn cnn() -> StageDef {
                     "Width of the hidden linear layer; 0 omits it.",
                 ),
                 dropout(),
-                seed(),
+                Seed::param(),
                 weights(),
             ],
             Type::Model,
@@ -124,7 +125,7 @@ fn vit() -> StageDef {
                 float("mlp_ratio", 2.0, 0.25, 16.0, "MLP hidden width as a multiple of `dim`.")
                     .default_note("project default, not from a paper: ViT-B uses 4.0; 2.0 keeps small models fast"),
                 dropout(),
-                seed(),
+                Seed::param(),
                 weights(),
             ],
             Type::Model,
@@ -148,7 +149,7 @@ fn mobilenet_v2() -> StageDef {
                     .default_note("project default, not from the paper: a 7-block scaled-down MobileNetV2 for small images"),
                 int("expansion", 6, 1, 16, "Expansion ratio of each inverted residual block."),
                 dropout(),
-                seed(),
+                Seed::param(),
                 weights(),
             ],
             Type::Model,
@@ -172,7 +173,7 @@ fn mobilenet_v3() -> StageDef {
                 int("expansion", 6, 1, 16, "Expansion ratio of each inverted residual block."),
                 flag("se", true, "Squeeze-and-excite in the blocks that use Hard-Swish."),
                 dropout(),
-                seed(),
+                Seed::param(),
                 weights(),
             ],
             Type::Model,
@@ -199,7 +200,7 @@ fn detector() -> StageDef {
                 float("score_threshold", 0.05, 0.0, 1.0, "Detections below this score are dropped.")
                     .default_note("project default, not from a paper: COCO-style evaluation keeps low-score boxes"),
                 int("max_detections", 100, 1, 10_000, "Detections kept per frame (COCO's maxDets)."),
-                seed(),
+                Seed::param(),
             ],
             Type::Model,
         ),
@@ -245,7 +246,7 @@ fn temporal_transformer() -> StageDef {
                     "Remove isolated predictions between event transitions (off for the ablation).",
                 ),
                 dropout(),
-                seed(),
+                Seed::param(),
             ],
             Type::Model,
         ),
@@ -282,7 +283,7 @@ fn dual_encoder() -> StageDef {
                     "Side of the square region crops the image tower reads (ov-seg: 224).",
                 )
                 .default_note("project default, not from the paper"),
-                seed(),
+                Seed::param(),
             ],
             Type::Model,
         ),
@@ -305,7 +306,7 @@ fn slimmable() -> StageDef {
                     .default_note("project default, not from the paper: Joslim samples widths down to 0.42"),
                 int("repeats", 15, 1, 10_000, "Timed inference runs per width and batch size (1 and 64); the median is recorded in the model's metrics.")
                     .default_note("enough runs for a steady median on a busy machine"),
-                seed(),
+                Seed::param(),
             ],
             Type::Model,
         ),

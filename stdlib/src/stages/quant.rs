@@ -3,6 +3,7 @@
 //! it correctly and a cached quantized model reloads exactly.
 
 use super::common::*;
+use crate::params::Seed;
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::Type;
@@ -151,7 +152,7 @@ fn search(bits: i64) -> Vec<ParamSig> {
             "Fitness: infoNCE between quantized and full-precision outputs, other batch items as negatives; or MSE, KL, cosine.",
         ),
         float("temperature", 3.0, 1e-3, 1e3, "infoNCE temperature (the code's 3.0)."),
-        seed(),
+        Seed::param(),
         int("batch_size", 100, 1, 65_536, "Calibration batch size; infoNCE negatives come from the batch (the code's 100)."),
         choice(
             "init",

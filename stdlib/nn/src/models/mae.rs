@@ -34,7 +34,6 @@ use crate::network::Network;
 use crate::norm::LayerNorm;
 use crate::optim::Optimizer;
 use crate::param::{Param, ParamKind};
-use crate::schedule::Schedule;
 use crate::sequential::{Residual, Sequential};
 use crate::spec::Family;
 use crate::tokens::{ClsPosEmbed, PatchEmbed};
@@ -181,13 +180,7 @@ impl Mae {
     ) -> Result<MaeReport, E> {
         let n = data.len();
         let bs = tc.batch_size.clamp(1, n.max(1));
-        let schedule = Schedule {
-            kind: tc.schedule,
-            base_lr: tc.lr,
-            warmup_epochs: tc.warmup_epochs,
-            epochs: tc.epochs,
-            steps_per_epoch: n.div_ceil(bs),
-        };
+        let schedule = tc.lr_schedule(n.div_ceil(bs));
         let (mut enc_opt, mut dec_opt) = (
             Optimizer::new(tc.optimizer, tc.weight_decay),
             Optimizer::new(tc.optimizer, tc.weight_decay),

@@ -12,7 +12,6 @@ use crate::layer::{Mode, Tensor};
 use crate::loss::{argmax, cross_entropy};
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::schedule::Schedule;
 use crate::slim::recalibrate::{recalibrate, BATCH as RECALIBRATION_BATCH};
 use crate::slim::{select_width, widths};
 use crate::train::{classify, gather, Images, TrainConfig};
@@ -104,13 +103,7 @@ pub fn train<E>(
     let t = &cfg.train;
     let n = data.len();
     let bs = t.batch_size.clamp(1, n.max(1));
-    let schedule = Schedule {
-        kind: t.schedule,
-        base_lr: t.lr,
-        warmup_epochs: t.warmup_epochs,
-        epochs: t.epochs,
-        steps_per_epoch: n.div_ceil(bs),
-    };
+    let schedule = t.lr_schedule(n.div_ceil(bs));
     let mut opt = Optimizer::new(t.optimizer, t.weight_decay);
     let mut rng = Rng8::seed_from_u64(t.seed);
     let mut width_rng = Rng8::seed_from_u64(t.seed ^ 0x5A4D_5749_4454_4853);

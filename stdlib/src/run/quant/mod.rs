@@ -18,7 +18,7 @@ use crate::artifact::Artifact;
 use crate::dataset::ImageSet;
 use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::train::check_fits;
+use crate::run::fits::check_fits;
 use crate::stage::{Input, StageError, StageInput, StageOutput};
 use pipe_nn::{Network, Tensor};
 use std::collections::BTreeMap;

@@ -19,7 +19,8 @@ use super::calibrate::{calibrate, Method};
 use super::fitness::Loss;
 use super::{accuracy, apply, batches, float_network, optional_images, output, Batch, Options};
 use crate::metrics::{Cell, Table};
-use crate::run::train::check_fits;
+use crate::params::Seed;
+use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
 use pipe_nn::quant::{attention_projections, QuantState};
 use pipe_nn::{Layer, Mode, Network, Tensor};
@@ -120,7 +121,7 @@ fn search(input: &StageInput, ctx: &StageContext, stage: &str) -> Result<StageOu
         "evaluations",
     );
 
-    let mut rng = ChaCha8Rng::seed_from_u64(input.u64("seed")?);
+    let mut rng = ChaCha8Rng::seed_from_u64(Seed::read(input)?);
     let mut rows = Vec::new();
     let mut saved: Option<(f64, QuantState)> = None;
     let search_start = Instant::now();

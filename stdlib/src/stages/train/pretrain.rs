@@ -1,15 +1,18 @@
-//! Implementation of `train.mae` and `train.supmae`: reads the masking and
-//! optimisation parameters, pre-trains the `vit` encoder with the backend's
+//! `train.mae` and `train.supmae`, whole (signatures, the masking parameters
+//! they share, implementation): reads the masking and optimisation parameters, pre-trains the `vit` encoder with the backend's
 //! masked autoencoder and returns `{model, metrics, curve}`: the encoder (its
 //! classifier untouched), the final losses and the training FLOPs spent next
 //! to what supervised training on all tokens costs, and a per-epoch table.
 
 use crate::artifact::Artifact;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
-use crate::run::finetune::plain_config;
-use crate::run::train::check_fits;
+use crate::params::Optimisation;
+use crate::run::fits::check_fits;
+use crate::stage::StageDef;
 use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::stages::common::*;
+use pipe_lang::catalog::ParamSig;
 use pipe_nn::models::mae::{Mae, MaeConfig, MaeEpoch, MaeReport, Supervision};
 use pipe_nn::train::Images;
 use std::collections::BTreeMap;
@@ -35,7 +38,7 @@ fn run(
     let mut net = input.model("model")?.network()?;
     let data = input.dataset("data")?.images()?;
     check_fits(data, &net.spec)?;
-    let tc = plain_config(input)?;
+    let tc = Optimisation::read(input)?;
     let cfg = MaeConfig {
         mask_ratio: input.f64("mask_ratio")? as f32,
         decoder_dim: input.usize("decoder_dim")?,
@@ -110,22 +113,103 @@ fn metrics(report: &MaeReport, samples: usize, supervised: bool) -> Metrics {
 }
 
 fn table(curve: &[MaeEpoch]) -> Table {
-    Table {
-        title: "pre-training curve".into(),
-        columns: ["epoch", "rec_loss", "cls_loss", "accuracy", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: curve
-            .iter()
-            .map(|e| {
-                vec![
-                    Cell::Num(e.epoch as f64),
-                    Cell::Num(f64::from(e.rec_loss)),
-                    Cell::Num(f64::from(e.cls_loss)),
-                    Cell::Num(f64::from(e.accuracy)),
-                    Cell::Num(f64::from(e.lr)),
-                ]
-            })
-            .collect(),
-    }
+    Table::numeric(
+        "pre-training curve",
+        ["epoch", "rec_loss", "cls_loss", "accuracy", "lr"],
+        curve.iter().map(|e| {
+            [
+                e.epoch as f64,
+                f64::from(e.rec_loss),
+                f64::from(e.cls_loss),
+                f64::from(e.accuracy),
+                f64::from(e.lr),
+            ]
+        }),
+    )
+}
+
+/// The masked-autoencoder parameters SupMAE and MAE share (docs/papers.md section 10).
+fn masking() -> Vec<ParamSig> {
+    vec![
+        model("model", "A `model.vit` encoder to pre-train."),
+        dataset(
+            "data",
+            CLASSIFY,
+            "Training images (labels used by SupMAE only).",
+        ),
+        float(
+            "mask_ratio",
+            0.75,
+            0.0,
+            0.99,
+            "Fraction of patches masked per sample (the paper's 0.75).",
+        ),
+        int("decoder_dim", 64, 8, 4096, "Width of the light decoder.").default_note(
+            "project default, not from the paper: the paper's decoder is 512 wide for ViT-B",
+        ),
+        int(
+            "decoder_depth",
+            1,
+            1,
+            32,
+            "Decoder transformer blocks (the paper's recommended model uses 1).",
+        ),
+        int("decoder_heads", 4, 1, 64, "Decoder attention heads.").default_note(
+            "project default, not from the paper: the paper's decoder has 16 heads at width 512",
+        ),
+        flag(
+            "norm_pix",
+            true,
+            "Reconstruct per-patch normalised pixels (the paper's --norm_pix_loss).",
+        ),
+    ]
+}
+
+pub fn supmae_stage() -> StageDef {
+    let mut params = masking();
+    params.extend([
+        float(
+            "cls_weight",
+            0.01,
+            0.0,
+            100.0,
+            "Weight of the classification loss (the paper's cls_loss_ratio 0.01).",
+        ),
+        float(
+            "temperature",
+            10.0,
+            1e-3,
+            1e3,
+            "Logits are divided by this before the cross-entropy (the paper's 10.0).",
+        ),
+    ]);
+    def(
+        sig(
+            "train",
+            "supmae",
+            "SupMAE pre-training: per-sample random masking, the encoder sees the visible \
+             patches only, a light decoder reconstructs the masked patches (MSE on masked \
+             patches), plus `cls_weight` · CE(logits / `temperature`) from the ViT's own \
+             classifier on its CLS token (the readout fine-tuning uses, kept after \
+             pre-training). Curves: reconstruction loss, \
+             classification loss and accuracy; metrics include the training FLOPs spent.",
+            super::with(params, Optimisation::params(20, 1e-3, 64, 0.05)),
+            trained(),
+        ),
+        Some(supmae),
+    )
+}
+
+pub fn mae_stage() -> StageDef {
+    def(
+        sig(
+            "train",
+            "mae",
+            "Plain MAE pre-training, the SupMAE baseline: the same masking, encoder and \
+             decoder, reconstruction loss only. Metrics include the training FLOPs spent.",
+            super::with(masking(), Optimisation::params(20, 1e-3, 64, 0.05)),
+            trained(),
+        ),
+        Some(mae),
+    )
 }

@@ -1,4 +1,4 @@
-//! `train.semi_supervised`: mean-teacher training of a `model.detector` on
+//! `train.semi_supervised`, whole (signature and implementation): mean-teacher training of a `model.detector` on
 //! sparsely labelled videos. Every epoch has the same number of steps,
 //! (labelled + unlabelled frames) / batch size, whatever the mode, so the
 //! supervised-only baseline (`pseudolabel: "none"`) gets the same optimisation
@@ -11,18 +11,22 @@
 
 use crate::artifact::Artifact;
 use crate::dataset::VideoSet;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::{nn_error, Model};
+use crate::params::{Augment, Optimisation};
 use crate::run::detector::{check_fits, network_for, predict_per_frame, targets};
 use crate::run::pseudolabel::{
     label_frames, quality, tune_confidence, Flows, Labeller, SsvodParams,
 };
+use crate::stage::StageDef;
 use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
+use crate::stages::common::*;
+use pipe_lang::catalog::ParamSig;
+use pipe_lang::types::Type;
 use pipe_lang::value::Value;
 use pipe_nn::init::Rng8;
 use pipe_nn::models::detector::{loss, LossConfig, Target};
 use pipe_nn::optim::Optimizer;
-use pipe_nn::schedule::Schedule;
 use pipe_nn::train::TrainConfig;
 use pipe_nn::{Mode, Network, Tensor};
 use rand::seq::SliceRandom;
@@ -145,15 +149,12 @@ fn tune_frames<'a>(
     Ok(Some((set, frames)))
 }
 
-/// The shared optimisation parameters, read by `train.supervised`'s reader
-/// (this stage has no label smoothing).
+/// `Optimisation` plus `augment` (this stage has no label smoothing).
 fn config(input: &StageInput) -> Result<TrainConfig, StageError> {
-    let mut patched = input.clone();
-    patched.args.insert(
-        "label_smoothing".to_string(),
-        Input::Value(Value::Float(0.0)),
-    );
-    crate::run::train::config(&patched)
+    Ok(TrainConfig {
+        augment: Augment::read(input)?,
+        ..Optimisation::read(input)?
+    })
 }
 
 struct Run<'a> {
@@ -180,13 +181,7 @@ impl Run<'_> {
     ) -> Result<(Vec<EpochRow>, Option<Figures>), StageError> {
         let bs = self.cfg.batch_size.max(2);
         let steps_per_epoch = (self.labeled.len() + self.unlabeled.len()).div_ceil(bs);
-        let schedule = Schedule {
-            kind: self.cfg.schedule,
-            base_lr: self.cfg.lr,
-            warmup_epochs: self.cfg.warmup_epochs,
-            epochs: self.cfg.epochs,
-            steps_per_epoch,
-        };
+        let schedule = self.cfg.lr_schedule(steps_per_epoch);
         ctx.progress
             .set_total((self.cfg.epochs * steps_per_epoch) as u64, "batches");
         let mut opt = Optimizer::new(self.cfg.optimizer, self.cfg.weight_decay);
@@ -403,51 +398,93 @@ fn ema_update(teacher: &mut Network, student: &mut Network, decay: f32) {
 }
 
 fn metrics(rows: &[EpochRow], quality: Option<BTreeMap<String, f64>>) -> Metrics {
-    let mut values = BTreeMap::from([
-        (
-            "train_loss".to_string(),
-            rows.last().map_or(f64::NAN, |r| f64::from(r.loss)),
-        ),
-        ("epochs".to_string(), rows.len() as f64),
-    ]);
+    let mut metrics = Metrics::from_epochs(
+        rows.len(),
+        vec![
+            (
+                "train_loss",
+                rows.iter().map(|r| f64::from(r.loss)).collect(),
+            ),
+            (
+                "pseudo_labels",
+                rows.iter().map(|r| r.pseudo_labels as f64).collect(),
+            ),
+            ("lr", rows.iter().map(|r| f64::from(r.lr)).collect()),
+        ],
+        &["train_loss"],
+    );
     for (k, v) in quality.into_iter().flatten() {
-        values.insert(format!("pseudo_{k}"), v);
+        metrics.values.insert(format!("pseudo_{k}"), v);
     }
-    let curves = BTreeMap::from([
-        (
-            "train_loss".to_string(),
-            rows.iter().map(|r| f64::from(r.loss)).collect(),
-        ),
-        (
-            "pseudo_labels".to_string(),
-            rows.iter().map(|r| r.pseudo_labels as f64).collect(),
-        ),
-        (
-            "lr".to_string(),
-            rows.iter().map(|r| f64::from(r.lr)).collect(),
-        ),
-    ]);
-    Metrics { values, curves }
+    metrics
 }
 
 fn table(rows: &[EpochRow]) -> Table {
-    Table {
-        title: "semi-supervised training curve".into(),
-        columns: ["epoch", "loss", "pseudo_labels", "lr"]
-            .map(String::from)
-            .to_vec(),
-        rows: rows
-            .iter()
-            .map(|r| {
+    Table::numeric(
+        "semi-supervised training curve",
+        ["epoch", "loss", "pseudo_labels", "lr"],
+        rows.iter().map(|r| {
+            [
+                r.epoch as f64,
+                f64::from(r.loss),
+                r.pseudo_labels as f64,
+                f64::from(r.lr),
+            ]
+        }),
+    )
+}
+
+pub fn stage() -> StageDef {
+    def(
+        sig(
+            "train",
+            "semi_supervised",
+            "Mean-teacher semi-supervised detection: a burn-in on the labelled frames, then \
+             the student learns from labels and pseudo-labels (soft targets through a KL \
+             term) while the teacher follows it by EMA. Pseudo-labels are refreshed online \
+             with `pseudolabel`, or pass a dataset from `pseudolabel.*` as `unlabeled` with \
+             `pseudolabel: \"given\"` to use it as is.",
+            super::with(
                 vec![
-                    Cell::Num(r.epoch as f64),
-                    Cell::Num(f64::from(r.loss)),
-                    Cell::Num(r.pseudo_labels as f64),
-                    Cell::Num(f64::from(r.lr)),
-                ]
-            })
-            .collect(),
-    }
+                    model("model", "A `model.detector`."),
+                    dataset("labeled", DETECT, "Frames with visible labels."),
+                    dataset("unlabeled", DETECT, "Frames without visible labels, or a pseudo-labelled dataset."),
+                    choice(
+                        "pseudolabel",
+                        "ssvod",
+                        &["ssvod", "threshold", "given", "none"],
+                        "Online pseudo-labels (`ssvod` or `threshold`), `given` (use the labels in `unlabeled`), or `none` (supervised only).",
+                    ),
+                    float("ema", 0.9996, 0.0, 1.0, "Teacher EMA decay.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's 0.9996"),
+                    int("burn_in", 2, 0, 100_000, "Supervised-only epochs before pseudo-labels are used.")
+                        .default_note("project default, not from the paper"),
+                    float("unsup_weight", 4.0, 0.0, 100.0, "Weight of the pseudo-label loss.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's λ_u = 4.0"),
+                    int("window", 2, 0, 64, "For online `ssvod`: neighbouring frames on each side.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("iou", 0.5, 0.0, 1.0, "For online `ssvod`: cross-IoU needed to keep a box.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("divergence", 0.3, 0.0, 1.0, "For online `ssvod`: largest cross-divergence (JS) to keep a class label.")
+                        .default_note("project default, not from the paper (not published)"),
+                    float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below; for online `threshold`, the detection score cut.")
+                        .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7"),
+                    flag("augment", true, "Random horizontal flips of training frames (and their boxes)."),
+                    ParamSig::optional(
+                        "tune",
+                        Type::Any,
+                        pipe_lang::value::Value::List(Vec::new()),
+                        "For online `threshold`: videos whose labelled frames the training never sees; \
+                         every refresh sets the score cut to the one of 0.05, 0.10, ..., 0.95 whose \
+                         pseudo-labels of these frames have the highest F1. Left out: `confidence`.",
+                    ),
+                ],
+                super::with(crate::stages::pseudolabel::ssvod_switches(), Optimisation::params(20, 1e-3, 16, 1e-4)),
+            ),
+            trained(),
+        ),
+        Some(semi_supervised),
+    )
 }
 
 #[cfg(test)]

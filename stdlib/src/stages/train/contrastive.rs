@@ -1,4 +1,4 @@
-//! `train.contrastive`: CLIP-style symmetric InfoNCE between two encoders with
+//! `train.contrastive`, whole (signature and implementation): CLIP-style symmetric InfoNCE between two encoders with
 //! a learnable temperature (`pipe_nn::clip`). Dispatches on the dataset's
 //! payload: audio-visual segments train the audio tower of `a` against the
 //! visual tower of `b` (both `model.temporal_transformer`; when `a` and `b` are
@@ -13,16 +13,19 @@
 use crate::artifact::Artifact;
 use crate::data::av::AvSegments;
 use crate::dataset::DatasetData;
-use crate::metrics::{Cell, Metrics, Table};
+use crate::metrics::{Metrics, Table};
 use crate::model::Model;
+use crate::params::Optimisation;
 use crate::run::ave::check_fits;
-use crate::stage::{Input, StageContext, StageError, StageInput, StageOutput};
-use pipe_lang::value::Value;
+use crate::stage::StageDef;
+use crate::stage::{StageContext, StageError, StageInput, StageOutput};
+use crate::stages::common::*;
+use crate::task_kinds;
+use pipe_lang::types::{Task, Type};
 use pipe_nn::clip::{clip_loss, retrieval_hits, LogitScale};
 use pipe_nn::init::Rng8;
 use pipe_nn::models::temporal::{towers, AvEncoders};
 use pipe_nn::optim::{clip_factor, Optimizer};
-use pipe_nn::schedule::Schedule;
 use pipe_nn::{Layer, Mode, Network, Param, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -39,19 +42,6 @@ pub fn run(input: &StageInput, ctx: &StageContext) -> Result<StageOutput, StageE
             other.kind()
         ))),
     }
-}
-
-/// The shared optimisation parameters (`config` also wants the supervised-only
-/// `augment` and `label_smoothing`, which do not apply here).
-fn optimisation(input: &StageInput) -> Result<pipe_nn::train::TrainConfig, StageError> {
-    let mut with = input.clone();
-    for (name, value) in [
-        ("augment", Value::Bool(false)),
-        ("label_smoothing", Value::Float(0.0)),
-    ] {
-        with.args.insert(name.to_string(), Input::Value(value));
-    }
-    crate::run::train::config(&with)
 }
 
 /// The audio tower of one network and the visual tower of another (or the same).
@@ -179,7 +169,7 @@ fn audio_visual(
     if let Some(b) = &pair.b {
         check_fits(set, &b.spec)?;
     }
-    let cfg = optimisation(input)?;
+    let cfg = Optimisation::read(input)?;
     let mut scale = LogitScale::new((1.0 / input.f64("temperature")?).ln() as f32);
     scale.param.set_trainable(input.bool("learn_temperature")?);
     let cells_total = set.labels.len();
@@ -194,13 +184,7 @@ fn audio_visual(
     held.shuffle(&mut rng);
     let before = retrieval(&mut pair, set, &held, bs)?;
     let per_epoch = cells_total / bs;
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        base_lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        epochs: cfg.epochs,
-        steps_per_epoch: per_epoch,
-    };
+    let schedule = cfg.lr_schedule(per_epoch);
     ctx.progress
         .set_total((cfg.epochs * per_epoch) as u64, "batches");
     let mut opt = Optimizer::new(cfg.optimizer, cfg.weight_decay);
@@ -266,16 +250,11 @@ fn audio_visual(
             ("temperature".to_string(), series(3)),
         ]),
     };
-    let curve = Table {
-        title: "contrastive training curve".into(),
-        columns: ["epoch", "loss", "retrieval", "temperature"]
-            .map(String::from)
-            .to_vec(),
-        rows: table
-            .iter()
-            .map(|r| r.iter().map(|&v| Cell::Num(v)).collect())
-            .collect(),
-    };
+    let curve = Table::numeric(
+        "contrastive training curve",
+        ["epoch", "loss", "retrieval", "temperature"],
+        table.iter().copied(),
+    );
     let a = Arc::new(Model::from_network(&mut pair.a)?);
     let b = match &mut pair.b {
         Some(net) => Arc::new(Model::from_network(net)?),
@@ -288,4 +267,49 @@ fn audio_visual(
         ("curve", Artifact::Table(Arc::new(curve))),
     ])
     .with_metrics(&metrics.values))
+}
+
+/// Datasets of paired samples for contrastive training.
+const PAIRED: &[Task] = &[task_kinds::AV_EVENT, task_kinds::SEGMENT];
+
+pub fn stage() -> StageDef {
+    let out = record(&[
+        ("a", Type::Model),
+        ("b", Type::Model),
+        ("metrics", Type::Metrics),
+        ("curve", Type::Table),
+    ]);
+    def(
+        sig(
+            "train",
+            "contrastive",
+            "CLIP-style symmetric InfoNCE between two encoders over paired samples (audio \
+             vs visual segment features, or region crops vs nouns), with a learnable \
+             temperature. `a` and `b` may be the same `model.dual_encoder`, whose two \
+             towers are then trained against each other. Metrics: retrieval accuracy both \
+             ways.",
+            super::with(
+                vec![
+                    model("a", "The first encoder (audio, or image tower)."),
+                    model("b", "The second encoder (visual, or text tower)."),
+                    dataset("data", PAIRED, "Paired samples."),
+                    float(
+                        "temperature",
+                        0.07,
+                        1e-4,
+                        100.0,
+                        "Initial softmax temperature (CLIP's 0.07).",
+                    ),
+                    flag(
+                        "learn_temperature",
+                        true,
+                        "Learn the temperature (as CLIP's logit scale).",
+                    ),
+                ],
+                Optimisation::params(20, 1e-3, 64, 0.01),
+            ),
+            out,
+        ),
+        Some(run),
+    )
 }
