@@ -6,10 +6,10 @@
 //! document are queued only the newest runs, a newer edit cancels a running
 //! check between statements, and the loop drops a result whose generation is
 //! no longer the newest. The
-//! worker converts diagnostics too, so installing a result is cheap, and once it
-//! has handed a result over (and no newer job waits) it collects the analysis's
-//! occurrences, so the first hover on it does not pay for them. It never touches
-//! the server's state and never publishes.
+//! worker converts diagnostics too, so installing a result is cheap, and hands
+//! each result's analysis to a thread that collects its occurrences, so the first
+//! hover on it does not pay for them and the next check does not wait behind
+//! them. It never touches the server's state and never publishes.
 
 use crate::analysis::Analysis;
 use crate::diagnostics;
@@ -118,6 +118,7 @@ fn finish(job: CheckJob, outcome: Result<Analysis, ()>) -> Checked {
 pub fn serve(jobs: Receiver<CheckJob>, done: Sender<Checked>, catalog: &dyn Catalog) {
     let mut queue: BTreeMap<String, CheckJob> = BTreeMap::new();
     let mut memo = Incremental::new();
+    let warmer = start_warmer();
     loop {
         if queue.is_empty() {
             let Ok(job) = jobs.recv() else { return };
@@ -136,9 +137,36 @@ pub fn serve(jobs: Receiver<CheckJob>, done: Sender<Checked>, catalog: &dyn Cata
         if done.send(checked).is_err() {
             return;
         }
-        queue.extend(jobs.try_iter().map(|job| (job.name.clone(), job)));
-        if let (Some(analysis), true) = (warm, queue.is_empty()) {
-            analysis.occurrences();
+        let Some(analysis) = warm else { continue };
+        match &warmer {
+            Some(warmer) => {
+                let _ = warmer.send(analysis);
+            }
+            None => {
+                queue.extend(jobs.try_iter().map(|job| (job.name.clone(), job)));
+                if queue.is_empty() {
+                    analysis.occurrences();
+                }
+            }
         }
     }
+}
+
+/// Starts the thread that collects the occurrences of each handed-over
+/// analysis (the newest when several wait), so that the first hover on it does
+/// not pay for them and the worker goes straight on to the next check. `None`
+/// when the thread could not start (the worker then collects them itself when
+/// idle).
+fn start_warmer() -> Option<Sender<Arc<Analysis>>> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Arc<Analysis>>();
+    std::thread::Builder::new()
+        .name("pipe-lsp-occurrences".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let newest = rx.try_iter().last().unwrap_or(first);
+                newest.occurrences();
+            }
+        })
+        .ok()?;
+    Some(tx)
 }

@@ -322,12 +322,16 @@ impl<'a> Checker<'a> {
         value
     }
 
-    pub(crate) fn const_answer(&self, name: &str) -> Option<Value> {
+    fn const_answer(&self, name: &str) -> Option<Value> {
+        self.const_ref(name).cloned()
+    }
+
+    pub(crate) fn const_ref(&self, name: &str) -> Option<&Value> {
         if let Some((alias, member)) = name.split_once('.') {
             let target = (*self.imports.get(alias)?)?;
-            return self.exports[target].as_ref()?.consts.get(member).cloned();
+            return self.exports[target].as_ref()?.consts.get(member);
         }
-        self.out.consts.get(name).cloned()
+        self.out.consts.get(name)
     }
 
     /// Whether a top-level name is defined: before the current statement or

@@ -21,26 +21,21 @@ use crate::value::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// The statements of a module's previous check.
+/// The statements of a module's previous check, by their text.
 #[derive(Default)]
 pub(crate) struct StmtMemo {
-    previous: HashMap<StmtKey, Checked>,
+    previous: HashMap<String, Checked>,
     /// Statements of the last check whose results were reused, and checked.
     pub reused: usize,
     pub checked: usize,
 }
 
-#[derive(PartialEq, Eq, Hash)]
-struct StmtKey {
-    text: String,
-    doc: Option<String>,
-    /// Whether the statement defines its name (false after a redefinition).
-    defines: bool,
-}
-
 /// One statement's check, where it stood.
 struct Checked {
     span: Span,
+    doc: Option<String>,
+    /// Whether the statement defined its name (false after a redefinition).
+    defines: bool,
     reads: Vec<Read>,
     binding: Option<Binding>,
     constant: Option<(String, Value)>,
@@ -71,23 +66,22 @@ pub(crate) fn check_module_reusing(
             return None;
         }
         c.stmt = i;
-        let key = StmtKey {
-            text: module
-                .text
-                .get(stmt.span.start..stmt.span.end)
-                .unwrap_or_default()
-                .to_string(),
-            doc: stmt.doc.clone(),
-            defines: defined[i],
-        };
-        let checked = match memo.previous.remove(&key) {
-            Some(old) if c.still_holds(&old.reads) => {
+        let text = module
+            .text
+            .get(stmt.span.start..stmt.span.end)
+            .unwrap_or_default();
+        let (key, checked) = match memo.previous.remove_entry(text) {
+            Some((key, old))
+                if old.doc == stmt.doc
+                    && old.defines == defined[i]
+                    && c.still_holds(&old.reads) =>
+            {
                 memo.reused += 1;
-                old
+                (key, old)
             }
             _ => {
                 memo.checked += 1;
-                check_traced(&mut c, stmt, defined[i])
+                (text.to_string(), check_traced(&mut c, stmt, defined[i]))
             }
         };
         apply(&mut c, &checked, Shift::new(checked.span, stmt.span.start));
@@ -113,6 +107,8 @@ fn check_traced(c: &mut Checker, stmt: &Stmt, defines: bool) -> Checked {
         .map(|(id, _)| id.name.as_str());
     Checked {
         span: stmt.span,
+        doc: stmt.doc.clone(),
+        defines,
         reads,
         binding: name.and_then(|n| c.out.bindings.get(n).cloned()),
         constant: name.and_then(|n| Some((n.to_string(), c.out.consts.get(n)?.clone()))),

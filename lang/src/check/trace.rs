@@ -49,8 +49,10 @@ impl Checker<'_> {
         match read {
             Read::Def(name, got) => self.def_answer(name) == *got,
             Read::DefSpan(name, got) => self.def_span_answer(name) == *got,
-            Read::BindingType(name, got) => self.binding_type_answer(name) == *got,
-            Read::Const(name, got) => self.const_answer(name) == *got,
+            Read::BindingType(name, got) => {
+                self.out.bindings.get(name).map(|b| &b.ty) == got.as_ref()
+            }
+            Read::Const(name, got) => self.const_ref(name) == got.as_ref(),
             Read::Member(alias, field, got) => self.member_answer(alias, field) == *got,
             Read::Visible(got) => self.visible_answer() == *got,
         }

@@ -23,13 +23,13 @@ impl ParseMemo {
     /// The tree of a statement with this text, moved to `start`, when the
     /// previous parse had one.
     pub(crate) fn reuse(&mut self, text: &str, start: usize) -> Option<StmtKind> {
-        let (span, kind) = self.previous.remove(text)?;
+        let (key, (span, kind)) = self.previous.remove_entry(text)?;
         let mut moved = kind.clone();
         let shift = Shift::new(span, start);
         if !shift.is_identity() {
             shift.stmt_kind(&mut moved);
         }
-        self.current.insert(text.to_string(), (span, kind));
+        self.current.insert(key, (span, kind));
         Some(moved)
     }
 
