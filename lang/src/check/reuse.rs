@@ -58,6 +58,10 @@ pub(crate) fn check_module_reusing(
     let mut c = Checker::new(module, catalog, exports);
     let defined = c.collect_definitions(&module.ast.stmts);
     let mut fresh = HashMap::with_capacity(module.ast.stmts.len());
+    // Statements come in source order, so these are sorted: the maps are built
+    // in one go at the end instead of by an insertion per expression.
+    let mut types = Vec::new();
+    let mut calls = Vec::new();
     memo.reused = 0;
     memo.checked = 0;
     for (i, stmt) in module.ast.stmts.iter().enumerate() {
@@ -84,10 +88,25 @@ pub(crate) fn check_module_reusing(
                 (text.to_string(), check_traced(&mut c, stmt, defined[i]))
             }
         };
-        apply(&mut c, &checked, Shift::new(checked.span, stmt.span.start));
+        let shift = Shift::new(checked.span, stmt.span.start);
+        apply(&mut c, &checked, shift);
+        types.extend(
+            checked
+                .expr_types
+                .iter()
+                .map(|(s, t)| (shift.span(*s), t.clone())),
+        );
+        calls.extend(
+            checked
+                .calls
+                .iter()
+                .map(|(s, call)| (shift.span(*s), call.clone())),
+        );
         fresh.insert(key, checked);
     }
     memo.previous = fresh;
+    c.out.expr_types = types.into_iter().collect();
+    c.out.calls = calls.into_iter().collect();
     Some(c.out)
 }
 
@@ -96,8 +115,6 @@ pub(crate) fn check_module_reusing(
 fn check_traced(c: &mut Checker, stmt: &Stmt, defines: bool) -> Checked {
     let diagnostics = c.out.diagnostics.len();
     let cross_used = c.out.cross_used.len();
-    let expr_types = std::mem::take(&mut c.out.expr_types);
-    let calls = std::mem::take(&mut c.out.calls);
     let used = std::mem::take(&mut c.out.used);
     c.trace = Some(RefCell::new(Vec::new()));
     c.check_stmt(stmt, defines);
@@ -112,12 +129,8 @@ fn check_traced(c: &mut Checker, stmt: &Stmt, defines: bool) -> Checked {
         reads,
         binding: name.and_then(|n| c.out.bindings.get(n).cloned()),
         constant: name.and_then(|n| Some((n.to_string(), c.out.consts.get(n)?.clone()))),
-        expr_types: std::mem::replace(&mut c.out.expr_types, expr_types)
-            .into_iter()
-            .collect(),
-        calls: std::mem::replace(&mut c.out.calls, calls)
-            .into_iter()
-            .collect(),
+        expr_types: std::mem::take(&mut c.out.expr_types).into_iter().collect(),
+        calls: std::mem::take(&mut c.out.calls).into_iter().collect(),
         diagnostics: c.out.diagnostics.split_off(diagnostics),
         used: std::mem::replace(&mut c.out.used, used)
             .into_iter()
@@ -126,7 +139,8 @@ fn check_traced(c: &mut Checker, stmt: &Stmt, defines: bool) -> Checked {
     }
 }
 
-/// Adds a statement's results, moved by `shift`, to the module's.
+/// Adds a statement's results, moved by `shift`, to the module's (its
+/// expression types and calls are gathered by the caller).
 fn apply(c: &mut Checker, checked: &Checked, shift: Shift) {
     let out = &mut c.out;
     if let Some(b) = &checked.binding {
@@ -138,18 +152,6 @@ fn apply(c: &mut Checker, checked: &Checked, shift: Shift) {
     if let Some((name, value)) = &checked.constant {
         out.consts.insert(name.clone(), value.clone());
     }
-    out.expr_types.extend(
-        checked
-            .expr_types
-            .iter()
-            .map(|(s, t)| (shift.span(*s), t.clone())),
-    );
-    out.calls.extend(
-        checked
-            .calls
-            .iter()
-            .map(|(s, call)| (shift.span(*s), call.clone())),
-    );
     out.diagnostics.extend(checked.diagnostics.iter().map(|d| {
         let mut d = d.clone();
         shift.diagnostic(&mut d);
