@@ -267,6 +267,7 @@ fn main() {
         .expect("server thread")
         .expect("server ran cleanly");
 
+    let mut phases = check_phases();
     println!();
     println!(
         "| {:<44} | {:>3} | {:>9} | {:>9} | {:>9} |",
@@ -288,6 +289,82 @@ fn main() {
     ] {
         println!("{}", stats.row());
     }
+    println!();
+    println!("Where a re-check's time goes, on this thread (the same edit, no server):");
+    for stats in &mut phases {
+        println!("{}", stats.row());
+    }
+}
+
+/// The checker alone on the bench's edit (the first param's value), 5,000 and
+/// 50,000 lines: parse, the full check `pipe check` runs, and the language
+/// server's incremental check.
+fn check_phases() -> Vec<Stats> {
+    struct Text(String);
+    impl pipe_lang::program::SourceLoader for Text {
+        fn resolve(&self, _: &str, relative: &str) -> String {
+            relative.to_string()
+        }
+        fn load(&self, _: &str) -> Result<String, String> {
+            Ok(self.0.clone())
+        }
+    }
+    let catalog = pipe_stdlib::Stdlib::get();
+    let mut out = Vec::new();
+    for (blocks, label) in [(BLOCKS, "5,000"), (BLOCKS * 10, "50,000")] {
+        let texts = [file_of(blocks, 16), file_of(blocks, 17)];
+        let rounds = if blocks == BLOCKS {
+            ROUNDS
+        } else {
+            HUGE_ROUNDS
+        };
+        let mut parse = Stats {
+            name: if blocks == BLOCKS {
+                "parse, 5,000 lines"
+            } else {
+                "parse, 50,000 lines"
+            },
+            samples: Vec::new(),
+        };
+        let mut full = Stats {
+            name: if blocks == BLOCKS {
+                "full check, 5,000 lines"
+            } else {
+                "full check, 50,000 lines"
+            },
+            samples: Vec::new(),
+        };
+        let mut incremental = Stats {
+            name: if blocks == BLOCKS {
+                "incremental check, 5,000 lines"
+            } else {
+                "incremental check, 50,000 lines"
+            },
+            samples: Vec::new(),
+        };
+        let mut memo = pipe_lang::check::Incremental::new();
+        for round in 0..rounds {
+            let text = &texts[round % 2];
+            let start = Instant::now();
+            drop(pipe_lang::parse("big.pipe", text));
+            parse.samples.push(start.elapsed());
+            let loader = Text(text.clone());
+            let start = Instant::now();
+            drop(pipe_lang::check("big.pipe", &loader, catalog));
+            full.samples.push(start.elapsed());
+            let start = Instant::now();
+            let program = memo.check("big.pipe", &loader, catalog, &|| false);
+            incremental.samples.push(start.elapsed());
+            drop(program);
+        }
+        let reuse = memo.last_reuse();
+        println!(
+            "{label} lines, last incremental check: {} statements reused, {} checked",
+            reuse.reused, reuse.checked
+        );
+        out.extend([parse, full, incremental]);
+    }
+    out
 }
 
 /// A 50,000-line file: `didChange` -> `publishDiagnostics`, and a hover sent

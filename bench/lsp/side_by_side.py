@@ -16,6 +16,9 @@ comprehensions). starlark runs in two modes: `--lsp` (parse + lints: syntax
 only) and `--lsp --prelude` with a prelude defining the called functions (the
 lints then also resolve names).
 
+After the rounds it prints each server process's CPU time (user + system, from
+/proc), which the machine's load does not inflate the way it inflates latency.
+
 Usage: python3 bench/lsp/side_by_side.py STARLARK_BIN [--pipe PIPE_BIN]
        [--lines 5000] [--rounds 40] [--only-pipe]
 starlark_bin 0.14.2 provides STARLARK_BIN (`cargo install starlark_bin
@@ -187,7 +190,18 @@ class Server:
             self.samples[kind].append(time.perf_counter() - start)
             self.wait_diagnostics(version)
 
+    def cpu_seconds(self):
+        """User + system CPU time the server process has used so far (Linux)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        # utime and stime are fields 14 and 15 of stat; [0] here is field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self):
+        self.cpu = self.cpu_seconds() - self.cpu_at_start
         self.request("shutdown", None)
         self.notify("exit", None)
         try:
@@ -253,6 +267,9 @@ def main():
             uri = "file://" + os.path.join(work, f"big_{stem}.star")
             servers.append(Server(name, argv, uri, star_texts, star_hover, star_complete))
 
+    load_before = os.getloadavg()
+    for server in servers:
+        server.cpu_at_start = server.cpu_seconds()
     for _ in range(args.rounds):
         for server in servers:
             server.round()
@@ -262,7 +279,8 @@ def main():
     lines = len(pipe_texts[0].splitlines())
     load = os.getloadavg()
     print(f"file: {lines} lines; {args.rounds} rounds, servers alternated; "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+          f"load average before {load_before[0]:.1f} {load_before[1]:.1f} {load_before[2]:.1f}, "
+          f"after {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print()
     print("| server | measurement | n | median ms | p95 ms | max ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
@@ -275,6 +293,13 @@ def main():
         for server in servers:
             n, med, p95, mx = stats(server.samples[kind])
             print(f"| {server.name} | {names[kind]} | {n} | {med:.2f} | {p95:.2f} | {mx:.2f} |")
+    print()
+    print("CPU time of each server process over the rounds (3 edits and 2 requests a round):")
+    print()
+    print("| server | CPU s | CPU ms per round |")
+    print("| --- | ---: | ---: |")
+    for server in servers:
+        print(f"| {server.name} | {server.cpu:.2f} | {server.cpu * 1e3 / args.rounds:.1f} |")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ pub mod format;
 pub mod lexer;
 pub mod parser;
 pub mod program;
+mod relocate;
 pub mod render;
 pub mod span;
 pub mod suggest;

@@ -1,6 +1,8 @@
 //! One checked open document: the `Program` the checker gave for it as the root
 //! (imports included), the text it checked and the occurrences of its
-//! identifiers. Rebuilt on the check worker after a change; nothing here runs a stage. Occurrences are collected on the
+//! identifiers. Rebuilt on the check worker after a change (incrementally:
+//! `pipe_lang::check::Incremental`, which gives what the full check gives);
+//! nothing here runs a stage. Occurrences are collected on the
 //! first request that needs them, not on every keystroke: diagnostics, the one
 //! thing every change must produce, do not use them.
 
@@ -8,6 +10,7 @@ use crate::documents::{Document, Documents};
 use crate::loader::OverlayLoader;
 use crate::occurrences::{self, Occurrence};
 use pipe_lang::catalog::Catalog;
+use pipe_lang::check::Incremental;
 use pipe_lang::program::{Module, Program};
 use std::sync::{Arc, OnceLock};
 
@@ -38,6 +41,24 @@ impl Analysis {
             occurrences: OnceLock::new(),
             namespaces: catalog.namespaces().to_vec(),
         }
+    }
+
+    /// `run`, reusing what `memo` kept of earlier checks; `None` when
+    /// `cancelled` said the check is no longer wanted before it ended.
+    pub fn run_reusing(
+        name: &str,
+        doc: Arc<Document>,
+        documents: &Documents,
+        catalog: &dyn Catalog,
+        memo: &mut Incremental,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Analysis> {
+        let loader = OverlayLoader { documents };
+        Some(Analysis {
+            program: memo.check(name, &loader, catalog, cancelled)?,
+            doc,
+            occurrences: OnceLock::new(),
+        })
     }
 
     /// The root module's occurrences, sorted by position.

@@ -17,6 +17,7 @@ use pipe_lang::catalog::Catalog;
 use pipe_lang::program::Module;
 use pipe_lang::span::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -32,6 +33,9 @@ pub struct State<'c> {
     generations: HashMap<String, u64>,
     /// Handed to a check whose result has not been installed yet.
     checking: BTreeSet<String>,
+    /// The cancel flag of the newest job of each document: a newer edit sets
+    /// it, so the worker stops a check whose result would be dropped anyway.
+    cancels: HashMap<String, Arc<AtomicBool>>,
     next_generation: u64,
     /// The cache state of each open document's bindings as last saved, or why
     /// there is none.
@@ -64,6 +68,7 @@ impl<'c> State<'c> {
             dirty: BTreeSet::new(),
             generations: HashMap::new(),
             checking: BTreeSet::new(),
+            cancels: HashMap::new(),
             next_generation: 0,
             cache_states: HashMap::new(),
             external: BTreeMap::new(),
@@ -95,6 +100,9 @@ impl<'c> State<'c> {
         self.dirty.remove(name);
         self.checking.remove(name);
         self.generations.remove(name);
+        if let Some(flag) = self.cancels.remove(name) {
+            flag.store(true, Ordering::Relaxed);
+        }
         self.cache_states.remove(name);
         self.changed(name);
         let mut out = vec![PublishDiagnosticsParams::new(
@@ -109,6 +117,7 @@ impl<'c> State<'c> {
     /// Files changed on disk: every open document may see different imports.
     pub fn disk_changed(&mut self) {
         self.dirty.extend(self.documents.names().cloned());
+        self.cancel_dirty();
     }
 
     /// `name` (open or not) has new text: it and every open document that
@@ -120,6 +129,16 @@ impl<'c> State<'c> {
         for (other, analysis) in &self.analyses {
             if analysis.depends_on(name) {
                 self.dirty.insert(other.clone());
+            }
+        }
+        self.cancel_dirty();
+    }
+
+    /// Stops the running checks of the documents that must be checked again.
+    fn cancel_dirty(&mut self) {
+        for name in &self.dirty {
+            if let Some(flag) = self.cancels.remove(name) {
+                flag.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -144,11 +163,16 @@ impl<'c> State<'c> {
         self.next_generation += 1;
         self.generations.insert(name.clone(), self.next_generation);
         self.checking.insert(name.clone());
+        let cancelled = Arc::new(AtomicBool::new(false));
+        if let Some(older) = self.cancels.insert(name.clone(), cancelled.clone()) {
+            older.store(true, Ordering::Relaxed);
+        }
         Some(CheckJob {
             name,
             generation: self.next_generation,
             doc,
             documents: self.documents.clone(),
+            cancelled,
         })
     }
 

@@ -4,6 +4,7 @@
 //! `expr_types` for hover.
 
 use super::module::{Binder, Checker};
+use super::trace::MemberAnswer;
 use crate::ast::{Expr, ExprKind, Field, Ident};
 use crate::codes;
 use crate::fold;
@@ -56,9 +57,8 @@ impl Checker<'_> {
             }
             let is_module = !self.scopes.iter().any(|b| b.name == head.name)
                 && self
-                    .defs
-                    .get(&head.name)
-                    .is_some_and(|d| d.kind == BindingKind::Use);
+                    .def_seen(&head.name)
+                    .is_some_and(|(_, kind)| kind == BindingKind::Use);
             if is_module {
                 let t = self.infer(target);
                 if t == Type::Error {
@@ -92,28 +92,14 @@ impl Checker<'_> {
 
     /// `m.name` where `m` is a `use` alias: a param or let of that module.
     fn module_member(&mut self, alias: &str, field: &Ident) -> Type {
-        let Some(Some(target)) = self.imports.get(alias).copied() else {
-            return Type::Error;
+        let suggestion = match self.member_seen(alias, &field.name) {
+            MemberAnswer::Unresolved => return Type::Error,
+            MemberAnswer::Found { target, ty } => {
+                self.out.cross_used.push((target, field.name.clone()));
+                return ty;
+            }
+            MemberAnswer::Missing { suggestion } => suggestion,
         };
-        let Some(exports) = self.exports[target].as_ref() else {
-            return Type::Error;
-        };
-        let visible = |k: &BindingKind| *k != BindingKind::Use;
-        if let Some(b) = exports
-            .bindings
-            .get(&field.name)
-            .filter(|b| visible(&b.kind))
-        {
-            let ty = b.ty.clone();
-            self.out.cross_used.push((target, field.name.clone()));
-            return ty;
-        }
-        let names = exports
-            .bindings
-            .values()
-            .filter(|b| visible(&b.kind))
-            .map(|b| b.name.as_str());
-        let suggestion = closest(&field.name, names).map(str::to_string);
         let mut d = self
             .error(
                 codes::UNKNOWN_MODULE_MEMBER,

@@ -28,7 +28,15 @@ pub(crate) struct Loaded {
 
 /// Every module reachable from `root`; index 0 is the root.
 pub(crate) fn load(root: &str, loader: &dyn SourceLoader) -> Vec<Loaded> {
-    let root_module = read(root.to_string(), loader, None).unwrap_or_else(|diag| Loaded {
+    load_with(root, loader, &mut crate::parse)
+}
+
+/// How a module's text is parsed: `(name, text)` to its tree.
+pub(crate) type Parse<'a> = dyn FnMut(&str, &str) -> crate::Parsed + 'a;
+
+/// `load`, parsing each module with `parse`.
+pub(crate) fn load_with(root: &str, loader: &dyn SourceLoader, parse: &mut Parse) -> Vec<Loaded> {
+    let root_module = read(root.to_string(), loader, None, parse).unwrap_or_else(|diag| Loaded {
         name: root.to_string(),
         text: String::new(),
         ast: ast::File {
@@ -48,7 +56,7 @@ pub(crate) fn load(root: &str, loader: &dyn SourceLoader) -> Vec<Loaded> {
             let name = loader.resolve(&from, &path);
             let target = match by_name.get(&name) {
                 Some(&i) => Some(i),
-                None => match read(name.clone(), loader, Some((&from, &path, path_span))) {
+                None => match read(name.clone(), loader, Some((&from, &path, path_span)), parse) {
                     Ok(loaded) => {
                         by_name.insert(name, modules.len());
                         modules.push(loaded);
@@ -91,10 +99,11 @@ fn read(
     name: String,
     loader: &dyn SourceLoader,
     importer: Option<(&str, &str, Span)>,
+    parse: &mut Parse,
 ) -> Result<Loaded, Box<Diagnostic>> {
     match loader.load(&name) {
         Ok(text) => {
-            let parsed = crate::parse(&name, &text);
+            let parsed = parse(&name, &text);
             Ok(Loaded {
                 name,
                 ast: parsed.ast,

@@ -6,9 +6,14 @@
 mod call;
 mod expr;
 mod graph;
+mod incremental;
 mod module;
 mod overrides;
+mod reuse;
+mod trace;
 mod unused;
+
+pub use incremental::{Incremental, Reuse};
 
 use crate::catalog::Catalog;
 use crate::program::{Binding, BindingKind, Module, Program, SourceLoader};
@@ -27,6 +32,9 @@ pub(crate) struct Exports {
 pub fn check(root: &str, loader: &dyn SourceLoader, catalog: &dyn Catalog) -> Program {
     check_loaded(graph::load(root, loader), catalog)
 }
+
+/// How one module is checked, given what the modules it imports export.
+type CheckModule<'a> = dyn FnMut(&graph::Loaded, &[Option<Exports>]) -> module::ModuleResult + 'a;
 
 /// `check` with the root's params set to `overrides` (`--set`) instead of the
 /// values written in the file: an overridden value meets every check, with the
@@ -47,13 +55,19 @@ pub fn check_with_overrides(
     check_loaded(loaded, catalog)
 }
 
-fn check_loaded(mut loaded: Vec<graph::Loaded>, catalog: &dyn Catalog) -> Program {
+fn check_loaded(loaded: Vec<graph::Loaded>, catalog: &dyn Catalog) -> Program {
+    check_loaded_with(loaded, &mut |m, exports| {
+        module::check_module(m, catalog, exports)
+    })
+}
+
+fn check_loaded_with(mut loaded: Vec<graph::Loaded>, check_module: &mut CheckModule) -> Program {
     let order = graph::order(&mut loaded);
     let mut exports: Vec<Option<Exports>> = (0..loaded.len()).map(|_| None).collect();
     let mut used: Vec<HashSet<String>> = vec![HashSet::new(); loaded.len()];
     let mut checked = Vec::with_capacity(order.len());
     for &i in &order {
-        let result = module::check_module(&loaded[i], catalog, &exports);
+        let result = check_module(&loaded[i], &exports);
         for (target, name) in &result.cross_used {
             used[*target].insert(name.clone());
         }

@@ -4,6 +4,7 @@
 //! typing is in `expr` and `call`; this file owns the module-level state.
 
 use super::graph::Loaded;
+use super::trace::{MemberAnswer, Read};
 use super::Exports;
 use crate::ast::{Expr, Ident, Stmt, StmtKind, TypeExpr};
 use crate::catalog::{Catalog, BUILTINS};
@@ -15,6 +16,7 @@ use crate::span::Span;
 use crate::suggest::closest;
 use crate::types::Type;
 use crate::value::Value;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Top-level names offered as "did you mean" for an unknown name (see
@@ -22,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 const MAX_SUGGESTION_DEFS: usize = 250;
 
 /// What checking one module produced.
+#[derive(Default)]
 pub(crate) struct ModuleResult {
     pub bindings: BTreeMap<String, Binding>,
     pub consts: HashMap<String, Value>,
@@ -64,6 +67,9 @@ pub(crate) struct Checker<'a> {
     pub scopes: Vec<Binder>,
     pub stmt: usize,
     pub out: ModuleResult,
+    /// What the current statement read from outside itself, when incremental
+    /// checking records it (`trace`).
+    pub trace: Option<RefCell<Vec<Read>>>,
 }
 
 pub(crate) fn check_module(
@@ -71,29 +77,7 @@ pub(crate) fn check_module(
     catalog: &dyn Catalog,
     exports: &[Option<Exports>],
 ) -> ModuleResult {
-    let mut c = Checker {
-        file: &module.name,
-        catalog,
-        exports,
-        defs: HashMap::new(),
-        def_order: Vec::new(),
-        imports: module
-            .edges
-            .iter()
-            .map(|e| (e.alias.clone(), e.target))
-            .collect(),
-        scopes: Vec::new(),
-        stmt: 0,
-        out: ModuleResult {
-            bindings: BTreeMap::new(),
-            consts: HashMap::new(),
-            expr_types: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            diagnostics: Vec::new(),
-            used: HashSet::new(),
-            cross_used: Vec::new(),
-        },
-    };
+    let mut c = Checker::new(module, catalog, exports);
     let defined = c.collect_definitions(&module.ast.stmts);
     for (i, stmt) in module.ast.stmts.iter().enumerate() {
         c.stmt = i;
@@ -103,6 +87,29 @@ pub(crate) fn check_module(
 }
 
 impl<'a> Checker<'a> {
+    pub(crate) fn new(
+        module: &'a Loaded,
+        catalog: &'a dyn Catalog,
+        exports: &'a [Option<Exports>],
+    ) -> Self {
+        Checker {
+            file: &module.name,
+            catalog,
+            exports,
+            defs: HashMap::new(),
+            def_order: Vec::new(),
+            imports: module
+                .edges
+                .iter()
+                .map(|e| (e.alias.clone(), e.target))
+                .collect(),
+            scopes: Vec::new(),
+            stmt: 0,
+            out: ModuleResult::default(),
+            trace: None,
+        }
+    }
+
     pub fn report(&mut self, diag: Diagnostic) {
         self.out.diagnostics.push(diag);
     }
@@ -114,7 +121,7 @@ impl<'a> Checker<'a> {
     /// First pass: every top-level name with its statement, so that a reference to a
     /// later definition can say "used before its definition". Returns, per
     /// statement, whether it defines a binding (false after a redefinition error).
-    fn collect_definitions(&mut self, stmts: &[Stmt]) -> Vec<bool> {
+    pub(crate) fn collect_definitions(&mut self, stmts: &[Stmt]) -> Vec<bool> {
         let mut defined = Vec::with_capacity(stmts.len());
         for (i, stmt) in stmts.iter().enumerate() {
             let Some((name, kind)) = defined_name(stmt) else {
@@ -163,7 +170,7 @@ impl<'a> Checker<'a> {
             .rev()
             .find(|b| b.name == n)
             .map(|b| b.span)
-            .or_else(|| self.defs.get(n).map(|d| d.span));
+            .or_else(|| self.def_span_seen(n));
         if let Some(first) = earlier {
             let d = self
                 .error(
@@ -180,7 +187,7 @@ impl<'a> Checker<'a> {
         true
     }
 
-    fn check_stmt(&mut self, stmt: &Stmt, defines: bool) {
+    pub(crate) fn check_stmt(&mut self, stmt: &Stmt, defines: bool) {
         let (name, kind, ty) = match &stmt.kind {
             StmtKind::Use { alias, .. } => (alias, BindingKind::Use, Type::Module),
             StmtKind::Param { name, ty, value } => {
@@ -310,11 +317,78 @@ impl<'a> Checker<'a> {
         if self.scopes.iter().any(|b| b.name == name) {
             return None;
         }
+        let value = self.const_answer(name);
+        self.note(|| Read::Const(name.to_string(), value.clone()));
+        value
+    }
+
+    fn const_answer(&self, name: &str) -> Option<Value> {
+        self.const_ref(name).cloned()
+    }
+
+    pub(crate) fn const_ref(&self, name: &str) -> Option<&Value> {
         if let Some((alias, member)) = name.split_once('.') {
             let target = (*self.imports.get(alias)?)?;
-            return self.exports[target].as_ref()?.consts.get(member).cloned();
+            return self.exports[target].as_ref()?.consts.get(member);
         }
-        self.out.consts.get(name).cloned()
+        self.out.consts.get(name)
+    }
+
+    /// Whether a top-level name is defined: before the current statement or
+    /// not, and how.
+    pub(crate) fn def_answer(&self, name: &str) -> Option<(bool, BindingKind)> {
+        self.defs.get(name).map(|d| (d.stmt < self.stmt, d.kind))
+    }
+
+    pub(crate) fn def_seen(&self, name: &str) -> Option<(bool, BindingKind)> {
+        let def = self.def_answer(name);
+        self.note(|| Read::Def(name.to_string(), def));
+        def
+    }
+
+    pub(crate) fn def_span_answer(&self, name: &str) -> Option<Span> {
+        self.defs.get(name).map(|d| d.span)
+    }
+
+    fn def_span_seen(&self, name: &str) -> Option<Span> {
+        let span = self.def_span_answer(name);
+        self.note(|| Read::DefSpan(name.to_string(), span));
+        span
+    }
+
+    pub(crate) fn binding_type_answer(&self, name: &str) -> Option<Type> {
+        self.out.bindings.get(name).map(|b| b.ty.clone())
+    }
+
+    /// `alias.field` of an imported module.
+    pub(crate) fn member_answer(&self, alias: &str, field: &str) -> MemberAnswer {
+        let Some(Some(target)) = self.imports.get(alias).copied() else {
+            return MemberAnswer::Unresolved;
+        };
+        let Some(exports) = self.exports[target].as_ref() else {
+            return MemberAnswer::Unresolved;
+        };
+        let visible = |k: &BindingKind| *k != BindingKind::Use;
+        if let Some(b) = exports.bindings.get(field).filter(|b| visible(&b.kind)) {
+            return MemberAnswer::Found {
+                target,
+                ty: b.ty.clone(),
+            };
+        }
+        let names = exports
+            .bindings
+            .values()
+            .filter(|b| visible(&b.kind))
+            .map(|b| b.name.as_str());
+        MemberAnswer::Missing {
+            suggestion: closest(field, names).map(str::to_string),
+        }
+    }
+
+    pub(crate) fn member_seen(&self, alias: &str, field: &str) -> MemberAnswer {
+        let answer = self.member_answer(alias, field);
+        self.note(|| Read::Member(alias.to_string(), field.to_string(), answer.clone()));
+        answer
     }
 
     /// The type of a bare name in an expression, reporting what is wrong with it.
@@ -324,16 +398,17 @@ impl<'a> Checker<'a> {
             b.used = true;
             return b.ty.clone();
         }
-        if let Some(def) = self.defs.get(n).copied() {
-            return self.defined_name_type(id, def);
+        if let Some((before, kind)) = self.def_seen(n) {
+            return self.defined_name_type(id, before, kind);
         }
         let d = self.undefined_name(id);
         self.report(d);
         Type::Error
     }
 
-    fn defined_name_type(&mut self, id: &Ident, def: Def) -> Type {
-        if def.stmt >= self.stmt {
+    fn defined_name_type(&mut self, id: &Ident, before: bool, kind: BindingKind) -> Type {
+        if !before {
+            let defined_at = self.def_span_seen(&id.name).unwrap_or(id.span);
             let d = self
                 .error(
                     codes::USE_BEFORE_DEFINITION,
@@ -341,20 +416,18 @@ impl<'a> Checker<'a> {
                     format!("`{}` is used before its definition", id.name),
                 )
                 .with_label(id.span, "used here")
-                .with_label(def.span, "defined here")
+                .with_label(defined_at, "defined here")
                 .with_help("move the definition above its first use");
             self.report(d);
             return Type::Error;
         }
         self.out.used.insert(id.name.clone());
-        if def.kind == BindingKind::Use {
+        if kind == BindingKind::Use {
             return Type::Module;
         }
-        self.out
-            .bindings
-            .get(&id.name)
-            .map(|b| b.ty.clone())
-            .unwrap_or(Type::Error)
+        let ty = self.binding_type_answer(&id.name);
+        self.note(|| Read::BindingType(id.name.clone(), ty.clone()));
+        ty.unwrap_or(Type::Error)
     }
 
     fn undefined_name(&self, id: &Ident) -> Diagnostic {
@@ -389,7 +462,7 @@ impl<'a> Checker<'a> {
             .error(codes::UNKNOWN_NAME, id.span, format!("unknown name `{n}`"))
             .with_label(id.span, "not defined");
         let visible = self.visible_names();
-        if let Some(s) = closest(n, visible.iter().copied()) {
+        if let Some(s) = closest(n, visible.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else if let Some(full) = self.stage_named(n) {
             d = d.with_help(format!("did you mean the stage `{full}`?"));
@@ -402,19 +475,26 @@ impl<'a> Checker<'a> {
     /// names defined last before it. The cap keeps each unknown name's help
     /// bounded, so a file of 10,000 unknown names checks in linear time; every
     /// name of a file with fewer definitions is still a candidate.
-    fn visible_names(&self) -> Vec<&str> {
+    fn visible_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.scopes.iter().map(|b| b.name.clone()).collect();
+        let top = self.visible_answer();
+        self.note(|| Read::Visible(top.clone()));
+        names.extend(top);
+        names.sort_unstable();
+        names
+    }
+
+    /// The `MAX_SUGGESTION_DEFS` top-level names defined last before the
+    /// current statement.
+    pub(crate) fn visible_answer(&self) -> Vec<String> {
         let before = self
             .def_order
             .partition_point(|(stmt, _)| *stmt < self.stmt);
         let first = before.saturating_sub(MAX_SUGGESTION_DEFS);
-        let mut names: Vec<&str> = self.scopes.iter().map(|b| b.name.as_str()).collect();
-        names.extend(
-            self.def_order[first..before]
-                .iter()
-                .map(|(_, n)| n.as_str()),
-        );
-        names.sort_unstable();
-        names
+        self.def_order[first..before]
+            .iter()
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     /// The full name of a stage called `name` in any namespace.
@@ -429,11 +509,11 @@ impl<'a> Checker<'a> {
 
     /// Whether `name` is a binder in scope or a top-level binding (not a namespace).
     pub fn is_bound(&self, name: &str) -> bool {
-        self.scopes.iter().any(|b| b.name == name) || self.defs.contains_key(name)
+        self.scopes.iter().any(|b| b.name == name) || self.def_seen(name).is_some()
     }
 }
 
-fn defined_name(stmt: &Stmt) -> Option<(&Ident, BindingKind)> {
+pub(crate) fn defined_name(stmt: &Stmt) -> Option<(&Ident, BindingKind)> {
     match &stmt.kind {
         StmtKind::Use { alias, .. } => Some((alias, BindingKind::Use)),
         StmtKind::Param { name, .. } => Some((name, BindingKind::Param)),

@@ -7,6 +7,7 @@
 mod docs;
 mod errors;
 mod grammar;
+mod memo;
 pub mod structure;
 
 use crate::ast::{File, Stmt, StmtKind};
@@ -14,6 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, Tok, Token};
 use crate::span::Span;
 use chumsky::Parser;
+pub use memo::ParseMemo;
 use std::cell::Cell;
 use std::ops::Range;
 use structure::Structure;
@@ -30,6 +32,17 @@ pub struct Parsed {
 /// parsed with cheap errors first; only a statement that fails is parsed again
 /// with rich errors to explain why.
 pub fn parse(file: &str, text: &str) -> Parsed {
+    parse_with(file, text, None)
+}
+
+/// `parse`, reusing the trees of statements whose text `memo` saw in the
+/// previous parse of this file (moved to where they stand now), and keeping
+/// this parse's statements for the next one. Gives exactly what `parse` gives.
+pub fn parse_reusing(file: &str, text: &str, memo: &mut ParseMemo) -> Parsed {
+    parse_with(file, text, Some(memo))
+}
+
+fn parse_with(file: &str, text: &str, mut memo: Option<&mut ParseMemo>) -> Parsed {
     let lexed = lexer::lex(file, text);
     let mut diagnostics = lexed.diagnostics;
     let toks: Vec<Token> = lexed
@@ -72,14 +85,29 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             stmts.push(error_stmt(span));
             continue;
         }
+        let key = text.get(span.start..span.end).filter(|_| !has_junk);
+        if let (Some(memo), Some(key)) = (memo.as_deref_mut(), key) {
+            if let Some(kind) = memo.reuse(key, span.start) {
+                stmts.push(Stmt {
+                    kind,
+                    span,
+                    doc: None,
+                });
+                continue;
+            }
+        }
         let mut found = Vec::new();
+        let mut clean = false;
         let kind = match structure::check(file, &toks[range.clone()], &mut found) {
             Structure::TooDeep => StmtKind::Error,
             shape => {
                 base.set(range.start);
                 let input = &kinds[range.clone()];
                 match fast.parse(input).into_output_errors() {
-                    (Some(out), errs) if errs.is_empty() => out,
+                    (Some(out), errs) if errs.is_empty() => {
+                        clean = true;
+                        out
+                    }
                     // Its grammar errors would only restate the delimiter error, and
                     // recovery does not depend on the error type: the same tree.
                     (out, _) if shape == Structure::Unbalanced => out.unwrap_or(StmtKind::Error),
@@ -94,6 +122,12 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 }
             }
         };
+        // Only a statement that parsed without a word to say is reused: the
+        // messages of a broken one may depend on what follows it.
+        if let (Some(memo), Some(key), true) = (memo.as_deref_mut(), key, clean && found.is_empty())
+        {
+            memo.keep(key, span, &kind);
+        }
         diagnostics.extend(found);
         stmts.push(Stmt {
             kind,
@@ -102,6 +136,9 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         });
     }
     docs::attach(text, &lexed.comments, &lexed.comment_own_line, &mut stmts);
+    if let Some(memo) = memo {
+        memo.finish();
+    }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     Parsed {
         ast: File {
