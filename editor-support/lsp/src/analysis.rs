@@ -58,6 +58,7 @@ impl Analysis {
             program: memo.check(name, &loader, catalog, cancelled)?,
             doc,
             occurrences: OnceLock::new(),
+            namespaces: catalog.namespaces().to_vec(),
         })
     }
 
