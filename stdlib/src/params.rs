@@ -4,7 +4,7 @@
 //! runs anything; it only turns arguments into typed values.
 
 use crate::stage::{StageError, StageInput};
-use crate::stages::common::{choice, float, int};
+use crate::stages::common::{choice, flag, float, int};
 use pipe_lang::catalog::ParamSig;
 use pipe_nn::optim::OptimizerKind;
 use pipe_nn::schedule::ScheduleKind;
@@ -175,6 +175,11 @@ pub struct LabelSmoothing;
 impl LabelSmoothing {
     pub const NAME: &'static str = "label_smoothing";
 
+    /// `label_smoothing: float = 0.0` in [0, 1], with the stage's own doc.
+    pub fn param(doc: &'static str) -> ParamSig {
+        float(Self::NAME, 0.0, 0.0, 1.0, doc)
+    }
+
     pub fn read(input: &StageInput) -> Result<f32, StageError> {
         Ok(input.f64(Self::NAME)? as f32)
     }
@@ -186,6 +191,11 @@ pub struct Augment;
 
 impl Augment {
     pub const NAME: &'static str = "augment";
+
+    /// `augment: bool`, with the stage's own default and doc.
+    pub fn param(default: bool, doc: &'static str) -> ParamSig {
+        flag(Self::NAME, default, doc)
+    }
 
     pub fn read(input: &StageInput) -> Result<bool, StageError> {
         input.bool(Self::NAME)

@@ -8,7 +8,7 @@ pub mod semi_supervised;
 pub mod supervised;
 
 use super::common::*;
-use crate::params::Optimisation;
+use crate::params::{Augment, LabelSmoothing, Optimisation};
 use crate::stage::StageDef;
 use pipe_lang::catalog::ParamSig;
 use pipe_lang::types::Type;
@@ -60,18 +60,8 @@ fn slimmable() -> StageDef {
                         true,
                         "In-place distillation: smaller widths learn the largest width's outputs.",
                     ),
-                    flag(
-                        "augment",
-                        false,
-                        "Random crop (pad 2) and horizontal flip of training images.",
-                    ),
-                    float(
-                        "label_smoothing",
-                        0.0,
-                        0.0,
-                        1.0,
-                        "Label smoothing of the largest width's cross-entropy targets.",
-                    ),
+                    Augment::param(false, "Random crop (pad 2) and horizontal flip of training images."),
+                    LabelSmoothing::param("Label smoothing of the largest width's cross-entropy targets."),
                 ],
                 Optimisation::params(10, 1e-3, 64, 0.01),
             ),

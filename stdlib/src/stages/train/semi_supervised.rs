@@ -469,7 +469,7 @@ pub fn stage() -> StageDef {
                         .default_note("project default, not from the paper (not published)"),
                     float("confidence", 0.7, 0.0, 1.0, "Hard (one-hot) targets above this confidence, soft below; for online `threshold`, the detection score cut.")
                         .default_note("project default, not from the paper: Unbiased Teacher's box threshold 0.7"),
-                    flag("augment", true, "Random horizontal flips of training frames (and their boxes)."),
+                    Augment::param(true, "Random horizontal flips of training frames (and their boxes)."),
                     ParamSig::optional(
                         "tune",
                         Type::Any,

@@ -7,7 +7,7 @@
 
 use crate::artifact::Artifact;
 use crate::model::Model;
-use crate::params::Optimisation;
+use crate::params::{Augment, LabelSmoothing, Optimisation};
 use crate::run::curve::{metrics, table};
 use crate::run::fits::check_fits;
 use crate::stage::{StageContext, StageDef, StageError, StageInput, StageOutput};
@@ -75,18 +75,8 @@ pub fn stage() -> StageDef {
                         SUPERVISED,
                         "Labelled training images (or audio-visual event videos for a `model.temporal_transformer`).",
                     ),
-                    flag(
-                        "augment",
-                        false,
-                        "Random crop (pad 2) and horizontal flip of training images.",
-                    ),
-                    float(
-                        "label_smoothing",
-                        0.0,
-                        0.0,
-                        1.0,
-                        "Label smoothing of the cross-entropy targets.",
-                    ),
+                    Augment::param(false, "Random crop (pad 2) and horizontal flip of training images."),
+                    LabelSmoothing::param("Label smoothing of the cross-entropy targets."),
                 ],
                 Optimisation::params(10, 1e-3, 64, 0.01),
             ),
