@@ -34,7 +34,6 @@ use std::fs;
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const MAGIC_V1: &[u8] = b"PIPEPACK1\n";
@@ -144,9 +143,23 @@ pub struct Block {
     /// would inflate 64 manifests each time), but a no-op rerun reads each
     /// record once, and keeping every block inflated held 1.4 KB per record
     /// (140 MB at 100,000 points) to the end of the run.
-    inflated: Mutex<Option<Arc<Vec<u8>>>>,
-    /// Manifest reads left before `inflated` is released.
-    unread: AtomicUsize,
+    inflated: Mutex<Inflated>,
+}
+
+/// A block's inflated manifests and how many manifest reads are left before
+/// they are released.
+struct Inflated {
+    bytes: Option<Arc<Vec<u8>>>,
+    unread: usize,
+}
+
+impl Inflated {
+    fn new(records: usize) -> Mutex<Inflated> {
+        Mutex::new(Inflated {
+            bytes: None,
+            unread: records,
+        })
+    }
 }
 
 /// Where one record is: its block and its place in it.
@@ -198,22 +211,15 @@ impl Block {
             return Err("not a grouped block".into());
         };
         let mut slot = self.inflated.lock().map_err(|_| "a lookup panicked")?;
-        let all = match slot.as_ref() {
+        let all = match &slot.bytes {
             Some(all) => Arc::clone(all),
-            None => {
-                let all = Arc::new(inflate(
-                    &self.pack.bytes[manifests.clone()],
-                    self.manifests_len(),
-                )?);
-                *slot = Some(Arc::clone(&all));
-                all
-            }
+            None => Arc::new(inflate(
+                &self.pack.bytes[manifests.clone()],
+                self.manifests_len(),
+            )?),
         };
-        let left = self.unread.load(Ordering::Relaxed).saturating_sub(1);
-        self.unread.store(left, Ordering::Relaxed);
-        if left == 0 {
-            *slot = None;
-        }
+        slot.unread = slot.unread.saturating_sub(1);
+        slot.bytes = (slot.unread > 0).then(|| Arc::clone(&all));
         Ok(all)
     }
 }
@@ -426,8 +432,7 @@ fn parse_block(pack: &Arc<Pack>, range: Range<usize>) -> Result<Block, String> {
             manifests: m_start..m_end,
             files: m_end..range.end,
         },
-        inflated: Mutex::new(None),
-        unread: AtomicUsize::new(count),
+        inflated: Inflated::new(count),
     })
 }
 
@@ -454,8 +459,7 @@ fn parse_v1_record(pack: &Arc<Pack>, range: Range<usize>) -> Result<Block, Strin
             manifest: m_start..m_end,
             files: m_end..range.end,
         },
-        inflated: Mutex::new(None),
-        unread: AtomicUsize::new(1),
+        inflated: Inflated::new(1),
     })
 }
 

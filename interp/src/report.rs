@@ -21,13 +21,7 @@ pub fn write_summary_json(
     reports: &[NodeReport],
     ok: bool,
 ) -> std::io::Result<()> {
-    let summary = Summary {
-        file: None,
-        finished: None,
-        nodes: reports.iter().map(NodeSummary::of).collect(),
-        ok,
-    };
-    serde_json::to_writer(&mut *out, &summary).map_err(std::io::Error::other)?;
+    serde_json::to_writer(&mut *out, &Summary::of(reports, ok)).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }
 
@@ -55,6 +49,17 @@ struct NodeSummary<'a> {
     seconds: f64,
     stage: &'a str,
     status: &'static str,
+}
+
+impl<'a> Summary<'a> {
+    fn of(reports: &'a [NodeReport], ok: bool) -> Summary<'a> {
+        Summary {
+            file: None,
+            finished: None,
+            nodes: reports.iter().map(NodeSummary::of).collect(),
+            ok,
+        }
+    }
 }
 
 impl<'a> NodeSummary<'a> {
@@ -259,8 +264,7 @@ fn write_run_files(
     let summary = Summary {
         file: Some(file),
         finished: Some(unix_secs()),
-        nodes: reports.iter().map(NodeSummary::of).collect(),
-        ok,
+        ..Summary::of(reports, ok)
     };
     write_file(dir, "summary.json", |w| {
         serde_json::to_writer_pretty(w, &summary).map_err(std::io::Error::other)
